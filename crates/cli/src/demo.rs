@@ -1,0 +1,28 @@
+//! The small demo dataset `talkhouse serve` creates in an empty data folder.
+
+use chrono::Utc;
+use talkhouse_core::generate::GenerateConfig;
+use talkhouse_storage::EventTable;
+
+use crate::CliError;
+
+pub const DEMO_SEED: u64 = 42;
+
+/// Creates the demo when the table has never been written to. The traffic ends today, so the
+/// dashboard's "last 7 days" shows data.
+pub async fn create_if_empty(table: &EventTable) -> Result<bool, CliError> {
+    if table.snapshot().await?.version > 0 {
+        return Ok(false);
+    }
+    let config = GenerateConfig {
+        seed: DEMO_SEED,
+        bots: 4,
+        days: 35,
+        until: Utc::now().date_naive(),
+        conversations_per_day: 60,
+    };
+    eprintln!("empty data folder: creating the demo dataset (4 bots, 35 days)…");
+    let (messages, conversations) = crate::generate::write(table, config).await?;
+    eprintln!("demo dataset ready: {messages} messages, {conversations} conversation versions");
+    Ok(true)
+}

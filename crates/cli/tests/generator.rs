@@ -1,0 +1,51 @@
+//! `talkhouse generate` is deterministic and goes through the ingest path.
+
+use super::support::*;
+
+fn generate(data: &DataDir, seed: u64) {
+    run_ok(talkhouse(data).args([
+        "generate",
+        "--seed",
+        &seed.to_string(),
+        "--bots",
+        "4",
+        "--days",
+        "3",
+        "--conversations-per-day",
+        "15",
+        "--until",
+        "2024-03-10",
+    ]));
+}
+
+const CONTENT: &str = "SELECT bot_id, message_id, session_code, CAST(sent_at AS VARCHAR), sender, \
+                       content_type, nlp_response, confidence, channel_name, tags \
+                       FROM messages ORDER BY bot_id, message_id";
+
+#[test]
+fn the_same_seed_writes_the_same_data() {
+    let (a, b, c) = (DataDir::new(), DataDir::new(), DataDir::new());
+    generate(&a, 7);
+    generate(&b, 7);
+    generate(&c, 8);
+    let rows_a = sql_rows(&a, CONTENT);
+    assert!(rows_a.len() > 100, "only {} messages", rows_a.len());
+    assert_eq!(rows_a, sql_rows(&b, CONTENT));
+    assert_ne!(rows_a, sql_rows(&c, CONTENT));
+    let conversations = "SELECT * FROM conversations ORDER BY bot_id, session_code";
+    assert_eq!(sql_rows(&a, conversations), sql_rows(&b, conversations));
+
+    // Four bots over two organizations, each bot with 3-6 named channels.
+    let orgs = sql_rows(&a, "SELECT count(DISTINCT org_id) FROM messages");
+    assert_eq!(orgs, ["2"]);
+    for row in sql_rows(&a, "SELECT bot_id, count(*) FROM channels GROUP BY bot_id") {
+        let channels: usize = row.split(',').nth(1).unwrap().parse().unwrap();
+        assert!((3..=6).contains(&channels), "{row}");
+    }
+
+    // Running it again stores nothing twice.
+    let before = count(&a, "conversation_versions");
+    generate(&a, 7);
+    assert_eq!(count(&a, "conversation_versions"), before);
+    assert_eq!(sql_rows(&a, CONTENT), rows_a);
+}

@@ -1,0 +1,176 @@
+//! `talkhouse ingest` through the real binary on real tables.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use super::support::*;
+
+#[test]
+fn a_good_file_is_stored_and_counted() {
+    let data = DataDir::new();
+    let file = data.file(
+        "good.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+            message(2, "s-1", "2024-03-01T10:00:05-03:00"),
+            conversation(
+                "s-1",
+                "2024-03-01T10:00:00Z",
+                "2024-03-01T10:05:00Z",
+                Some(4),
+            ),
+        ]),
+    );
+    let out = run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    assert!(
+        out.contains("2 messages, 1 conversation versions, 0 duplicate"),
+        "{out}"
+    );
+    assert_eq!(count(&data, "messages"), 2);
+    assert_eq!(count(&data, "conversations"), 1);
+    // The offset is applied: 10:00:05-03:00 is 13:00:05 UTC.
+    let rows = sql_rows(
+        &data,
+        "SELECT CAST(sent_at AS VARCHAR) FROM messages ORDER BY sent_at",
+    );
+    assert_eq!(rows, ["2024-03-01T10:00:00Z", "2024-03-01T13:00:05Z"]);
+}
+
+#[test]
+fn a_bad_line_rejects_the_whole_file_naming_line_and_field() {
+    let data = DataDir::new();
+    let mut bad = message(2, "s-1", "2024-03-01 10:00");
+    bad["confidence"] = serde_json::json!(140);
+    let file = data.file(
+        "bad.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+            bad,
+            message(3, "s-1", "2024-03-01T10:00:00Z"),
+        ]),
+    );
+    let stderr = run_fails(talkhouse(&data).arg("ingest").arg(&file));
+    assert!(stderr.contains("line 2, field sent_at"), "{stderr}");
+    assert!(stderr.contains("line 2, field confidence"), "{stderr}");
+    assert!(stderr.contains("nothing stored"), "{stderr}");
+    assert_eq!(count(&data, "messages"), 0);
+}
+
+#[test]
+fn line_numbers_stay_exact_in_large_files_parsed_in_parallel() {
+    let data = DataDir::new();
+    let mut lines: Vec<_> = (0..5_000)
+        .map(|n| message(n, "s-1", "2024-03-01T10:00:00Z"))
+        .collect();
+    lines[4_321]["sender"] = serde_json::json!("ROBOT");
+    let mut text = jsonl(&lines);
+    text.insert_str(0, "\n"); // a blank first line still counts as line 1
+    let file = data.file("big.jsonl", &text);
+    let stderr = run_fails(talkhouse(&data).arg("ingest").arg(&file));
+    assert!(
+        stderr.contains("line 4323, field sender: must be one of USER, BOT"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stdin_is_read_when_no_file_is_given() {
+    let data = DataDir::new();
+    let mut child = talkhouse(&data)
+        .arg("ingest")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(jsonl(&[message(1, "s-1", "2024-03-01T10:00:00Z")]).as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(count(&data, "messages"), 1);
+}
+
+#[test]
+fn a_message_id_written_twice_counts_once() {
+    let data = DataDir::new();
+    let first = data.file(
+        "first.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+        ]),
+    );
+    let out = run_ok(talkhouse(&data).arg("ingest").arg(&first));
+    assert!(
+        out.contains("1 messages, 0 conversation versions, 1 duplicate"),
+        "{out}"
+    );
+    // Again in a later batch, beside a new message.
+    let second = data.file(
+        "second.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+            message(2, "s-1", "2024-03-01T10:01:00Z"),
+        ]),
+    );
+    let out = run_ok(talkhouse(&data).arg("ingest").arg(&second));
+    assert!(
+        out.contains("1 messages, 0 conversation versions, 1 duplicate"),
+        "{out}"
+    );
+    assert_eq!(count(&data, "messages"), 2);
+    // The same id under another bot is another message.
+    let mut other = message(1, "s-1", "2024-03-01T10:00:00Z");
+    other["bot_id"] = serde_json::json!(OTHER_BOT);
+    let third = data.file("third.jsonl", &jsonl(&[other]));
+    run_ok(talkhouse(&data).arg("ingest").arg(&third));
+    assert_eq!(count(&data, "messages"), 3);
+}
+
+#[test]
+fn an_idempotency_key_stores_a_retried_batch_once_and_refuses_another_batch() {
+    let data = DataDir::new();
+    let batch = data.file(
+        "batch.jsonl",
+        &jsonl(&[conversation(
+            "s-1",
+            "2024-03-01T10:00:00Z",
+            "2024-03-01T10:00:00Z",
+            None,
+        )]),
+    );
+    run_ok(
+        talkhouse(&data)
+            .args(["ingest", "--idempotency-key", "k-1"])
+            .arg(&batch),
+    );
+    let out = run_ok(
+        talkhouse(&data)
+            .args(["ingest", "--idempotency-key", "k-1"])
+            .arg(&batch),
+    );
+    assert!(out.contains("already stored"), "{out}");
+    assert_eq!(count(&data, "conversation_versions"), 1);
+
+    let other = data.file(
+        "other.jsonl",
+        &jsonl(&[conversation(
+            "s-2",
+            "2024-03-01T10:00:00Z",
+            "2024-03-01T10:00:00Z",
+            None,
+        )]),
+    );
+    let stderr = run_fails(
+        talkhouse(&data)
+            .args(["ingest", "--idempotency-key", "k-1"])
+            .arg(&other),
+    );
+    assert!(
+        stderr.contains("already used for a different batch"),
+        "{stderr}"
+    );
+    assert_eq!(count(&data, "conversation_versions"), 1);
+}

@@ -1,0 +1,11 @@
+//! The one integration-test binary of the workspace: real tables on disk, the real `talkhouse`
+//! binary, and the real gRPC server on 127.0.0.1:0 called by a real client.
+
+mod crash;
+mod generator;
+mod ingest_cli;
+mod ingest_grpc;
+mod slt;
+mod sql_cli;
+mod support;
+mod versions;

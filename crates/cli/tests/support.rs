@@ -1,0 +1,189 @@
+//! Helpers shared by the integration tests: data folders, the binary, fixtures, the server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use talkhouse_server::{Server, ServerConfig};
+use talkhouse_storage::{DataLocation, EventTable};
+use tempfile::TempDir;
+
+pub const ORG: &str = "00000000-0000-4000-8000-000000000001";
+pub const ENV: &str = "00000000-0000-4000-8000-000000000002";
+pub const BOT: &str = "00000000-0000-4000-8000-000000000003";
+pub const OTHER_BOT: &str = "00000000-0000-4000-8000-000000000004";
+pub const CHANNEL: &str = "00000000-0000-4000-8000-0000000000c1";
+
+/// A temporary data folder.
+pub struct DataDir {
+    dir: TempDir,
+}
+
+impl DataDir {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A file in the folder's parent area (not inside the tables).
+    pub fn file(&self, name: &str, content: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).expect("write a fixture file");
+        path
+    }
+
+    pub fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    pub async fn table(&self) -> Arc<EventTable> {
+        let location = DataLocation::parse(&self.data()).expect("a data location");
+        Arc::new(
+            EventTable::open(&location)
+                .await
+                .expect("open the event table"),
+        )
+    }
+}
+
+/// The `talkhouse` binary with `--data` set to `data`.
+pub fn talkhouse(data: &DataDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_talkhouse"));
+    command
+        .env_remove("TALKHOUSE_DATA")
+        .env("NO_COLOR", "1")
+        .arg("--data")
+        .arg(data.data());
+    command
+}
+
+pub fn run(command: &mut Command) -> Output {
+    command.output().expect("the talkhouse binary runs")
+}
+
+/// Runs and expects success; returns stdout.
+pub fn run_ok(command: &mut Command) -> String {
+    let output = run(command);
+    assert!(
+        output.status.success(),
+        "command failed: {command:?}\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// Runs and expects failure; returns stderr, after checking that nothing panicked.
+pub fn run_fails(command: &mut Command) -> String {
+    let output = run(command);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "expected exit code 1: {command:?}\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    stderr
+}
+
+/// One query's result as CSV without its header line.
+pub fn sql_rows(data: &DataDir, query: &str) -> Vec<String> {
+    let out = run_ok(talkhouse(data).args(["sql", "--format", "csv", "-c", query]));
+    out.lines().skip(1).map(str::to_string).collect()
+}
+
+pub fn count(data: &DataDir, view: &str) -> u64 {
+    sql_rows(data, &format!("SELECT count(*) FROM {view}"))[0]
+        .parse()
+        .expect("a count")
+}
+
+pub fn message_id(n: u32) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
+}
+
+pub fn message(n: u32, session: &str, sent_at: &str) -> Value {
+    json!({
+        "kind": "message", "org_id": ORG, "env_id": ENV, "bot_id": BOT,
+        "message_id": message_id(n), "session_code": session, "user_id": "user-1",
+        "channel_uuid": CHANNEL, "channel_name": "WhatsApp", "channel_type": "WHATSAPP",
+        "sent_at": sent_at, "sender": "USER", "content_type": "TEXT", "text": format!("message {n}"),
+        "nlp_response": "FOUND", "nlp_response_type": "INTENT", "nlp_response_name": "greeting",
+        "confidence": 91.5, "tags": ["sales"]
+    })
+}
+
+pub fn conversation(
+    session: &str,
+    started_at: &str,
+    updated_at: &str,
+    satisfaction: Option<u8>,
+) -> Value {
+    json!({
+        "kind": "conversation", "org_id": ORG, "env_id": ENV, "bot_id": BOT,
+        "session_code": session, "user_id": "user-1", "channel_uuid": CHANNEL,
+        "started_at": started_at, "updated_at": updated_at, "satisfaction": satisfaction,
+        "flows": ["greeting"], "tags": [], "user_messages": 1, "bot_messages": 1
+    })
+}
+
+pub fn jsonl(lines: &[Value]) -> String {
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
+
+/// The real server on 127.0.0.1:0, stopped when dropped.
+pub struct RunningServer {
+    pub address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub async fn start(table: Arc<EventTable>) -> Self {
+        let config = ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        };
+        let server = Server::bind(&config, table)
+            .await
+            .expect("bind 127.0.0.1:0");
+        let address = server.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server runs");
+        });
+        Self {
+            address,
+            stop: Some(stop),
+            handle: Some(handle),
+        }
+    }
+
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{}", self.address))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the server")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            handle.await.expect("the server stops cleanly");
+        }
+    }
+}

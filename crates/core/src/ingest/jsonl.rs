@@ -1,0 +1,267 @@
+//! The public ingest file format: one JSON object per line, `"kind": "message"` or
+//! `"kind": "conversation"`, fields in snake_case, instants as RFC 3339 with offset.
+
+use serde::Deserialize;
+
+use super::{
+    BatchError, ConversationInput, EventInput, FieldViolation, InstantInput, MessageInput,
+    ViolationCollector, validate,
+};
+use crate::event::Event;
+
+/// Every field either kind may carry; which belong to which kind is checked after parsing.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    kind: Option<String>,
+    org_id: Option<String>,
+    env_id: Option<String>,
+    bot_id: Option<String>,
+    session_code: Option<String>,
+    user_id: Option<String>,
+    business_key: Option<String>,
+    channel_uuid: Option<String>,
+    tags: Option<Vec<String>>,
+    // Messages.
+    message_id: Option<String>,
+    channel_name: Option<String>,
+    channel_type: Option<String>,
+    sent_at: Option<String>,
+    sender: Option<String>,
+    content_type: Option<String>,
+    text: Option<String>,
+    nlp_response: Option<String>,
+    nlp_response_type: Option<String>,
+    nlp_response_name: Option<String>,
+    confidence: Option<f64>,
+    answer_name: Option<String>,
+    answer_text: Option<String>,
+    flow: Option<String>,
+    // Conversations.
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    updated_at: Option<String>,
+    satisfaction: Option<i64>,
+    flows: Option<Vec<String>>,
+    user_messages: Option<i64>,
+    bot_messages: Option<i64>,
+}
+
+/// Parses and validates a JSONL text; lines are numbered from `first_line`. Blank lines are
+/// skipped. The whole text is rejected when any line is wrong.
+pub fn parse_jsonl(text: &str, first_line: usize) -> Result<Vec<Event>, BatchError> {
+    let mut events = Vec::new();
+    let mut collector = ViolationCollector::default();
+    for (offset, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let result = parse_jsonl_line(line).and_then(validate);
+        match result {
+            Ok(event) if collector.is_empty() => events.push(event),
+            Ok(_) => {}
+            Err(violations) => collector.add(first_line + offset, violations),
+        }
+    }
+    collector.finish().map(|()| events)
+}
+
+/// Reads one line into an [`EventInput`], naming the field whose JSON type is wrong.
+pub fn parse_jsonl_line(line: &str) -> Result<EventInput, Vec<FieldViolation>> {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    let parsed: Line = serde_path_to_error::deserialize(&mut deserializer)
+        .map_err(|error| vec![json_violation(&error)])?;
+    deserializer.end().map_err(|e| {
+        vec![FieldViolation::new(
+            "line",
+            format!("not a single JSON object: {e}"),
+        )]
+    })?;
+    split_by_kind(parsed)
+}
+
+fn json_violation(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldViolation {
+    let path = error.path().to_string();
+    let message = error.inner().to_string();
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some(name) = rest.split('`').next()
+    {
+        return FieldViolation::new(name, "is not a field of the ingest format");
+    }
+    // serde_json appends " at line 1 column N"; the line is ours to report.
+    let description = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head);
+    if path == "." || error.inner().is_syntax() || error.inner().is_eof() {
+        FieldViolation::new("line", format!("not a valid JSON object: {description}"))
+    } else {
+        FieldViolation::new(path, description)
+    }
+}
+
+fn split_by_kind(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
+    match line.kind.as_deref() {
+        Some("message") => into_message(line),
+        Some("conversation") => into_conversation(line),
+        Some(other) => Err(vec![FieldViolation::new(
+            "kind",
+            format!("must be \"message\" or \"conversation\", got {other:?}"),
+        )]),
+        None => Err(vec![FieldViolation::new("kind", "is required")]),
+    }
+}
+
+fn present_fields(pairs: &[(&'static str, bool)], kind: &str) -> Vec<FieldViolation> {
+    pairs
+        .iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| FieldViolation::new(*name, format!("is not a field of a {kind}")))
+        .collect()
+}
+
+fn into_message(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
+    let foreign = present_fields(
+        &[
+            ("started_at", line.started_at.is_some()),
+            ("ended_at", line.ended_at.is_some()),
+            ("updated_at", line.updated_at.is_some()),
+            ("satisfaction", line.satisfaction.is_some()),
+            ("flows", line.flows.is_some()),
+            ("user_messages", line.user_messages.is_some()),
+            ("bot_messages", line.bot_messages.is_some()),
+        ],
+        "message",
+    );
+    if !foreign.is_empty() {
+        return Err(foreign);
+    }
+    Ok(EventInput::Message(MessageInput {
+        org_id: line.org_id,
+        env_id: line.env_id,
+        bot_id: line.bot_id,
+        message_id: line.message_id,
+        session_code: line.session_code,
+        user_id: line.user_id,
+        business_key: line.business_key,
+        channel_uuid: line.channel_uuid,
+        channel_name: line.channel_name,
+        channel_type: line.channel_type,
+        sent_at: line.sent_at.map(InstantInput::Text),
+        sender: line.sender,
+        content_type: line.content_type,
+        text: line.text,
+        nlp_response: line.nlp_response,
+        nlp_response_type: line.nlp_response_type,
+        nlp_response_name: line.nlp_response_name,
+        confidence: line.confidence,
+        answer_name: line.answer_name,
+        answer_text: line.answer_text,
+        flow: line.flow,
+        tags: line.tags.unwrap_or_default(),
+    }))
+}
+
+fn into_conversation(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
+    let foreign = present_fields(
+        &[
+            ("message_id", line.message_id.is_some()),
+            ("channel_name", line.channel_name.is_some()),
+            ("channel_type", line.channel_type.is_some()),
+            ("sent_at", line.sent_at.is_some()),
+            ("sender", line.sender.is_some()),
+            ("content_type", line.content_type.is_some()),
+            ("text", line.text.is_some()),
+            ("nlp_response", line.nlp_response.is_some()),
+            ("nlp_response_type", line.nlp_response_type.is_some()),
+            ("nlp_response_name", line.nlp_response_name.is_some()),
+            ("confidence", line.confidence.is_some()),
+            ("answer_name", line.answer_name.is_some()),
+            ("answer_text", line.answer_text.is_some()),
+            ("flow", line.flow.is_some()),
+        ],
+        "conversation",
+    );
+    if !foreign.is_empty() {
+        return Err(foreign);
+    }
+    Ok(EventInput::Conversation(ConversationInput {
+        org_id: line.org_id,
+        env_id: line.env_id,
+        bot_id: line.bot_id,
+        session_code: line.session_code,
+        user_id: line.user_id,
+        business_key: line.business_key,
+        channel_uuid: line.channel_uuid,
+        started_at: line.started_at.map(InstantInput::Text),
+        ended_at: line.ended_at.map(InstantInput::Text),
+        updated_at: line.updated_at.map(InstantInput::Text),
+        satisfaction: line.satisfaction,
+        flows: line.flows.unwrap_or_default(),
+        tags: line.tags.unwrap_or_default(),
+        user_messages: line.user_messages,
+        bot_messages: line.bot_messages,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MESSAGE: &str = r#"{"kind":"message","org_id":"00000000-0000-4000-8000-000000000001","env_id":"00000000-0000-4000-8000-000000000002","bot_id":"00000000-0000-4000-8000-000000000003","message_id":"00000000-0000-4000-8000-0000000000aa","session_code":"s-1","user_id":"u-1","channel_uuid":"00000000-0000-4000-8000-0000000000cc","sent_at":"2024-01-01T10:00:00Z","sender":"USER","content_type":"TEXT","text":"hi","confidence":87,"tags":null,"business_key":null}"#;
+
+    fn first_violation(line: &str) -> (usize, String, String) {
+        let error = parse_jsonl(line, 7).unwrap_err();
+        let v = &error.violations[0];
+        (
+            v.line,
+            v.violation.field.clone(),
+            v.violation.description.clone(),
+        )
+    }
+
+    #[test]
+    fn a_message_line_parses_with_nulls_as_absent() {
+        let events = parse_jsonl(&format!("{MESSAGE}\n\n{MESSAGE}\n"), 1).unwrap();
+        assert_eq!(events.len(), 2);
+        let Event::Message(m) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(m.confidence, Some(87.0));
+        assert_eq!(m.business_key, None);
+    }
+
+    #[test]
+    fn a_wrong_json_type_names_the_field_and_line() {
+        let line = MESSAGE.replace(r#""confidence":87"#, r#""confidence":"high""#);
+        let (line_no, field, description) = first_violation(&line);
+        assert_eq!((line_no, field.as_str()), (7, "confidence"));
+        assert!(description.contains("invalid type"), "{description}");
+    }
+
+    #[test]
+    fn unknown_and_foreign_fields_are_rejected() {
+        let line = MESSAGE.replace(r#""text":"hi""#, r#""txt":"hi""#);
+        assert_eq!(first_violation(&line).1, "txt");
+        let line = MESSAGE.replace(r#""text":"hi""#, r#""satisfaction":3"#);
+        assert_eq!(first_violation(&line).1, "satisfaction");
+    }
+
+    #[test]
+    fn broken_json_and_missing_kind_are_reported() {
+        assert_eq!(first_violation("{\"kind\":").1, "line");
+        assert_eq!(first_violation("[1,2]").1, "line");
+        assert_eq!(
+            first_violation(&MESSAGE.replace(r#""kind":"message","#, "")).1,
+            "kind"
+        );
+        assert_eq!(first_violation(&format!("{MESSAGE} {{}}")).1, "line");
+    }
+
+    #[test]
+    fn violations_of_many_lines_are_all_listed() {
+        let bad = MESSAGE.replace("USER", "ROBOT");
+        let error = parse_jsonl(&format!("{MESSAGE}\n{bad}\n{MESSAGE}\n{bad}"), 1).unwrap_err();
+        let lines: Vec<usize> = error.violations.iter().map(|v| v.line).collect();
+        assert_eq!(lines, [2, 4]);
+    }
+}

@@ -1,0 +1,507 @@
+//! Field rules of the ingest format (CONTRACT §2 and §6 "Ingest").
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{ConversationInput, EventInput, FieldViolation, InstantInput, MessageInput};
+use crate::event::{
+    ContentType, Conversation, Event, Message, NlpResponse, NlpResponseType, Sender, Tenant,
+};
+
+pub const MAX_SESSION_CODE_CHARS: usize = 128;
+/// User ids, business keys, names of channels, intents, answers, flows and tags.
+pub const MAX_NAME_CHARS: usize = 256;
+pub const MAX_TEXT_CHARS: usize = 65_536;
+pub const MAX_TAGS: usize = 64;
+pub const MAX_FLOWS: usize = 1_000;
+/// Instants are accepted from 1970-01-01 up to (not including) 2200-01-01 UTC.
+const MIN_INSTANT_MICROS: i64 = 0;
+const MAX_INSTANT_MICROS: i64 = 7_258_118_400_000_000;
+
+/// Validates one event, naming every field that breaks a rule.
+pub fn validate(input: EventInput) -> Result<Event, Vec<FieldViolation>> {
+    match input {
+        EventInput::Message(m) => validate_message(m).map(Event::Message),
+        EventInput::Conversation(c) => validate_conversation(c).map(Event::Conversation),
+    }
+}
+
+fn validate_message(m: MessageInput) -> Result<Message, Vec<FieldViolation>> {
+    let mut v = Checker::default();
+    let tenant = v.tenant(m.org_id, m.env_id, m.bot_id);
+    let message_id = v.uuid("message_id", m.message_id);
+    let session_code = v.session_code(m.session_code);
+    let user_id = v.required_name("user_id", m.user_id);
+    let business_key = v.optional_name("business_key", m.business_key);
+    let channel_uuid = v.uuid("channel_uuid", m.channel_uuid);
+    let channel_name = v.optional_name("channel_name", m.channel_name);
+    let channel_type = v.optional_name("channel_type", m.channel_type);
+    let sent_at = v.required_instant("sent_at", m.sent_at);
+    let sender = v.required_word("sender", m.sender, Sender::parse, Sender::names);
+    let content_type = v.required_word(
+        "content_type",
+        m.content_type,
+        ContentType::parse,
+        ContentType::names,
+    );
+    let text = v.text("text", m.text).unwrap_or_default();
+    let nlp_response = v.optional_word(
+        "nlp_response",
+        m.nlp_response,
+        NlpResponse::parse,
+        NlpResponse::names,
+    );
+    let nlp_response_type = v.optional_word(
+        "nlp_response_type",
+        m.nlp_response_type,
+        NlpResponseType::parse,
+        NlpResponseType::names,
+    );
+    let nlp_response_name = v.optional_name("nlp_response_name", m.nlp_response_name);
+    let confidence = v.confidence(m.confidence);
+    let answer_name = v.optional_name("answer_name", m.answer_name);
+    let answer_text = v.text("answer_text", m.answer_text);
+    let flow = v.optional_name("flow", m.flow);
+    let tags = v.tags(m.tags);
+    v.finish()?;
+    Ok(Message {
+        tenant: tenant.unwrap(),
+        message_id: message_id.unwrap(),
+        session_code: session_code.unwrap(),
+        user_id: user_id.unwrap(),
+        business_key,
+        channel_uuid: channel_uuid.unwrap(),
+        channel_name,
+        channel_type,
+        sent_at: sent_at.unwrap(),
+        sender: sender.unwrap(),
+        content_type: content_type.unwrap(),
+        text,
+        nlp_response,
+        nlp_response_type,
+        nlp_response_name,
+        confidence,
+        answer_name,
+        answer_text,
+        flow,
+        tags,
+    })
+}
+
+fn validate_conversation(c: ConversationInput) -> Result<Conversation, Vec<FieldViolation>> {
+    let mut v = Checker::default();
+    let tenant = v.tenant(c.org_id, c.env_id, c.bot_id);
+    let session_code = v.session_code(c.session_code);
+    let user_id = v.required_name("user_id", c.user_id);
+    let business_key = v.optional_name("business_key", c.business_key);
+    let channel_uuid = v.uuid("channel_uuid", c.channel_uuid);
+    let started_at = v.required_instant("started_at", c.started_at);
+    let ended_at = v.optional_instant("ended_at", c.ended_at);
+    let updated_at = v.required_instant("updated_at", c.updated_at);
+    if let (Some(start), Some(end)) = (started_at, ended_at)
+        && end < start
+    {
+        v.fail("ended_at", "must not be before started_at");
+    }
+    if let (Some(start), Some(update)) = (started_at, updated_at)
+        && update < start
+    {
+        v.fail("updated_at", "must not be before started_at");
+    }
+    let satisfaction = match c.satisfaction {
+        None => None,
+        Some(s @ 1..=5) => Some(s as u8),
+        Some(s) => {
+            v.fail(
+                "satisfaction",
+                format!("must be an integer from 1 to 5, got {s}"),
+            );
+            None
+        }
+    };
+    let flows = v.names_list("flows", c.flows, MAX_FLOWS, false);
+    let tags = v.tags(c.tags);
+    let user_messages = v.count("user_messages", c.user_messages);
+    let bot_messages = v.count("bot_messages", c.bot_messages);
+    v.finish()?;
+    Ok(Conversation {
+        tenant: tenant.unwrap(),
+        session_code: session_code.unwrap(),
+        user_id: user_id.unwrap(),
+        business_key,
+        channel_uuid: channel_uuid.unwrap(),
+        started_at: started_at.unwrap(),
+        ended_at,
+        updated_at: updated_at.unwrap(),
+        satisfaction,
+        flows,
+        tags,
+        user_messages: user_messages.unwrap(),
+        bot_messages: bot_messages.unwrap(),
+    })
+}
+
+/// Accumulates violations while each field is checked, so one pass reports them all.
+#[derive(Default)]
+struct Checker {
+    violations: Vec<FieldViolation>,
+}
+
+impl Checker {
+    fn fail(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.violations
+            .push(FieldViolation::new(field, description));
+    }
+
+    fn finish(self) -> Result<(), Vec<FieldViolation>> {
+        if self.violations.is_empty() {
+            Ok(())
+        } else {
+            Err(self.violations)
+        }
+    }
+
+    fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.fail(field, "is required");
+        }
+        value
+    }
+
+    fn tenant(
+        &mut self,
+        org_id: Option<String>,
+        env_id: Option<String>,
+        bot_id: Option<String>,
+    ) -> Option<Tenant> {
+        let org_id = self.uuid("org_id", org_id);
+        let env_id = self.uuid("env_id", env_id);
+        let bot_id = self.uuid("bot_id", bot_id);
+        Some(Tenant {
+            org_id: org_id?,
+            env_id: env_id?,
+            bot_id: bot_id?,
+        })
+    }
+
+    fn uuid(&mut self, field: &str, value: Option<String>) -> Option<Uuid> {
+        let text = self.required(field, value)?;
+        match parse_uuid(&text) {
+            Some(uuid) => Some(uuid),
+            None => {
+                self.fail(
+                    field,
+                    format!(
+                        "must be a UUID like 123e4567-e89b-12d3-a456-426614174000, got {text:?}"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn session_code(&mut self, value: Option<String>) -> Option<String> {
+        let text = self.required("session_code", value)?;
+        self.length("session_code", text, 1, MAX_SESSION_CODE_CHARS)
+    }
+
+    fn required_name(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        let text = self.required(field, value)?;
+        self.length(field, text, 1, MAX_NAME_CHARS)
+    }
+
+    fn optional_name(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        self.length(field, value?, 0, MAX_NAME_CHARS)
+    }
+
+    fn text(&mut self, field: &str, value: Option<String>) -> Option<String> {
+        self.length(field, value?, 0, MAX_TEXT_CHARS)
+    }
+
+    fn length(&mut self, field: &str, text: String, min: usize, max: usize) -> Option<String> {
+        // Byte length bounds the character count from above, so most strings skip the count.
+        if text.len() >= min && text.len() <= max {
+            return Some(text);
+        }
+        let chars = text.chars().count();
+        if chars < min {
+            self.fail(field, "must not be empty");
+            None
+        } else if chars > max {
+            self.fail(
+                field,
+                format!("must be at most {max} characters, got {chars}"),
+            );
+            None
+        } else {
+            Some(text)
+        }
+    }
+
+    fn required_instant(
+        &mut self,
+        field: &str,
+        value: Option<InstantInput>,
+    ) -> Option<DateTime<Utc>> {
+        let value = self.required(field, value)?;
+        self.instant(field, value)
+    }
+
+    fn optional_instant(
+        &mut self,
+        field: &str,
+        value: Option<InstantInput>,
+    ) -> Option<DateTime<Utc>> {
+        self.instant(field, value?)
+    }
+
+    fn instant(&mut self, field: &str, value: InstantInput) -> Option<DateTime<Utc>> {
+        let instant = match value {
+            InstantInput::Exact(instant) => instant,
+            InstantInput::Text(text) => match DateTime::parse_from_rfc3339(&text) {
+                Ok(instant) => instant.with_timezone(&Utc),
+                Err(_) => {
+                    self.fail(
+                        field,
+                        format!("must be an RFC 3339 date-time with offset, like 2024-05-01T13:45:00Z, got {text:?}"),
+                    );
+                    return None;
+                }
+            },
+        };
+        let micros = instant.timestamp_micros();
+        if !(MIN_INSTANT_MICROS..MAX_INSTANT_MICROS).contains(&micros) {
+            self.fail(field, "must be from 1970-01-01 to 2199-12-31 (UTC)");
+            return None;
+        }
+        // Storage keeps microseconds; finer digits are dropped, as every reader would.
+        DateTime::from_timestamp_micros(micros)
+    }
+
+    fn required_word<T>(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        parse: fn(&str) -> Option<T>,
+        names: fn() -> String,
+    ) -> Option<T> {
+        let text = self.required(field, value)?;
+        self.word(field, text, parse, names)
+    }
+
+    fn optional_word<T>(
+        &mut self,
+        field: &str,
+        value: Option<String>,
+        parse: fn(&str) -> Option<T>,
+        names: fn() -> String,
+    ) -> Option<T> {
+        self.word(field, value?, parse, names)
+    }
+
+    fn word<T>(
+        &mut self,
+        field: &str,
+        text: String,
+        parse: fn(&str) -> Option<T>,
+        names: fn() -> String,
+    ) -> Option<T> {
+        let parsed = parse(&text);
+        if parsed.is_none() {
+            self.fail(field, format!("must be one of {}, got {text:?}", names()));
+        }
+        parsed
+    }
+
+    fn confidence(&mut self, value: Option<f64>) -> Option<f64> {
+        let confidence = value?;
+        if confidence.is_finite() && (0.0..=100.0).contains(&confidence) {
+            Some(confidence)
+        } else {
+            self.fail(
+                "confidence",
+                format!("must be a number from 0 to 100, got {confidence}"),
+            );
+            None
+        }
+    }
+
+    fn count(&mut self, field: &str, value: Option<i64>) -> Option<u32> {
+        let count = self.required(field, value)?;
+        match u32::try_from(count) {
+            Ok(count) => Some(count),
+            Err(_) => {
+                self.fail(
+                    field,
+                    format!("must be a whole number from 0 to {}, got {count}", u32::MAX),
+                );
+                None
+            }
+        }
+    }
+
+    fn tags(&mut self, tags: Vec<String>) -> Vec<String> {
+        self.names_list("tags", tags, MAX_TAGS, true)
+    }
+
+    /// Checks a list of names; `distinct` drops repeats (tags are a set, flows a path).
+    fn names_list(
+        &mut self,
+        field: &str,
+        items: Vec<String>,
+        max: usize,
+        distinct: bool,
+    ) -> Vec<String> {
+        if items.len() > max {
+            self.fail(
+                field,
+                format!("must hold at most {max} items, got {}", items.len()),
+            );
+            return Vec::new();
+        }
+        let mut kept: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let Some(item) = self.length(&format!("{field}[{index}]"), item, 1, MAX_NAME_CHARS)
+            else {
+                continue;
+            };
+            if !distinct || !kept.contains(&item) {
+                kept.push(item);
+            }
+        }
+        kept
+    }
+}
+
+/// Accepts the canonical hyphenated form only (either case) and normalises it to lower case.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    if text.len() != 36 {
+        return None;
+    }
+    Uuid::try_parse(text).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> MessageInput {
+        MessageInput {
+            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
+            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
+            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
+            message_id: Some("00000000-0000-4000-8000-0000000000aa".into()),
+            session_code: Some("s-1".into()),
+            user_id: Some("u-1".into()),
+            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
+            sent_at: Some(InstantInput::Text(
+                "2024-03-10T01:30:00.1234567-03:00".into(),
+            )),
+            sender: Some("USER".into()),
+            content_type: Some("TEXT".into()),
+            ..Default::default()
+        }
+    }
+
+    fn fields(result: Result<Event, Vec<FieldViolation>>) -> Vec<String> {
+        result.unwrap_err().into_iter().map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn a_valid_message_is_normalised_to_utc_microseconds() {
+        let Event::Message(m) = validate(EventInput::Message(message())).unwrap() else {
+            panic!("not a message")
+        };
+        assert_eq!(m.sent_at.to_rfc3339(), "2024-03-10T04:30:00.123456+00:00");
+        assert_eq!(m.text, "");
+        assert!(m.tags.is_empty());
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let mut m = message();
+        m.org_id = Some("not-a-uuid".into());
+        m.session_code = Some(String::new());
+        m.sent_at = Some(InstantInput::Text("2024-03-10 01:30".into()));
+        m.sender = Some("user".into());
+        m.confidence = Some(100.5);
+        m.tags = vec!["ok".into(), String::new()];
+        m.user_id = None;
+        assert_eq!(
+            fields(validate(EventInput::Message(m))),
+            [
+                "org_id",
+                "session_code",
+                "user_id",
+                "sent_at",
+                "sender",
+                "confidence",
+                "tags[1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn lengths_count_characters_not_bytes() {
+        let mut m = message();
+        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS));
+        assert!(validate(EventInput::Message(m.clone())).is_ok());
+        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS + 1));
+        assert_eq!(fields(validate(EventInput::Message(m))), ["session_code"]);
+    }
+
+    #[test]
+    fn conversation_order_of_instants_is_checked() {
+        let c = ConversationInput {
+            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
+            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
+            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
+            session_code: Some("s".into()),
+            user_id: Some("u".into()),
+            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
+            started_at: Some(InstantInput::Text("2024-01-02T00:00:00Z".into())),
+            ended_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            updated_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            satisfaction: Some(6),
+            user_messages: Some(-1),
+            bot_messages: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(validate(EventInput::Conversation(c))),
+            ["ended_at", "updated_at", "satisfaction", "user_messages"]
+        );
+    }
+
+    #[test]
+    fn uuids_must_be_hyphenated() {
+        assert!(parse_uuid("123e4567-e89b-12d3-a456-426614174000").is_some());
+        assert!(parse_uuid("123E4567-E89B-12D3-A456-426614174000").is_some());
+        assert!(parse_uuid("123e4567e89b12d3a456426614174000").is_none());
+        assert!(parse_uuid("{123e4567-e89b-12d3-a456-426614174000}").is_none());
+    }
+
+    #[test]
+    fn repeated_tags_count_once_but_flows_keep_their_path() {
+        let c = ConversationInput {
+            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
+            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
+            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
+            session_code: Some("s".into()),
+            user_id: Some("u".into()),
+            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
+            started_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            updated_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            flows: vec!["a".into(), "b".into(), "a".into()],
+            tags: vec!["x".into(), "x".into()],
+            user_messages: Some(1),
+            bot_messages: Some(1),
+            ..Default::default()
+        };
+        let Event::Conversation(c) = validate(EventInput::Conversation(c)).unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.flows, ["a", "b", "a"]);
+        assert_eq!(c.tags, ["x"]);
+    }
+}

@@ -1,0 +1,14 @@
+//! The domain of talkhouse: what a message and a conversation are, how an ingest line is read and
+//! validated, and how the demo dataset is generated.
+//!
+//! This crate does no IO and knows nothing of Arrow, DataFusion, prost or tonic; every other crate
+//! depends on it, it depends on none of them.
+
+pub mod event;
+pub mod generate;
+pub mod ingest;
+
+pub use event::{
+    ContentType, Conversation, Event, Message, NlpResponse, NlpResponseType, Sender, Tenant,
+};
+pub use ingest::{BatchError, EventInput, FieldViolation, LineViolation};

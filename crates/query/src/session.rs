@@ -1,0 +1,70 @@
+//! Sessions pinned to one table snapshot.
+
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use talkhouse_storage::schema::EVENTS_TABLE;
+use talkhouse_storage::{EventTable, Snapshot};
+
+use crate::views::VIEWS;
+
+/// Builds query sessions over the event table.
+#[derive(Clone)]
+pub struct QueryEngine {
+    table: Arc<EventTable>,
+}
+
+/// A DataFusion session that reads exactly one snapshot of the tables.
+pub struct SnapshotSession {
+    pub ctx: SessionContext,
+    pub snapshot: Snapshot,
+}
+
+impl QueryEngine {
+    pub fn new(table: Arc<EventTable>) -> Self {
+        Self { table }
+    }
+
+    pub fn table(&self) -> &Arc<EventTable> {
+        &self.table
+    }
+
+    /// A session over the latest committed version.
+    pub async fn session(&self) -> talkhouse_storage::Result<SnapshotSession> {
+        let snapshot = self.table.snapshot().await?;
+        Self::session_for(snapshot).await
+    }
+
+    /// A session over the given snapshot.
+    pub async fn session_for(snapshot: Snapshot) -> talkhouse_storage::Result<SnapshotSession> {
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("talkhouse", "public")
+            .with_create_default_catalog_and_schema(true);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        snapshot.prepare_session(&ctx)?;
+        register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
+        for (name, sql) in VIEWS {
+            let plan = ctx
+                .sql(sql)
+                .await
+                .map_err(talkhouse_storage::Error::Query)?
+                .into_unoptimized_plan();
+            let view = datafusion::datasource::ViewTable::new(plan, Some(sql.to_string()));
+            ctx.register_table(name, Arc::new(view))
+                .map_err(talkhouse_storage::Error::Query)?;
+        }
+        Ok(SnapshotSession { ctx, snapshot })
+    }
+}
+
+fn register(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
+    ctx.register_table(EVENTS_TABLE, snapshot.provider.clone())?;
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! The views over the `events` table, defined once in SQL.
+
+/// (name, SQL) of every view, in dependency order.
+pub const VIEWS: [(&str, &str); 4] = [
+    ("messages", MESSAGES),
+    ("conversation_versions", CONVERSATION_VERSIONS),
+    ("conversations", CONVERSATIONS),
+    ("channels", CHANNELS),
+];
+
+/// Partition columns are read back as dictionaries; the views expose plain strings.
+const MESSAGES: &str = "
+SELECT CAST(org_id AS VARCHAR) AS org_id, CAST(env_id AS VARCHAR) AS env_id,
+       CAST(bot_id AS VARCHAR) AS bot_id, message_id, session_code, user_id, business_key,
+       channel_uuid, channel_name, channel_type, sent_at, sender, content_type, text,
+       nlp_response, nlp_response_type, nlp_response_name, confidence, answer_name, answer_text,
+       flow, tags, written_at
+FROM events WHERE kind = 'message'";
+
+const CONVERSATION_VERSIONS: &str = "
+SELECT CAST(org_id AS VARCHAR) AS org_id, CAST(env_id AS VARCHAR) AS env_id,
+       CAST(bot_id AS VARCHAR) AS bot_id, session_code, user_id, business_key, channel_uuid,
+       started_at, ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
+       written_at, batch_line
+FROM events WHERE kind = 'conversation'";
+
+/// The latest version of each session: greatest `updated_at`, then the one written last.
+const CONVERSATIONS: &str = "
+SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid, started_at,
+       ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
+       cardinality(flows) AS flows_travelled,
+       date_part('epoch', COALESCE(ended_at, updated_at)) - date_part('epoch', started_at)
+           AS duration_seconds
+FROM (
+    SELECT *, ROW_NUMBER() OVER (
+        PARTITION BY org_id, env_id, bot_id, session_code
+        ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
+    FROM conversation_versions)
+WHERE version_rank = 1";
+
+/// Every channel of a bot's messages and latest conversations, named after its latest message
+/// that carries a name.
+const CHANNELS: &str = "
+WITH named AS (
+    SELECT org_id, env_id, bot_id, channel_uuid, channel_name, channel_type,
+           ROW_NUMBER() OVER (
+               PARTITION BY org_id, env_id, bot_id, channel_uuid
+               ORDER BY sent_at DESC, written_at DESC) AS name_rank
+    FROM messages WHERE channel_name IS NOT NULL),
+seen AS (
+    SELECT org_id, env_id, bot_id, channel_uuid FROM messages
+    UNION
+    SELECT org_id, env_id, bot_id, channel_uuid FROM conversations)
+SELECT seen.org_id, seen.env_id, seen.bot_id, seen.channel_uuid,
+       COALESCE(named.channel_name, '') AS channel_name, named.channel_type
+FROM seen LEFT JOIN named
+  ON named.name_rank = 1 AND named.org_id = seen.org_id AND named.env_id = seen.env_id
+ AND named.bot_id = seen.bot_id AND named.channel_uuid = seen.channel_uuid";

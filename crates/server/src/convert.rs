@@ -1,0 +1,3 @@
+//! proto <-> domain conversion.
+
+pub mod ingest;

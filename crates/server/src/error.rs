@@ -1,0 +1,70 @@
+//! The one mapping from everything a handler can fail with to a `tonic::Status`.
+
+use talkhouse_core::FieldViolation;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// Why a request failed, classified by who must act.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The caller sent something wrong; each violation names the field.
+    #[error("invalid request")]
+    InvalidArgument(Vec<FieldViolation>),
+
+    #[error("{0}")]
+    AlreadyExists(String),
+
+    #[error("storage")]
+    Storage(#[source] talkhouse_storage::Error),
+}
+
+impl From<talkhouse_storage::Error> for ServiceError {
+    fn from(error: talkhouse_storage::Error) -> Self {
+        match error {
+            talkhouse_storage::Error::IdempotencyKeyReused { key } => ServiceError::AlreadyExists(
+                format!("idempotency key {key:?} was already used for a different batch"),
+            ),
+            other => ServiceError::Storage(other),
+        }
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let summary = violations
+                    .iter()
+                    .take(3)
+                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut details = ErrorDetails::new();
+                for violation in violations {
+                    details.add_bad_request_violation(violation.field, violation.description);
+                }
+                tracing::info!(%summary, "rejected an invalid request");
+                Status::with_error_details(Code::InvalidArgument, summary, details)
+            }
+            ServiceError::AlreadyExists(message) => {
+                tracing::info!(%message, "conflict");
+                Status::already_exists(message)
+            }
+            ServiceError::Storage(source) => internal(&source),
+        }
+    }
+}
+
+/// INTERNAL with a request id; the details go to the log only.
+fn internal(source: &dyn std::error::Error) -> Status {
+    let request_id = uuid::Uuid::new_v4();
+    let mut chain = source.to_string();
+    let mut cause = source.source();
+    while let Some(error) = cause {
+        chain.push_str(": ");
+        chain.push_str(&error.to_string());
+        cause = error.source();
+    }
+    tracing::error!(%request_id, error = %chain, "internal error");
+    Status::internal(format!("internal error, request id {request_id}"))
+}

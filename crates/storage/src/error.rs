@@ -1,0 +1,43 @@
+use deltalake_core::DeltaTableError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The idempotency key was already used for a different batch.
+    #[error("idempotency key {key:?} was already used for a different batch")]
+    IdempotencyKeyReused { key: String },
+
+    #[error("invalid data location {location:?}: {reason}")]
+    InvalidLocation { location: String, reason: String },
+
+    #[error("the event table")]
+    Table(#[source] DeltaTableError),
+
+    #[error("reading the event table")]
+    Query(#[source] datafusion::error::DataFusionError),
+
+    #[error("building an Arrow batch")]
+    Arrow(#[source] arrow::error::ArrowError),
+
+    #[error("preparing the data folder")]
+    Io(#[source] std::io::Error),
+}
+
+impl From<DeltaTableError> for Error {
+    fn from(error: DeltaTableError) -> Self {
+        Error::Table(error)
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    fn from(error: datafusion::error::DataFusionError) -> Self {
+        Error::Query(error)
+    }
+}
+
+impl From<arrow::error::ArrowError> for Error {
+    fn from(error: arrow::error::ArrowError) -> Self {
+        Error::Arrow(error)
+    }
+}

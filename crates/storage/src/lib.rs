@@ -1,0 +1,16 @@
+//! The event tables of talkhouse: one Delta Lake table of partitioned Parquet files on
+//! `object_store` (a local folder by default), its schema, and the write path that commits an
+//! ingest batch atomically, once, with duplicate messages dropped.
+//!
+//! Depends on `talkhouse-core` for the event model, and on deltalake, arrow and DataFusion. Knows
+//! nothing of gRPC or of the dashboard's queries.
+
+mod encode;
+mod error;
+mod location;
+pub mod schema;
+mod table;
+
+pub use error::{Error, Result};
+pub use location::DataLocation;
+pub use table::{EventTable, Snapshot, WriteOutcome};

@@ -1,0 +1,73 @@
+//! The `events` table: messages and conversation versions side by side, so that one ingest batch
+//! holding both kinds is one atomic commit. `kind` tells them apart; the columns of the other kind
+//! are null (free in Parquet). The views `messages`, `conversations`, `conversation_versions` and
+//! `channels` of the query crate are what users see.
+//!
+//! Partitioned by `bot_id`, `kind` and `month` (the UTC month of `sent_at` or `started_at`), so a
+//! query for one bot and one month opens only that bot's files of that month.
+
+use chrono::{DateTime, Utc};
+use deltalake_core::kernel::{ArrayType, DataType, StructField};
+
+pub const EVENTS_TABLE: &str = "events";
+
+pub const KIND_MESSAGE: &str = "message";
+pub const KIND_CONVERSATION: &str = "conversation";
+
+pub const PARTITION_COLUMNS: [&str; 3] = ["bot_id", "kind", "month"];
+
+/// The columns in storage order. Delta keeps min/max statistics for the first 32 columns, so the
+/// columns queries filter on come first and long texts last.
+pub fn delta_columns() -> Vec<StructField> {
+    let string = |name: &str, nullable: bool| StructField::new(name, DataType::STRING, nullable);
+    let timestamp = |name: &str| StructField::new(name, DataType::TIMESTAMP, true);
+    let list = |name: &str| {
+        StructField::new(
+            name,
+            DataType::Array(Box::new(ArrayType::new(DataType::STRING, false))),
+            false,
+        )
+    };
+    vec![
+        string("org_id", false),
+        string("env_id", false),
+        string("bot_id", false),
+        string("kind", false),
+        string("month", false),
+        string("session_code", false),
+        timestamp("sent_at"),
+        timestamp("started_at"),
+        timestamp("updated_at"),
+        timestamp("ended_at"),
+        string("channel_uuid", false),
+        string("user_id", false),
+        string("message_id", true),
+        string("sender", true),
+        string("content_type", true),
+        string("nlp_response", true),
+        string("nlp_response_type", true),
+        StructField::new("confidence", DataType::DOUBLE, true),
+        StructField::new("satisfaction", DataType::INTEGER, true),
+        StructField::new("user_messages", DataType::LONG, true),
+        StructField::new("bot_messages", DataType::LONG, true),
+        string("business_key", true),
+        string("flow", true),
+        string("nlp_response_name", true),
+        string("channel_name", true),
+        string("channel_type", true),
+        string("answer_name", true),
+        // When the batch was committed, and its position in the batch: the order of writing,
+        // which breaks ties between conversation versions with equal `updated_at`.
+        StructField::new("written_at", DataType::TIMESTAMP, false),
+        StructField::new("batch_line", DataType::LONG, false),
+        list("tags"),
+        list("flows"),
+        string("text", true),
+        string("answer_text", true),
+    ]
+}
+
+/// The `month` partition value of an instant: its UTC year and month, `2024-03`.
+pub fn month_of(instant: DateTime<Utc>) -> String {
+    instant.format("%Y-%m").to_string()
+}

@@ -1,0 +1,280 @@
+//! The `events` Delta table: open or create it, read a snapshot, commit a batch.
+//!
+//! A batch is one Delta commit: its Parquet files are written first, then one log entry names them
+//! with put-if-absent. A reader sees all of the batch or none of it; a process killed before the
+//! log entry leaves only unreferenced files behind. An idempotency key travels in the same commit
+//! as a Delta application transaction (`txn` action) whose version is the batch's fingerprint.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::catalog::TableProvider;
+use datafusion::prelude::{SessionContext, col, lit};
+use deltalake_core::DeltaTable;
+use deltalake_core::TableProperty;
+use deltalake_core::kernel::Transaction;
+use deltalake_core::kernel::transaction::CommitProperties;
+use deltalake_core::protocol::SaveMode;
+use sha2::{Digest, Sha256};
+use talkhouse_core::Event;
+use tokio::sync::Mutex;
+
+use crate::encode::encode;
+use crate::schema::{EVENTS_TABLE, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns, month_of};
+use crate::{DataLocation, Error, Result};
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_RETENTION: &str = "interval 7 days";
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WriteOutcome {
+    /// The table version that holds the batch; `None` when nothing was committed.
+    pub version: Option<u64>,
+    pub messages_written: usize,
+    pub conversations_written: usize,
+    /// Messages dropped because their `message_id` was already stored for the bot (or came
+    /// earlier in the same batch).
+    pub duplicate_messages: usize,
+    /// True when the idempotency key had already stored this very batch; nothing new was written.
+    pub replayed: bool,
+}
+
+/// A consistent, immutable view of the table at one version.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub version: u64,
+    pub provider: Arc<dyn TableProvider>,
+    table: DeltaTable,
+}
+
+impl Snapshot {
+    /// Lets a DataFusion session read this snapshot's files (registers the object store).
+    pub fn prepare_session(&self, ctx: &SessionContext) -> Result<()> {
+        self.table.update_datafusion_session(&ctx.state())?;
+        Ok(())
+    }
+}
+
+/// The `events` table of one data location.
+pub struct EventTable {
+    /// The writer's view; the mutex makes this process's commits one at a time.
+    writer: Mutex<Writer>,
+    reader: Mutex<DeltaTable>,
+}
+
+struct Writer {
+    table: DeltaTable,
+    last_written_at: i64,
+}
+
+impl EventTable {
+    /// Opens the table under `location`, creating it when the folder holds none.
+    pub async fn open(location: &DataLocation) -> Result<Self> {
+        let url = location.table(EVENTS_TABLE);
+        let mut table = DeltaTable::try_from_url(url.clone()).await?;
+        if table.version().is_none() {
+            table = table
+                .create()
+                .with_table_name(EVENTS_TABLE)
+                .with_columns(delta_columns())
+                .with_partition_columns(PARTITION_COLUMNS)
+                .with_configuration_property(
+                    TableProperty::SetTransactionRetentionDuration,
+                    Some(IDEMPOTENCY_RETENTION),
+                )
+                .with_save_mode(SaveMode::Ignore)
+                .await?;
+            table.update_incremental(None).await?;
+        }
+        let reader = table.clone();
+        Ok(Self {
+            writer: Mutex::new(Writer {
+                table,
+                last_written_at: 0,
+            }),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// The latest committed version, read from the log.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        let mut reader = self.reader.lock().await;
+        reader.update_incremental(None).await?;
+        Self::snapshot_of(&reader).await
+    }
+
+    /// The snapshot at an earlier version, for pages read while new events arrive.
+    pub async fn snapshot_at(&self, version: u64) -> Result<Snapshot> {
+        let mut table = self.reader.lock().await.clone();
+        table.load_version(version).await?;
+        Self::snapshot_of(&table).await
+    }
+
+    async fn snapshot_of(table: &DeltaTable) -> Result<Snapshot> {
+        Ok(Snapshot {
+            version: table.version().unwrap_or(0),
+            provider: table.table_provider().await?,
+            table: table.clone(),
+        })
+    }
+
+    /// Commits `events` as one atomic batch.
+    ///
+    /// With an `idempotency_key`, a batch already stored under that key is not stored again
+    /// (`replayed`), and a different batch under the same key is [`Error::IdempotencyKeyReused`].
+    pub async fn write(
+        &self,
+        events: Vec<Event>,
+        idempotency_key: Option<&str>,
+    ) -> Result<WriteOutcome> {
+        let mut writer = self.writer.lock().await;
+        writer.table.update_incremental(None).await?;
+
+        let transaction = match idempotency_key {
+            Some(key) => {
+                let app_id = format!("talkhouse-ingest:{key}");
+                let fingerprint = fingerprint(&events);
+                let state = writer.table.snapshot()?;
+                match state
+                    .transaction_version(writer.table.log_store().as_ref(), &app_id)
+                    .await?
+                {
+                    Some(stored) if stored == fingerprint => {
+                        return Ok(WriteOutcome {
+                            version: writer.table.version(),
+                            replayed: true,
+                            ..WriteOutcome::default()
+                        });
+                    }
+                    Some(_) => {
+                        return Err(Error::IdempotencyKeyReused {
+                            key: key.to_string(),
+                        });
+                    }
+                    None => Some(Transaction::new(app_id, fingerprint)),
+                }
+            }
+            None => None,
+        };
+
+        let stored_ids = self.stored_message_ids(&writer.table, &events).await?;
+        let mut seen: HashSet<(uuid::Uuid, uuid::Uuid)> = HashSet::new();
+        let mut outcome = WriteOutcome::default();
+        let kept: Vec<&Event> = events
+            .iter()
+            .filter(|event| match event {
+                Event::Message(m) => {
+                    let key = (m.tenant.bot_id, m.message_id);
+                    let fresh = !stored_ids.contains(&key) && seen.insert(key);
+                    if fresh {
+                        outcome.messages_written += 1;
+                    } else {
+                        outcome.duplicate_messages += 1;
+                    }
+                    fresh
+                }
+                Event::Conversation(_) => {
+                    outcome.conversations_written += 1;
+                    true
+                }
+            })
+            .collect();
+        if kept.is_empty() && transaction.is_none() {
+            outcome.version = writer.table.version();
+            return Ok(outcome);
+        }
+
+        let now = chrono::Utc::now().timestamp_micros();
+        writer.last_written_at = now.max(writer.last_written_at + 1);
+        let schema = writer.table.snapshot()?.snapshot().arrow_schema();
+        let batch = encode(&kept, &schema, writer.last_written_at)?;
+        let mut properties = CommitProperties::default();
+        if let Some(transaction) = transaction {
+            properties = properties.with_application_transaction(transaction);
+        }
+        let table = writer
+            .table
+            .clone()
+            .write(vec![batch])
+            .with_save_mode(SaveMode::Append)
+            .with_commit_properties(properties)
+            .await?;
+        outcome.version = table.version();
+        writer.table = table;
+        Ok(outcome)
+    }
+
+    /// The `(bot, message_id)` pairs already stored among the batch's messages. A repeated message
+    /// carries its original `sent_at`, so only the batch's (bot, month) partitions are read.
+    async fn stored_message_ids(
+        &self,
+        table: &DeltaTable,
+        events: &[Event],
+    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+        let mut bots = BTreeSet::new();
+        let mut months = BTreeSet::new();
+        let mut ids = HashSet::new();
+        for event in events {
+            if let Event::Message(m) = event {
+                bots.insert(m.tenant.bot_id.to_string());
+                months.insert(month_of(m.sent_at));
+                ids.insert(m.message_id);
+            }
+        }
+        let mut stored = HashSet::new();
+        if ids.is_empty() || table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
+        let ctx = SessionContext::new();
+        table.update_datafusion_session(&ctx.state())?;
+        let provider = table.table_provider().await?;
+        let batches: Vec<RecordBatch> = ctx
+            .read_table(provider)?
+            .filter(
+                col("kind")
+                    .eq(lit(KIND_MESSAGE))
+                    .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+                    .and(col("month").in_list(months.into_iter().map(lit).collect(), false)),
+            )?
+            .select_columns(&["bot_id", "message_id"])?
+            .collect()
+            .await?;
+        for batch in batches {
+            let bot_ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let bot_ids = bot_ids.as_string::<i32>();
+            let message_ids =
+                arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+            let message_ids = message_ids.as_string::<i32>();
+            for row in 0..batch.num_rows() {
+                if message_ids.is_null(row) {
+                    continue;
+                }
+                let (Ok(bot), Ok(id)) = (
+                    uuid::Uuid::parse_str(bot_ids.value(row)),
+                    uuid::Uuid::parse_str(message_ids.value(row)),
+                ) else {
+                    continue;
+                };
+                if ids.contains(&id) {
+                    stored.insert((bot, id));
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// A stable digest of a batch's content, as a non-negative Delta transaction version.
+fn fingerprint(events: &[Event]) -> i64 {
+    let mut hasher = Sha256::new();
+    for event in events {
+        hasher.update(serde_json::to_vec(event).expect("events serialize"));
+        hasher.update(b"\n");
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes) & i64::MAX
+}
