@@ -52,7 +52,13 @@ fn report(error: &CliError) -> ExitCode {
 }
 
 fn init_tracing(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
+    // The Delta kernel logs "No files in log segment" as an error when a table has no new
+    // commits; deltalake handles it, so it is not shown.
+    let default = if verbose {
+        "info,buoyant_kernel::snapshot::builder=off"
+    } else {
+        "warn,buoyant_kernel::snapshot::builder=off"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("TALKHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -31,7 +31,7 @@ fn a_good_file_is_stored_and_counted() {
     // The offset is applied: 10:00:05-03:00 is 13:00:05 UTC.
     let rows = sql_rows(
         &data,
-        "SELECT CAST(sent_at AS VARCHAR) FROM messages ORDER BY sent_at",
+        "SELECT CAST(sent_at AS VARCHAR) AS sent FROM messages ORDER BY sent",
     );
     assert_eq!(rows, ["2024-03-01T10:00:00Z", "2024-03-01T13:00:05Z"]);
 }

@@ -5,6 +5,7 @@ mod crash;
 mod generator;
 mod ingest_cli;
 mod ingest_grpc;
+mod pruning;
 mod slt;
 mod sql_cli;
 mod support;

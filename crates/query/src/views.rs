@@ -8,18 +8,16 @@ pub const VIEWS: [(&str, &str); 4] = [
     ("channels", CHANNELS),
 ];
 
-/// Partition columns are read back as dictionaries; the views expose plain strings.
+/// Columns pass through uncast: a filter on `bot_id` must reach the scan to prune partitions.
 const MESSAGES: &str = "
-SELECT CAST(org_id AS VARCHAR) AS org_id, CAST(env_id AS VARCHAR) AS env_id,
-       CAST(bot_id AS VARCHAR) AS bot_id, message_id, session_code, user_id, business_key,
+SELECT org_id, env_id, bot_id, message_id, session_code, user_id, business_key,
        channel_uuid, channel_name, channel_type, sent_at, sender, content_type, text,
        nlp_response, nlp_response_type, nlp_response_name, confidence, answer_name, answer_text,
        flow, tags, written_at
 FROM events WHERE kind = 'message'";
 
 const CONVERSATION_VERSIONS: &str = "
-SELECT CAST(org_id AS VARCHAR) AS org_id, CAST(env_id AS VARCHAR) AS env_id,
-       CAST(bot_id AS VARCHAR) AS bot_id, session_code, user_id, business_key, channel_uuid,
+SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid,
        started_at, ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
        written_at, batch_line
 FROM events WHERE kind = 'conversation'";

@@ -73,6 +73,9 @@ impl EventTable {
     /// Opens the table under `location`, creating it when the folder holds none.
     pub async fn open(location: &DataLocation) -> Result<Self> {
         let url = location.table(EVENTS_TABLE);
+        if let Some(folder) = location.local_table_path(EVENTS_TABLE) {
+            std::fs::create_dir_all(&folder).map_err(Error::Io)?;
+        }
         let mut table = DeltaTable::try_from_url(url.clone()).await?;
         if table.version().is_none() {
             table = table

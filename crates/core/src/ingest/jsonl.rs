@@ -68,6 +68,10 @@ pub fn parse_jsonl(text: &str, first_line: usize) -> Result<Vec<Event>, BatchErr
 
 /// Reads one line into an [`EventInput`], naming the field whose JSON type is wrong.
 pub fn parse_jsonl_line(line: &str) -> Result<EventInput, Vec<FieldViolation>> {
+    // serde would also read a struct from a JSON array; the format is objects only.
+    if !line.trim_start().starts_with('{') {
+        return Err(vec![FieldViolation::new("line", "must be a JSON object")]);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(line);
     let parsed: Line = serde_path_to_error::deserialize(&mut deserializer)
         .map_err(|error| vec![json_violation(&error)])?;

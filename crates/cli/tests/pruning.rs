@@ -1,0 +1,64 @@
+//! A query for one bot and one month opens no file of another bot or month: those files are
+//! overwritten with garbage on disk and the query still answers.
+
+use std::path::Path;
+
+use super::support::*;
+
+fn corrupt_parquet_under(folder: &Path) -> usize {
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            corrupted += corrupt_parquet_under(&path);
+        } else if path.extension().is_some_and(|e| e == "parquet") {
+            std::fs::write(&path, b"not a parquet file").unwrap();
+            corrupted += 1;
+        }
+    }
+    corrupted
+}
+
+#[test]
+fn other_bots_and_months_are_never_opened() {
+    let data = DataDir::new();
+    let mut other_bot = message(3, "s-9", "2024-03-05T10:00:00Z");
+    other_bot["bot_id"] = serde_json::json!(OTHER_BOT);
+    let file = data.file(
+        "events.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-02-10T10:00:00Z"),
+            message(2, "s-2", "2024-03-05T10:00:00Z"),
+            other_bot,
+            conversation("s-2", "2024-03-05T10:00:00Z", "2024-03-05T10:00:00Z", None),
+        ]),
+    );
+    run_ok(talkhouse(&data).arg("ingest").arg(&file));
+
+    let table = data.path().join("data/events");
+    assert!(corrupt_parquet_under(&table.join(format!("bot_id={OTHER_BOT}"))) > 0);
+    assert!(
+        corrupt_parquet_under(&table.join(format!("bot_id={BOT}/kind=message/month=2024-02"))) > 0
+    );
+
+    let rows = sql_rows(
+        &data,
+        &format!(
+            "SELECT message_id FROM events WHERE bot_id = '{BOT}' AND kind = 'message' AND month = '2024-03'"
+        ),
+    );
+    assert_eq!(rows, [message_id(2)]);
+    // Through the view, the instant range prunes by the files' statistics in the Delta log.
+    let rows = sql_rows(
+        &data,
+        &format!(
+            "SELECT message_id FROM messages WHERE bot_id = '{BOT}' \
+             AND sent_at >= TIMESTAMP '2024-03-01T00:00:00Z' AND sent_at < TIMESTAMP '2024-04-01T00:00:00Z'"
+        ),
+    );
+    assert_eq!(rows, [message_id(2)]);
+    // And the garbage is really there: a query that reads every file fails.
+    let output =
+        run(talkhouse(&data).args(["sql", "-c", "SELECT message_id, length(text) FROM messages"]));
+    assert!(!output.status.success());
+}
