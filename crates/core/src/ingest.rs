@@ -9,7 +9,7 @@ mod jsonl;
 mod validate;
 
 pub use input::{ConversationInput, EventInput, InstantInput, MessageInput};
-pub use jsonl::{parse_jsonl, parse_jsonl_line};
+pub use jsonl::{parse_jsonl, parse_jsonl_line, to_jsonl_line};
 pub use validate::{MAX_TAGS, MAX_TEXT_CHARS, validate};
 
 use crate::event::Event;

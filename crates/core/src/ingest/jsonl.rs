@@ -207,6 +207,66 @@ fn into_conversation(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
     }))
 }
 
+/// Writes an event as one line of the ingest format (without the line end).
+pub fn to_jsonl_line(event: &Event) -> String {
+    use serde_json::{Map, Value, json};
+    let instant = |i: chrono::DateTime<chrono::Utc>| {
+        Value::String(i.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    };
+    let mut line = Map::new();
+    let mut put = |key: &str, value: Value| {
+        if !value.is_null() {
+            line.insert(key.to_string(), value);
+        }
+    };
+    let tenant = event.tenant();
+    put("kind", json!(match event {
+        Event::Message(_) => "message",
+        Event::Conversation(_) => "conversation",
+    }));
+    put("org_id", json!(tenant.org_id));
+    put("env_id", json!(tenant.env_id));
+    put("bot_id", json!(tenant.bot_id));
+    match event {
+        Event::Message(m) => {
+            put("message_id", json!(m.message_id));
+            put("session_code", json!(m.session_code));
+            put("user_id", json!(m.user_id));
+            put("business_key", json!(m.business_key));
+            put("channel_uuid", json!(m.channel_uuid));
+            put("channel_name", json!(m.channel_name));
+            put("channel_type", json!(m.channel_type));
+            put("sent_at", instant(m.sent_at));
+            put("sender", json!(m.sender.as_str()));
+            put("content_type", json!(m.content_type.as_str()));
+            put("text", json!(m.text));
+            put("nlp_response", json!(m.nlp_response.map(|r| r.as_str())));
+            put("nlp_response_type", json!(m.nlp_response_type.map(|r| r.as_str())));
+            put("nlp_response_name", json!(m.nlp_response_name));
+            put("confidence", json!(m.confidence));
+            put("answer_name", json!(m.answer_name));
+            put("answer_text", json!(m.answer_text));
+            put("flow", json!(m.flow));
+            put("tags", json!(m.tags));
+        }
+        Event::Conversation(c) => {
+            put("session_code", json!(c.session_code));
+            put("user_id", json!(c.user_id));
+            put("business_key", json!(c.business_key));
+            put("channel_uuid", json!(c.channel_uuid));
+            put("started_at", instant(c.started_at));
+            put("ended_at", c.ended_at.map_or(Value::Null, instant));
+            put("updated_at", instant(c.updated_at));
+            put("satisfaction", json!(c.satisfaction));
+            put("flows", json!(c.flows));
+            put("tags", json!(c.tags));
+            put("user_messages", json!(c.user_messages));
+            put("bot_messages", json!(c.bot_messages));
+        }
+    }
+    Value::Object(line).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +319,21 @@ mod tests {
             "kind"
         );
         assert_eq!(first_violation(&format!("{MESSAGE} {{}}")).1, "line");
+    }
+
+    #[test]
+    fn written_lines_read_back_as_the_same_events() {
+        use crate::generate::{GenerateConfig, Generator};
+        let generator = Generator::new(GenerateConfig {
+            seed: 5,
+            bots: 2,
+            days: 2,
+            until: chrono::NaiveDate::from_ymd_opt(2024, 10, 27).unwrap(),
+            conversations_per_day: 20,
+        });
+        let events: Vec<Event> = generator.events().flatten().collect();
+        let text: String = events.iter().map(|e| to_jsonl_line(e) + "\n").collect();
+        assert_eq!(parse_jsonl(&text, 1).unwrap(), events);
     }
 
     #[test]
