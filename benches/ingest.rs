@@ -39,7 +39,11 @@ fn main() {
             .output()
             .expect("talkhouse runs");
         let seconds = started.elapsed().as_secs_f64();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let rate = messages as f64 / seconds;
         println!("talkhouse ingest run {run}: {seconds:.2} s, {rate:.0} messages/s");
         rates.push(rate);
@@ -82,14 +86,25 @@ fn write_file(path: &Path) -> (usize, usize, u64) {
     }
     out.flush().unwrap();
     assert_eq!(messages, MESSAGES, "the generator made too few messages");
-    (messages, conversations, std::fs::metadata(path).unwrap().len())
+    (
+        messages,
+        conversations,
+        std::fs::metadata(path).unwrap().len(),
+    )
 }
 
 /// Installs DuckDB into a private folder from PyPI and times loading the same file to Parquet.
 fn duckdb_seconds(work: &Path, file: &Path) -> Option<f64> {
     let site = work.join("py");
     let installed = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
         .arg(&site)
         .arg("duckdb")
         .status()

@@ -6,6 +6,7 @@ mod generator;
 mod ingest_cli;
 mod ingest_grpc;
 mod pruning;
+mod readme;
 mod slt;
 mod sql_cli;
 mod support;

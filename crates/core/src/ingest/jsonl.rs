@@ -220,10 +220,13 @@ pub fn to_jsonl_line(event: &Event) -> String {
         }
     };
     let tenant = event.tenant();
-    put("kind", json!(match event {
-        Event::Message(_) => "message",
-        Event::Conversation(_) => "conversation",
-    }));
+    put(
+        "kind",
+        json!(match event {
+            Event::Message(_) => "message",
+            Event::Conversation(_) => "conversation",
+        }),
+    );
     put("org_id", json!(tenant.org_id));
     put("env_id", json!(tenant.env_id));
     put("bot_id", json!(tenant.bot_id));
@@ -241,7 +244,10 @@ pub fn to_jsonl_line(event: &Event) -> String {
             put("content_type", json!(m.content_type.as_str()));
             put("text", json!(m.text));
             put("nlp_response", json!(m.nlp_response.map(|r| r.as_str())));
-            put("nlp_response_type", json!(m.nlp_response_type.map(|r| r.as_str())));
+            put(
+                "nlp_response_type",
+                json!(m.nlp_response_type.map(|r| r.as_str())),
+            );
             put("nlp_response_name", json!(m.nlp_response_name));
             put("confidence", json!(m.confidence));
             put("answer_name", json!(m.answer_name));

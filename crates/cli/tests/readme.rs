@@ -1,0 +1,47 @@
+//! The README's examples work as written.
+
+use super::support::*;
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap()
+}
+
+/// The body of the first fenced block of `language`.
+fn block(text: &str, language: &str) -> String {
+    let start = text
+        .find(&format!("```{language}\n"))
+        .expect("the block exists")
+        + language.len()
+        + 4;
+    let end = start + text[start..].find("```").unwrap();
+    text[start..end].to_string()
+}
+
+#[test]
+fn the_ingest_example_is_valid_and_means_what_it_says() {
+    let data = DataDir::new();
+    let file = data.file("example.jsonl", &block(&readme(), "jsonl"));
+    let out = run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    assert!(out.contains("1 messages, 2 conversation versions"), "{out}");
+    let rows = sql_rows(
+        &data,
+        "SELECT session_code, satisfaction, flows_travelled, duration_seconds, CAST(started_at AS VARCHAR) AS s FROM conversations",
+    );
+    assert_eq!(rows, ["S-1001,5,2,900.0,2024-03-09T23:50:00Z"]);
+}
+
+#[test]
+fn the_sql_examples_run() {
+    let data = DataDir::new();
+    let file = data.file("example.jsonl", &block(&readme(), "jsonl"));
+    run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    let text = readme();
+    let sql_block = block(&text[text.find("### SQL").unwrap()..], "sh");
+    let first = sql_block.lines().next().unwrap();
+    let query = first.split('"').nth(1).expect("a quoted query");
+    let out = run_ok(talkhouse(&data).args(["sql", "--format", "csv", "-c", query]));
+    assert_eq!(
+        out,
+        "bot_id,messages\n9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03,1\n"
+    );
+}
