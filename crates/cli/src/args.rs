@@ -93,6 +93,10 @@ pub struct SqlArgs {
     /// Write results to this file instead of stdout (required for parquet).
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+
+    /// Start the interactive shell even when stdin is not a terminal (for scripts driving it).
+    #[arg(long, conflicts_with_all = ["command", "file"])]
+    pub interactive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,8 +8,8 @@ use crate::CliError;
 
 pub const DEMO_SEED: u64 = 42;
 
-/// Creates the demo when the table has never been written to. The traffic ends today, so the
-/// dashboard's "last 7 days" shows data.
+/// Creates the demo when the table has never been written to. The traffic ends yesterday (no
+/// events from the future), so the dashboard's recent windows show data.
 pub async fn create_if_empty(table: &EventTable) -> Result<bool, CliError> {
     if table.snapshot().await?.version > 0 {
         return Ok(false);
@@ -18,7 +18,7 @@ pub async fn create_if_empty(table: &EventTable) -> Result<bool, CliError> {
         seed: DEMO_SEED,
         bots: 4,
         days: 35,
-        until: Utc::now().date_naive(),
+        until: Utc::now().date_naive() - chrono::Duration::days(1),
         conversations_per_day: 60,
     };
     eprintln!("empty data folder: creating the demo dataset (4 bots, 35 days)…");

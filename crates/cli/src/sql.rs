@@ -24,7 +24,7 @@ pub async fn run(data: &DataLocation, args: SqlArgs) -> Result<(), CliError> {
             std::fs::read_to_string(path)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?,
         ),
-        (None, None) if !std::io::stdin().is_terminal() => {
+        (None, None) if !args.interactive && !std::io::stdin().is_terminal() => {
             let mut sql = String::new();
             std::io::stdin().read_to_string(&mut sql)?;
             Some(sql)

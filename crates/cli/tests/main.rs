@@ -7,6 +7,7 @@ mod ingest_cli;
 mod ingest_grpc;
 mod pruning;
 mod readme;
+mod shell;
 mod slt;
 mod sql_cli;
 mod support;
