@@ -1,7 +1,7 @@
 //! The seeded demo dataset: organizations, environments and bots with realistic traffic.
 //!
 //! Every (bot, day) pair draws from its own random stream derived from the seed, so the same seed
-//! and the same dates give the same events whatever the scale of the other bots or days.
+//! and the same dates give the same events, whatever the traffic of the other bots.
 
 mod vocabulary;
 
@@ -111,9 +111,11 @@ impl Generator {
 
     /// All events of one local day (in each bot's home zone), every bot.
     pub fn day(&self, date: NaiveDate) -> Vec<Event> {
+        let first = self.days().next().unwrap_or(date);
+        let day_index = (date - first).num_days().max(0) as u64;
         let mut events = Vec::new();
         for bot in &self.bots {
-            BotDay::new(&self.config, bot, date).generate(&mut events);
+            BotDay::new(&self.config, bot, date, day_index).generate(&mut events);
         }
         events
     }
@@ -133,7 +135,8 @@ struct BotDay<'a> {
     config: &'a GenerateConfig,
     bot: &'a Bot,
     date: NaiveDate,
-    day_number: i64,
+    /// Days since the first generated day: sizes the pool of users seen before.
+    day_index: u64,
     rng: ChaCha8Rng,
 }
 
@@ -145,7 +148,7 @@ const HOURLY_SHAPE: [f64; 24] = [
 const NEW_USERS_PER_CONVERSATION: f64 = 0.45;
 
 impl<'a> BotDay<'a> {
-    fn new(config: &'a GenerateConfig, bot: &'a Bot, date: NaiveDate) -> Self {
+    fn new(config: &'a GenerateConfig, bot: &'a Bot, date: NaiveDate, day_index: u64) -> Self {
         let day_number = i64::from(date.num_days_from_ce());
         let stream = config
             .seed
@@ -156,7 +159,7 @@ impl<'a> BotDay<'a> {
             config,
             bot,
             date,
-            day_number,
+            day_index,
             rng: ChaCha8Rng::seed_from_u64(stream),
         }
     }
@@ -175,16 +178,19 @@ impl<'a> BotDay<'a> {
 
     fn generate(mut self, events: &mut Vec<Event>) {
         let count = self.conversation_count();
-        let users_before = self.users_before_today(count);
+        let users_before = self.users_before_today();
         for number in 0..count {
             self.conversation(number, users_before, events);
         }
     }
 
-    /// Users seen before today: a stable estimate, so user ids need no state across days.
-    fn users_before_today(&self, today: u32) -> u64 {
-        let days_before = (self.day_number - 700_000).max(0) as f64;
-        (days_before * f64::from(today.max(1)) * NEW_USERS_PER_CONVERSATION) as u64 + 10
+    /// The users of earlier days: ids below this were handed to new users before today, so a
+    /// returning user is drawn from them. An estimate, so days need no state from each other.
+    fn users_before_today(&self) -> u64 {
+        let new_per_day = f64::from(self.config.conversations_per_day)
+            * self.bot.traffic_share
+            * NEW_USERS_PER_CONVERSATION;
+        (self.day_index as f64 * new_per_day) as u64 + 1
     }
 
     fn start_instant(&mut self) -> DateTime<Utc> {
@@ -208,7 +214,7 @@ impl<'a> BotDay<'a> {
         let tenant = self.bot.tenant;
         let bot_short = &tenant.bot_id.simple().to_string()[..8];
         let session_code = format!("{bot_short}-{}-{number:05}", self.date.format("%Y%m%d"));
-        let user = if rng.random_bool(NEW_USERS_PER_CONVERSATION) {
+        let user = if users_before <= 1 || rng.random_bool(NEW_USERS_PER_CONVERSATION) {
             users_before + u64::from(number)
         } else {
             rng.random_range(0..users_before)
@@ -492,5 +498,21 @@ mod tests {
                 .is_some_and(|end| end.date_naive() != c.started_at.date_naive())
         });
         assert!(crosses_midnight, "no conversation crosses midnight (UTC)");
+
+        // Users come back: some users have conversations on two different days, others do not.
+        let mut days_of_user =
+            std::collections::HashMap::<&str, std::collections::BTreeSet<_>>::new();
+        for c in &conversations {
+            days_of_user
+                .entry(&c.user_id)
+                .or_default()
+                .insert(c.started_at.date_naive());
+        }
+        let returning = days_of_user.values().filter(|days| days.len() > 1).count();
+        assert!(
+            returning > 0 && returning < days_of_user.len(),
+            "{returning} of {}",
+            days_of_user.len()
+        );
     }
 }
