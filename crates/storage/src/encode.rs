@@ -7,8 +7,9 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use talkhouse_core::{Conversation, Event, Message};
+use uuid::Uuid;
 
 use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, month_of};
 use crate::{Error, Result};
@@ -42,6 +43,38 @@ fn strings<'a, S: AsRef<str> + 'a>(
     f: impl Fn(&'a Event) -> Option<S>,
 ) -> ArrayRef {
     Arc::new(events.iter().map(|e| f(e)).collect::<StringArray>())
+}
+
+/// UUIDs in canonical lower-case text, formatted without an allocation per row.
+fn uuids(events: &[&Event], f: impl Fn(&Event) -> Option<Uuid>) -> ArrayRef {
+    let mut builder = StringBuilder::with_capacity(events.len(), events.len() * 36);
+    let mut buffer = Uuid::encode_buffer();
+    for event in events {
+        match f(event) {
+            Some(uuid) => builder.append_value(uuid.hyphenated().encode_lower(&mut buffer)),
+            None => builder.append_null(),
+        }
+    }
+    Arc::new(builder.finish())
+}
+
+/// The `month` partition values; a batch spans few months, so each is formatted once.
+fn months(events: &[&Event]) -> ArrayRef {
+    let mut cache: Vec<((i32, u32), String)> = Vec::new();
+    let mut builder = StringBuilder::with_capacity(events.len(), events.len() * 7);
+    for event in events {
+        let time = event.time();
+        let key = (time.year(), time.month());
+        let index = match cache.iter().position(|(k, _)| *k == key) {
+            Some(index) => index,
+            None => {
+                cache.push((key, month_of(time)));
+                cache.len() - 1
+            }
+        };
+        builder.append_value(&cache[index].1);
+    }
+    Arc::new(builder.finish())
 }
 
 fn timestamps(data_type: &DataType, values: Vec<Option<i64>>) -> ArrayRef {
@@ -79,16 +112,16 @@ fn column(
     written_at: i64,
 ) -> Result<ArrayRef> {
     Ok(match name {
-        "org_id" => strings(events, |e| Some(e.tenant().org_id.to_string())),
-        "env_id" => strings(events, |e| Some(e.tenant().env_id.to_string())),
-        "bot_id" => strings(events, |e| Some(e.tenant().bot_id.to_string())),
+        "org_id" => uuids(events, |e| Some(e.tenant().org_id)),
+        "env_id" => uuids(events, |e| Some(e.tenant().env_id)),
+        "bot_id" => uuids(events, |e| Some(e.tenant().bot_id)),
         "kind" => strings(events, |e| {
             Some(match e {
                 Event::Message(_) => KIND_MESSAGE,
                 Event::Conversation(_) => KIND_CONVERSATION,
             })
         }),
-        "month" => strings(events, |e| Some(month_of(e.time()))),
+        "month" => months(events),
         "session_code" => strings(events, |e| {
             Some(match e {
                 Event::Message(m) => m.session_code.as_str(),
@@ -105,17 +138,17 @@ fn column(
             Event::Message(m) => m.business_key.as_deref(),
             Event::Conversation(c) => c.business_key.as_deref(),
         }),
-        "channel_uuid" => strings(events, |e| {
+        "channel_uuid" => uuids(events, |e| {
             Some(match e {
-                Event::Message(m) => m.channel_uuid.to_string(),
-                Event::Conversation(c) => c.channel_uuid.to_string(),
+                Event::Message(m) => m.channel_uuid,
+                Event::Conversation(c) => c.channel_uuid,
             })
         }),
         "tags" => lists(data_type, events, |e| match e {
             Event::Message(m) => &m.tags,
             Event::Conversation(c) => &c.tags,
         }),
-        "message_id" => strings(events, |e| message(e).map(|m| m.message_id.to_string())),
+        "message_id" => uuids(events, |e| message(e).map(|m| m.message_id)),
         "channel_name" => strings(events, |e| {
             message(e).and_then(|m| m.channel_name.as_deref())
         }),
