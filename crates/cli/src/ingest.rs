@@ -88,13 +88,14 @@ fn read_input(path: &Path) -> Result<String, CliError> {
     Ok(text)
 }
 
+type ChunkResult = Result<Vec<Event>, BatchError>;
+
 /// Parses and validates on every core: the text is cut at line ends into one chunk per thread.
 fn parse_parallel(text: &str, bar: &indicatif::ProgressBar) -> Result<Vec<Event>, BatchError> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunks = split_at_lines(text, threads * 4);
     let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<Result<Vec<Event>, BatchError>>>> =
-        chunks.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<ChunkResult>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {

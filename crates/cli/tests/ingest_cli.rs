@@ -64,7 +64,7 @@ fn line_numbers_stay_exact_in_large_files_parsed_in_parallel() {
         .collect();
     lines[4_321]["sender"] = serde_json::json!("ROBOT");
     let mut text = jsonl(&lines);
-    text.insert_str(0, "\n"); // a blank first line still counts as line 1
+    text.insert(0, '\n'); // a blank first line still counts as line 1
     let file = data.file("big.jsonl", &text);
     let stderr = run_fails(talkhouse(&data).arg("ingest").arg(&file));
     assert!(

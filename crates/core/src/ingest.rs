@@ -53,7 +53,7 @@ impl std::fmt::Display for LineViolation {
 pub const MAX_REPORTED_VIOLATIONS: usize = 100;
 
 /// Why a batch was rejected: every violation found, up to [`MAX_REPORTED_VIOLATIONS`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, thiserror::Error)]
 pub struct BatchError {
     pub violations: Vec<LineViolation>,
     /// Violations found beyond those listed.
@@ -77,15 +77,6 @@ impl std::fmt::Display for BatchError {
 #[derive(Debug, Default)]
 pub struct ViolationCollector {
     error: BatchError,
-}
-
-impl Default for BatchError {
-    fn default() -> Self {
-        Self {
-            violations: Vec::new(),
-            more: 0,
-        }
-    }
 }
 
 impl ViolationCollector {
