@@ -53,13 +53,15 @@ fn main() {
     let median = rates[rates.len() / 2];
     println!("talkhouse ingest median: {median:.0} messages/s (aim: 300000)");
 
-    match duckdb_seconds(work.path(), &file) {
+    let peers =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-peers");
+    match duckdb_seconds(&peers, work.path(), &file) {
         Some(seconds) => {
             let peer = messages as f64 / seconds;
             println!("duckdb read_json -> parquet: {seconds:.2} s, {peer:.0} messages/s");
             println!("ratio talkhouse/duckdb: {:.2}x", median / peer);
         }
-        None => println!("duckdb: not available (pip install failed); no ratio"),
+        None => println!("duckdb: not available; no ratio"),
     }
 }
 

@@ -75,6 +75,11 @@ pub struct GenerateArgs {
     /// Conversations a weekday for the busiest bot; the others get fewer.
     #[arg(long, default_value_t = 120)]
     pub conversations_per_day: u32,
+
+    /// Write the events to this JSONL file in the ingest format (`-` for stdout) instead of
+    /// storing them.
+    #[arg(long)]
+    pub jsonl: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

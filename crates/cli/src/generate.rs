@@ -1,6 +1,11 @@
 //! `talkhouse generate`: the seeded demo dataset, written through the ingest path a day at a time.
 
+use std::io::{BufWriter, Write};
+use std::path::Path;
 use std::sync::Arc;
+
+use talkhouse_core::Event;
+use talkhouse_core::ingest::to_jsonl_line;
 
 use talkhouse_core::generate::{GenerateConfig, Generator};
 use talkhouse_storage::{DataLocation, EventTable};
@@ -9,7 +14,11 @@ use crate::args::GenerateArgs;
 use crate::{CliError, progress};
 
 pub async fn run(data: &DataLocation, args: GenerateArgs) -> Result<(), CliError> {
-    let table = Arc::new(EventTable::open(data).await?);
+    if args.bots == 0 || args.days == 0 {
+        return Err(CliError::Usage(
+            "--bots and --days must be at least 1".into(),
+        ));
+    }
     let config = GenerateConfig {
         seed: args.seed,
         bots: args.bots,
@@ -17,12 +26,39 @@ pub async fn run(data: &DataLocation, args: GenerateArgs) -> Result<(), CliError
         until: args.until,
         conversations_per_day: args.conversations_per_day,
     };
-    let totals = write(&table, config).await?;
-    println!(
+    let totals = match &args.jsonl {
+        Some(path) => write_jsonl(path, config)?,
+        None => write(&*Arc::new(EventTable::open(data).await?), config).await?,
+    };
+    // On stderr: with `--jsonl -`, stdout is the data.
+    eprintln!(
         "generated {} messages and {} conversation versions for {} bots over {} days",
         totals.0, totals.1, args.bots, args.days
     );
     Ok(())
+}
+
+/// Writes the events in the ingest format; returns (messages, conversation versions).
+fn write_jsonl(path: &Path, config: GenerateConfig) -> Result<(usize, usize), CliError> {
+    let out: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?,
+        )
+    };
+    let mut out = BufWriter::new(out);
+    let mut totals = (0, 0);
+    for event in Generator::new(config).events().flatten() {
+        match event {
+            Event::Message(_) => totals.0 += 1,
+            Event::Conversation(_) => totals.1 += 1,
+        }
+        writeln!(out, "{}", to_jsonl_line(&event))?;
+    }
+    out.flush()?;
+    Ok(totals)
 }
 
 /// Writes every day of `config` as its own batch; returns (messages, conversation versions).

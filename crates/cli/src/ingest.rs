@@ -29,6 +29,7 @@ pub async fn run(data: &DataLocation, args: IngestArgs) -> Result<(), CliError> 
         let name = display_name(path);
         let started = Instant::now();
         let text = read_input(path)?;
+        tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "read");
         let bar = progress::bytes(text.len() as u64);
         bar.set_message("validating");
         let events = parse_parallel(&text, &bar).map_err(|source| {
@@ -40,6 +41,7 @@ pub async fn run(data: &DataLocation, args: IngestArgs) -> Result<(), CliError> 
             }
         })?;
         drop(text);
+        tracing::debug!(elapsed = ?started.elapsed(), events = events.len(), "validated");
         bar.set_message("committing");
         let outcome = table.write(events, args.idempotency_key.as_deref()).await?;
         bar.finish_and_clear();

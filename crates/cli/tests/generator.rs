@@ -49,3 +49,35 @@ fn the_same_seed_writes_the_same_data() {
     assert_eq!(count(&a, "conversation_versions"), before);
     assert_eq!(sql_rows(&a, CONTENT), rows_a);
 }
+
+#[test]
+fn the_jsonl_export_ingests_into_the_same_tables() {
+    let (stored, exported) = (DataDir::new(), DataDir::new());
+    generate(&stored, 11);
+    let file = exported.path().join("demo.jsonl");
+    run_ok(
+        talkhouse(&exported)
+            .args([
+                "generate",
+                "--seed",
+                "11",
+                "--bots",
+                "4",
+                "--days",
+                "3",
+                "--conversations-per-day",
+                "15",
+                "--until",
+                "2024-03-10",
+                "--jsonl",
+            ])
+            .arg(&file),
+    );
+    run_ok(talkhouse(&exported).arg("ingest").arg(&file));
+    assert_eq!(sql_rows(&stored, CONTENT), sql_rows(&exported, CONTENT));
+    let conversations = "SELECT * FROM conversations ORDER BY bot_id, session_code";
+    assert_eq!(
+        sql_rows(&stored, conversations),
+        sql_rows(&exported, conversations)
+    );
+}

@@ -164,7 +164,9 @@ impl EventTable {
             None => None,
         };
 
+        let started = std::time::Instant::now();
         let stored_ids = self.stored_message_ids(&writer.table, &events).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
         let mut seen: HashSet<(uuid::Uuid, uuid::Uuid)> = HashSet::new();
         let mut outcome = WriteOutcome::default();
         let kept: Vec<&Event> = events
@@ -194,7 +196,10 @@ impl EventTable {
         let now = chrono::Utc::now().timestamp_micros();
         writer.last_written_at = now.max(writer.last_written_at + 1);
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
+        let started = std::time::Instant::now();
         let batch = encode(&kept, &schema, writer.last_written_at)?;
+        tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
+        let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
         if let Some(transaction) = transaction {
             properties = properties.with_application_transaction(transaction);
@@ -207,6 +212,7 @@ impl EventTable {
             .with_writer_properties(writer_properties())
             .with_commit_properties(properties)
             .await?;
+        tracing::debug!(elapsed = ?started.elapsed(), version = table.version(), "committed");
         outcome.version = table.version();
         writer.table = table;
         Ok(outcome)
