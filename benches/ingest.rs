@@ -95,25 +95,30 @@ fn write_file(path: &Path) -> (usize, usize, u64) {
     )
 }
 
-/// Installs DuckDB into a private folder from PyPI and times loading the same file to Parquet.
-fn duckdb_seconds(work: &Path, file: &Path) -> Option<f64> {
-    let site = work.join("py");
-    let installed = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&site)
-        .arg("duckdb")
-        .status()
-        .ok()?
-        .success();
-    if !installed {
-        return None;
+/// Installs DuckDB from PyPI into `peers` (once) and times loading the same file to Parquet.
+fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
+    let site = peers.join("python");
+    if !site.join("duckdb").exists() {
+        let install = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(&site)
+            .arg("duckdb")
+            .output()
+            .ok()?;
+        if !install.status.success() {
+            eprintln!(
+                "pip install duckdb: {}",
+                String::from_utf8_lossy(&install.stderr)
+            );
+            return None;
+        }
     }
     let script = format!(
         "import duckdb, time\n\

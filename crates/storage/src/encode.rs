@@ -1,14 +1,17 @@
 //! Validated events to an Arrow batch of the `events` table schema.
+//!
+//! One pass over the events appends to every column at once: the events are large structs, and a
+//! pass per column would stream them through the cache 33 times.
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Array, Int32Array, Int64Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, Float64Builder, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, Utc};
-use talkhouse_core::{Conversation, Event, Message};
+use talkhouse_core::Event;
 use uuid::Uuid;
 
 use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, month_of};
@@ -16,228 +19,278 @@ use crate::{Error, Result};
 
 /// Encodes `events` (in batch order) into `schema`, every row stamped with `written_at`.
 pub fn encode(events: &[&Event], schema: &SchemaRef, written_at: i64) -> Result<RecordBatch> {
-    let columns = schema
+    let mut columns = Columns::new(events.len(), schema);
+    for (line, event) in events.iter().enumerate() {
+        columns.append(event, line as i64);
+    }
+    let arrays = schema
         .fields()
         .iter()
-        .map(|field| column(field.name(), field.data_type(), events, written_at))
+        .map(|field| columns.finish(field.name(), field.data_type(), written_at))
         .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
 }
 
-fn message(event: &Event) -> Option<&Message> {
-    match event {
-        Event::Message(m) => Some(m),
-        Event::Conversation(_) => None,
+struct Columns {
+    rows: usize,
+    uuid_buffer: [u8; 45],
+    months: Vec<((i32, u32), String)>,
+    org_id: StringBuilder,
+    env_id: StringBuilder,
+    bot_id: StringBuilder,
+    kind: StringBuilder,
+    month: StringBuilder,
+    session_code: StringBuilder,
+    user_id: StringBuilder,
+    business_key: StringBuilder,
+    channel_uuid: StringBuilder,
+    tags: ListBuilder<StringBuilder>,
+    message_id: StringBuilder,
+    channel_name: StringBuilder,
+    channel_type: StringBuilder,
+    sent_at: TimestampMicrosecondBuilder,
+    sender: StringBuilder,
+    content_type: StringBuilder,
+    text: StringBuilder,
+    nlp_response: StringBuilder,
+    nlp_response_type: StringBuilder,
+    nlp_response_name: StringBuilder,
+    confidence: Float64Builder,
+    answer_name: StringBuilder,
+    answer_text: StringBuilder,
+    flow: StringBuilder,
+    started_at: TimestampMicrosecondBuilder,
+    ended_at: TimestampMicrosecondBuilder,
+    updated_at: TimestampMicrosecondBuilder,
+    satisfaction: Int32Builder,
+    flows: ListBuilder<StringBuilder>,
+    user_messages: Int64Builder,
+    bot_messages: Int64Builder,
+    batch_line: Int64Builder,
+}
+
+fn list_builder(schema: &SchemaRef, name: &str, rows: usize) -> ListBuilder<StringBuilder> {
+    let builder = ListBuilder::with_capacity(StringBuilder::new(), rows);
+    match schema.field_with_name(name).map(|f| f.data_type().clone()) {
+        Ok(DataType::List(item)) => builder.with_field(FieldRef::clone(&item)),
+        _ => builder,
     }
 }
 
-fn conversation(event: &Event) -> Option<&Conversation> {
-    match event {
-        Event::Conversation(c) => Some(c),
-        Event::Message(_) => None,
-    }
-}
-
-fn strings<'a, S: AsRef<str> + 'a>(
-    events: &'a [&Event],
-    f: impl Fn(&'a Event) -> Option<S>,
-) -> ArrayRef {
-    Arc::new(events.iter().map(|e| f(e)).collect::<StringArray>())
-}
-
-/// UUIDs in canonical lower-case text, formatted without an allocation per row.
-fn uuids(events: &[&Event], f: impl Fn(&Event) -> Option<Uuid>) -> ArrayRef {
-    let mut builder = StringBuilder::with_capacity(events.len(), events.len() * 36);
-    let mut buffer = Uuid::encode_buffer();
-    for event in events {
-        match f(event) {
-            Some(uuid) => builder.append_value(uuid.hyphenated().encode_lower(&mut buffer)),
-            None => builder.append_null(),
+impl Columns {
+    fn new(rows: usize, schema: &SchemaRef) -> Self {
+        let strings =
+            |bytes_per_row: usize| StringBuilder::with_capacity(rows, rows * bytes_per_row);
+        let times = || TimestampMicrosecondBuilder::with_capacity(rows);
+        Self {
+            rows,
+            uuid_buffer: Uuid::encode_buffer(),
+            months: Vec::new(),
+            org_id: strings(36),
+            env_id: strings(36),
+            bot_id: strings(36),
+            kind: strings(12),
+            month: strings(7),
+            session_code: strings(24),
+            user_id: strings(24),
+            business_key: strings(16),
+            channel_uuid: strings(36),
+            tags: list_builder(schema, "tags", rows),
+            message_id: strings(36),
+            channel_name: strings(12),
+            channel_type: strings(8),
+            sent_at: times(),
+            sender: strings(4),
+            content_type: strings(4),
+            text: strings(32),
+            nlp_response: strings(5),
+            nlp_response_type: strings(6),
+            nlp_response_name: strings(12),
+            confidence: Float64Builder::with_capacity(rows),
+            answer_name: strings(12),
+            answer_text: strings(24),
+            flow: strings(12),
+            started_at: times(),
+            ended_at: times(),
+            updated_at: times(),
+            satisfaction: Int32Builder::with_capacity(rows),
+            flows: list_builder(schema, "flows", rows),
+            user_messages: Int64Builder::with_capacity(rows),
+            bot_messages: Int64Builder::with_capacity(rows),
+            batch_line: Int64Builder::with_capacity(rows),
         }
     }
-    Arc::new(builder.finish())
-}
 
-/// The `month` partition values; a batch spans few months, so each is formatted once.
-fn months(events: &[&Event]) -> ArrayRef {
-    let mut cache: Vec<((i32, u32), String)> = Vec::new();
-    let mut builder = StringBuilder::with_capacity(events.len(), events.len() * 7);
-    for event in events {
-        let time = event.time();
+    fn append(&mut self, event: &Event, line: i64) {
+        let tenant = event.tenant();
+        append_uuid(&mut self.org_id, &mut self.uuid_buffer, Some(tenant.org_id));
+        append_uuid(&mut self.env_id, &mut self.uuid_buffer, Some(tenant.env_id));
+        append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
+        self.append_month(event.time());
+        self.batch_line.append_value(line);
+        match event {
+            Event::Message(m) => {
+                self.kind.append_value(KIND_MESSAGE);
+                self.session_code.append_value(&m.session_code);
+                self.user_id.append_value(&m.user_id);
+                self.business_key.append_option(m.business_key.as_deref());
+                append_uuid(
+                    &mut self.channel_uuid,
+                    &mut self.uuid_buffer,
+                    Some(m.channel_uuid),
+                );
+                append_list(&mut self.tags, &m.tags);
+                append_uuid(
+                    &mut self.message_id,
+                    &mut self.uuid_buffer,
+                    Some(m.message_id),
+                );
+                self.channel_name.append_option(m.channel_name.as_deref());
+                self.channel_type.append_option(m.channel_type.as_deref());
+                self.sent_at.append_value(micros(m.sent_at));
+                self.sender.append_value(m.sender.as_str());
+                self.content_type.append_value(m.content_type.as_str());
+                self.text.append_value(&m.text);
+                self.nlp_response
+                    .append_option(m.nlp_response.map(|r| r.as_str()));
+                self.nlp_response_type
+                    .append_option(m.nlp_response_type.map(|r| r.as_str()));
+                self.nlp_response_name
+                    .append_option(m.nlp_response_name.as_deref());
+                self.confidence.append_option(m.confidence);
+                self.answer_name.append_option(m.answer_name.as_deref());
+                self.answer_text.append_option(m.answer_text.as_deref());
+                self.flow.append_option(m.flow.as_deref());
+                self.started_at.append_null();
+                self.ended_at.append_null();
+                self.updated_at.append_null();
+                self.satisfaction.append_null();
+                append_list(&mut self.flows, &[]);
+                self.user_messages.append_null();
+                self.bot_messages.append_null();
+            }
+            Event::Conversation(c) => {
+                self.kind.append_value(KIND_CONVERSATION);
+                self.session_code.append_value(&c.session_code);
+                self.user_id.append_value(&c.user_id);
+                self.business_key.append_option(c.business_key.as_deref());
+                append_uuid(
+                    &mut self.channel_uuid,
+                    &mut self.uuid_buffer,
+                    Some(c.channel_uuid),
+                );
+                append_list(&mut self.tags, &c.tags);
+                append_uuid(&mut self.message_id, &mut self.uuid_buffer, None);
+                self.channel_name.append_null();
+                self.channel_type.append_null();
+                self.sent_at.append_null();
+                self.sender.append_null();
+                self.content_type.append_null();
+                self.text.append_null();
+                self.nlp_response.append_null();
+                self.nlp_response_type.append_null();
+                self.nlp_response_name.append_null();
+                self.confidence.append_null();
+                self.answer_name.append_null();
+                self.answer_text.append_null();
+                self.flow.append_null();
+                self.started_at.append_value(micros(c.started_at));
+                self.ended_at.append_option(c.ended_at.map(micros));
+                self.updated_at.append_value(micros(c.updated_at));
+                self.satisfaction
+                    .append_option(c.satisfaction.map(i32::from));
+                append_list(&mut self.flows, &c.flows);
+                self.user_messages.append_value(i64::from(c.user_messages));
+                self.bot_messages.append_value(i64::from(c.bot_messages));
+            }
+        }
+    }
+
+    /// A batch spans few months, so each partition value is formatted once.
+    fn append_month(&mut self, time: DateTime<Utc>) {
         let key = (time.year(), time.month());
-        let index = match cache.iter().position(|(k, _)| *k == key) {
+        let index = match self.months.iter().position(|(k, _)| *k == key) {
             Some(index) => index,
             None => {
-                cache.push((key, month_of(time)));
-                cache.len() - 1
+                self.months.push((key, month_of(time)));
+                self.months.len() - 1
             }
         };
-        builder.append_value(&cache[index].1);
+        self.month.append_value(&self.months[index].1);
     }
-    Arc::new(builder.finish())
+
+    fn finish(&mut self, name: &str, data_type: &DataType, written_at: i64) -> Result<ArrayRef> {
+        let time = |builder: &mut TimestampMicrosecondBuilder| -> ArrayRef {
+            let array = builder.finish();
+            match data_type {
+                DataType::Timestamp(TimeUnit::Microsecond, Some(zone)) => {
+                    Arc::new(array.with_timezone(zone.clone()))
+                }
+                _ => Arc::new(array),
+            }
+        };
+        Ok(match name {
+            "org_id" => Arc::new(self.org_id.finish()),
+            "env_id" => Arc::new(self.env_id.finish()),
+            "bot_id" => Arc::new(self.bot_id.finish()),
+            "kind" => Arc::new(self.kind.finish()),
+            "month" => Arc::new(self.month.finish()),
+            "session_code" => Arc::new(self.session_code.finish()),
+            "user_id" => Arc::new(self.user_id.finish()),
+            "business_key" => Arc::new(self.business_key.finish()),
+            "channel_uuid" => Arc::new(self.channel_uuid.finish()),
+            "tags" => Arc::new(self.tags.finish()),
+            "message_id" => Arc::new(self.message_id.finish()),
+            "channel_name" => Arc::new(self.channel_name.finish()),
+            "channel_type" => Arc::new(self.channel_type.finish()),
+            "sent_at" => time(&mut self.sent_at),
+            "sender" => Arc::new(self.sender.finish()),
+            "content_type" => Arc::new(self.content_type.finish()),
+            "text" => Arc::new(self.text.finish()),
+            "nlp_response" => Arc::new(self.nlp_response.finish()),
+            "nlp_response_type" => Arc::new(self.nlp_response_type.finish()),
+            "nlp_response_name" => Arc::new(self.nlp_response_name.finish()),
+            "confidence" => Arc::new(self.confidence.finish()),
+            "answer_name" => Arc::new(self.answer_name.finish()),
+            "answer_text" => Arc::new(self.answer_text.finish()),
+            "flow" => Arc::new(self.flow.finish()),
+            "started_at" => time(&mut self.started_at),
+            "ended_at" => time(&mut self.ended_at),
+            "updated_at" => time(&mut self.updated_at),
+            "satisfaction" => Arc::new(self.satisfaction.finish()),
+            "flows" => Arc::new(self.flows.finish()),
+            "user_messages" => Arc::new(self.user_messages.finish()),
+            "bot_messages" => Arc::new(self.bot_messages.finish()),
+            "batch_line" => Arc::new(self.batch_line.finish()),
+            "written_at" => {
+                let mut builder = TimestampMicrosecondBuilder::with_capacity(self.rows);
+                builder.append_value_n(written_at, self.rows);
+                time(&mut builder)
+            }
+            other => {
+                return Err(Error::Arrow(arrow::error::ArrowError::SchemaError(
+                    format!("the events table has a column {other:?} this build does not know"),
+                )));
+            }
+        })
+    }
 }
 
-fn timestamps(data_type: &DataType, values: Vec<Option<i64>>) -> ArrayRef {
-    let array = TimestampMicrosecondArray::from(values);
-    match data_type {
-        DataType::Timestamp(TimeUnit::Microsecond, Some(zone)) => {
-            Arc::new(array.with_timezone(zone.clone()))
-        }
-        _ => Arc::new(array),
+/// UUIDs in canonical lower-case text, formatted without an allocation.
+fn append_uuid(builder: &mut StringBuilder, buffer: &mut [u8; 45], uuid: Option<Uuid>) {
+    match uuid {
+        Some(uuid) => builder.append_value(uuid.hyphenated().encode_lower(buffer)),
+        None => builder.append_null(),
     }
+}
+
+fn append_list(builder: &mut ListBuilder<StringBuilder>, items: &[String]) {
+    for item in items {
+        builder.values().append_value(item);
+    }
+    builder.append(true);
 }
 
 fn micros(instant: DateTime<Utc>) -> i64 {
     instant.timestamp_micros()
-}
-
-fn lists(data_type: &DataType, events: &[&Event], f: impl Fn(&Event) -> &[String]) -> ArrayRef {
-    let mut builder = ListBuilder::new(StringBuilder::new());
-    if let DataType::List(item) = data_type {
-        builder = builder.with_field(item.clone());
-    }
-    for event in events {
-        for item in f(event) {
-            builder.values().append_value(item);
-        }
-        builder.append(true);
-    }
-    Arc::new(builder.finish())
-}
-
-fn column(
-    name: &str,
-    data_type: &DataType,
-    events: &[&Event],
-    written_at: i64,
-) -> Result<ArrayRef> {
-    Ok(match name {
-        "org_id" => uuids(events, |e| Some(e.tenant().org_id)),
-        "env_id" => uuids(events, |e| Some(e.tenant().env_id)),
-        "bot_id" => uuids(events, |e| Some(e.tenant().bot_id)),
-        "kind" => strings(events, |e| {
-            Some(match e {
-                Event::Message(_) => KIND_MESSAGE,
-                Event::Conversation(_) => KIND_CONVERSATION,
-            })
-        }),
-        "month" => months(events),
-        "session_code" => strings(events, |e| {
-            Some(match e {
-                Event::Message(m) => m.session_code.as_str(),
-                Event::Conversation(c) => c.session_code.as_str(),
-            })
-        }),
-        "user_id" => strings(events, |e| {
-            Some(match e {
-                Event::Message(m) => m.user_id.as_str(),
-                Event::Conversation(c) => c.user_id.as_str(),
-            })
-        }),
-        "business_key" => strings(events, |e| match e {
-            Event::Message(m) => m.business_key.as_deref(),
-            Event::Conversation(c) => c.business_key.as_deref(),
-        }),
-        "channel_uuid" => uuids(events, |e| {
-            Some(match e {
-                Event::Message(m) => m.channel_uuid,
-                Event::Conversation(c) => c.channel_uuid,
-            })
-        }),
-        "tags" => lists(data_type, events, |e| match e {
-            Event::Message(m) => &m.tags,
-            Event::Conversation(c) => &c.tags,
-        }),
-        "message_id" => uuids(events, |e| message(e).map(|m| m.message_id)),
-        "channel_name" => strings(events, |e| {
-            message(e).and_then(|m| m.channel_name.as_deref())
-        }),
-        "channel_type" => strings(events, |e| {
-            message(e).and_then(|m| m.channel_type.as_deref())
-        }),
-        "sent_at" => timestamps(
-            data_type,
-            events
-                .iter()
-                .map(|e| message(e).map(|m| micros(m.sent_at)))
-                .collect(),
-        ),
-        "sender" => strings(events, |e| message(e).map(|m| m.sender.as_str())),
-        "content_type" => strings(events, |e| message(e).map(|m| m.content_type.as_str())),
-        "text" => strings(events, |e| message(e).map(|m| m.text.as_str())),
-        "nlp_response" => strings(events, |e| {
-            message(e).and_then(|m| m.nlp_response).map(|r| r.as_str())
-        }),
-        "nlp_response_type" => strings(events, |e| {
-            message(e)
-                .and_then(|m| m.nlp_response_type)
-                .map(|r| r.as_str())
-        }),
-        "nlp_response_name" => strings(events, |e| {
-            message(e).and_then(|m| m.nlp_response_name.as_deref())
-        }),
-        "confidence" => Arc::new(
-            events
-                .iter()
-                .map(|e| message(e).and_then(|m| m.confidence))
-                .collect::<Float64Array>(),
-        ),
-        "answer_name" => strings(events, |e| {
-            message(e).and_then(|m| m.answer_name.as_deref())
-        }),
-        "answer_text" => strings(events, |e| {
-            message(e).and_then(|m| m.answer_text.as_deref())
-        }),
-        "flow" => strings(events, |e| message(e).and_then(|m| m.flow.as_deref())),
-        "started_at" => timestamps(
-            data_type,
-            events
-                .iter()
-                .map(|e| conversation(e).map(|c| micros(c.started_at)))
-                .collect(),
-        ),
-        "ended_at" => timestamps(
-            data_type,
-            events
-                .iter()
-                .map(|e| conversation(e).and_then(|c| c.ended_at).map(micros))
-                .collect(),
-        ),
-        "updated_at" => timestamps(
-            data_type,
-            events
-                .iter()
-                .map(|e| conversation(e).map(|c| micros(c.updated_at)))
-                .collect(),
-        ),
-        "satisfaction" => Arc::new(
-            events
-                .iter()
-                .map(|e| conversation(e).and_then(|c| c.satisfaction).map(i32::from))
-                .collect::<Int32Array>(),
-        ),
-        "flows" => lists(data_type, events, |e| match e {
-            Event::Conversation(c) => &c.flows,
-            Event::Message(_) => &[],
-        }),
-        "user_messages" => Arc::new(
-            events
-                .iter()
-                .map(|e| conversation(e).map(|c| i64::from(c.user_messages)))
-                .collect::<Int64Array>(),
-        ),
-        "bot_messages" => Arc::new(
-            events
-                .iter()
-                .map(|e| conversation(e).map(|c| i64::from(c.bot_messages)))
-                .collect::<Int64Array>(),
-        ),
-        "written_at" => timestamps(data_type, vec![Some(written_at); events.len()]),
-        "batch_line" => Arc::new(Int64Array::from_iter_values(0..events.len() as i64)),
-        other => {
-            return Err(Error::Arrow(arrow::error::ArrowError::SchemaError(
-                format!("the events table has a column {other:?} this build does not know"),
-            )));
-        }
-    })
 }

@@ -9,7 +9,10 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use chrono::Datelike;
 use datafusion::catalog::TableProvider;
+use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
@@ -23,7 +26,7 @@ use talkhouse_core::Event;
 use tokio::sync::Mutex;
 
 use crate::encode::encode;
-use crate::schema::{EVENTS_TABLE, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns, month_of};
+use crate::schema::{EVENTS_TABLE, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns};
 use crate::{DataLocation, Error, Result};
 
 /// How long an idempotency key is remembered.
@@ -207,7 +210,8 @@ impl EventTable {
         let table = writer
             .table
             .clone()
-            .write(vec![batch])
+            .write(Vec::new())
+            .with_input_plan(parallel_source(batch)?)
             .with_save_mode(SaveMode::Append)
             .with_writer_properties(writer_properties())
             .with_commit_properties(properties)
@@ -225,20 +229,28 @@ impl EventTable {
         table: &DeltaTable,
         events: &[Event],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+        let mut stored = HashSet::new();
+        if table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
         let mut bots = BTreeSet::new();
         let mut months = BTreeSet::new();
         let mut ids = HashSet::new();
         for event in events {
             if let Event::Message(m) = event {
-                bots.insert(m.tenant.bot_id.to_string());
-                months.insert(month_of(m.sent_at));
+                bots.insert(m.tenant.bot_id);
+                months.insert((m.sent_at.year(), m.sent_at.month()));
                 ids.insert(m.message_id);
             }
         }
-        let mut stored = HashSet::new();
-        if ids.is_empty() || table.version().unwrap_or(0) == 0 {
+        if ids.is_empty() {
             return Ok(stored);
         }
+        let bots = bots.into_iter().map(|bot| lit(bot.to_string())).collect();
+        let months = months
+            .into_iter()
+            .map(|(year, month)| lit(format!("{year:04}-{month:02}")))
+            .collect();
         let ctx = SessionContext::new();
         table.update_datafusion_session(&ctx.state())?;
         let provider = table.table_provider().await?;
@@ -247,8 +259,8 @@ impl EventTable {
             .filter(
                 col("kind")
                     .eq(lit(KIND_MESSAGE))
-                    .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
-                    .and(col("month").in_list(months.into_iter().map(lit).collect(), false)),
+                    .and(col("bot_id").in_list(bots, false))
+                    .and(col("month").in_list(months, false)),
             )?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
@@ -276,6 +288,19 @@ impl EventTable {
         }
         Ok(stored)
     }
+}
+
+/// The batch as a scan with one slice per core: deltalake then writes the partitions of the table
+/// with one writer per core instead of one in all.
+fn parallel_source(batch: RecordBatch) -> Result<LogicalPlan> {
+    let slices = std::thread::available_parallelism().map_or(1, |n| n.get()) * 4;
+    let rows_per_slice = batch.num_rows().div_ceil(slices).max(1);
+    let partitions: Vec<Vec<RecordBatch>> = (0..batch.num_rows())
+        .step_by(rows_per_slice)
+        .map(|offset| vec![batch.slice(offset, rows_per_slice.min(batch.num_rows() - offset))])
+        .collect();
+    let source = MemTable::try_new(batch.schema(), partitions)?;
+    Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(source)), None)?.build()?)
 }
 
 /// zstd level 1 instead of the default snappy: the demo dataset takes 12% less space.

@@ -72,16 +72,21 @@ pub fn parse_jsonl_line(line: &str) -> Result<EventInput, Vec<FieldViolation>> {
     if !line.trim_start().starts_with('{') {
         return Err(vec![FieldViolation::new("line", "must be a JSON object")]);
     }
-    let mut deserializer = serde_json::Deserializer::from_str(line);
-    let parsed: Line = serde_path_to_error::deserialize(&mut deserializer)
-        .map_err(|error| vec![json_violation(&error)])?;
-    deserializer.end().map_err(|e| {
-        vec![FieldViolation::new(
-            "line",
-            format!("not a single JSON object: {e}"),
-        )]
-    })?;
+    // The fast path parses without tracking paths; only a failure is parsed again to name the
+    // field that caused it.
+    let parsed: Line = match serde_json::from_str(line) {
+        Ok(parsed) => parsed,
+        Err(error) => return Err(vec![explain(line, error)]),
+    };
     split_by_kind(parsed)
+}
+
+fn explain(line: &str, plain: serde_json::Error) -> FieldViolation {
+    let mut deserializer = serde_json::Deserializer::from_str(line);
+    match serde_path_to_error::deserialize::<_, Line>(&mut deserializer) {
+        Err(error) => json_violation(&error),
+        Ok(_) => FieldViolation::new("line", format!("not a single JSON object: {plain}")),
+    }
 }
 
 fn json_violation(error: &serde_path_to_error::Error<serde_json::Error>) -> FieldViolation {
