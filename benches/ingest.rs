@@ -123,6 +123,7 @@ fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
     let script = format!(
         "import duckdb, time\n\
          con = duckdb.connect()\n\
+         con.execute('SET enable_progress_bar = false')\n\
          t = time.perf_counter()\n\
          con.execute(\"COPY (SELECT * FROM read_json('{file}', format='newline_delimited', sample_size=-1)) TO '{out}' (FORMAT parquet)\")\n\
          print(time.perf_counter() - t)\n",
@@ -138,5 +139,13 @@ fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
         eprintln!("duckdb: {}", String::from_utf8_lossy(&output.stderr));
         return None;
     }
-    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let seconds = stdout.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+    match seconds.and_then(|s| s.parse().ok()) {
+        Some(seconds) => Some(seconds),
+        None => {
+            eprintln!("duckdb printed {stdout:?}");
+            None
+        }
+    }
 }
