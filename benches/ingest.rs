@@ -140,7 +140,11 @@ fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
         return None;
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let seconds = stdout.lines().rev().find(|l| !l.trim().is_empty()).map(str::trim);
+    let seconds = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(str::trim);
     match seconds.and_then(|s| s.parse().ok()) {
         Some(seconds) => Some(seconds),
         None => {

@@ -2,11 +2,10 @@
 
 use super::support::*;
 
-fn generate(data: &DataDir, seed: u64) {
-    run_ok(talkhouse(data).args([
-        "generate",
-        "--seed",
-        &seed.to_string(),
+/// `talkhouse generate` at a small fixed scale, then `extra` arguments.
+fn generate_with(data: &DataDir, seed: u64, extra: &[&std::ffi::OsStr]) {
+    let seed = seed.to_string();
+    let scale = [
         "--bots",
         "4",
         "--days",
@@ -15,7 +14,17 @@ fn generate(data: &DataDir, seed: u64) {
         "15",
         "--until",
         "2024-03-10",
-    ]));
+    ];
+    run_ok(
+        talkhouse(data)
+            .args(["generate", "--seed", &seed])
+            .args(scale)
+            .args(extra),
+    );
+}
+
+fn generate(data: &DataDir, seed: u64) {
+    generate_with(data, seed, &[]);
 }
 
 const CONTENT: &str = "SELECT bot_id, message_id, session_code, CAST(sent_at AS VARCHAR), sender, \
@@ -55,24 +64,7 @@ fn the_jsonl_export_ingests_into_the_same_tables() {
     let (stored, exported) = (DataDir::new(), DataDir::new());
     generate(&stored, 11);
     let file = exported.path().join("demo.jsonl");
-    run_ok(
-        talkhouse(&exported)
-            .args([
-                "generate",
-                "--seed",
-                "11",
-                "--bots",
-                "4",
-                "--days",
-                "3",
-                "--conversations-per-day",
-                "15",
-                "--until",
-                "2024-03-10",
-                "--jsonl",
-            ])
-            .arg(&file),
-    );
+    generate_with(&exported, 11, &["--jsonl".as_ref(), file.as_os_str()]);
     run_ok(talkhouse(&exported).arg("ingest").arg(&file));
     assert_eq!(sql_rows(&stored, CONTENT), sql_rows(&exported, CONTENT));
     let conversations = "SELECT * FROM conversations ORDER BY bot_id, session_code";

@@ -403,6 +403,22 @@ mod tests {
         }
     }
 
+    fn conversation() -> ConversationInput {
+        ConversationInput {
+            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
+            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
+            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
+            session_code: Some("s".into()),
+            user_id: Some("u".into()),
+            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
+            started_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            updated_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
+            user_messages: Some(1),
+            bot_messages: Some(1),
+            ..Default::default()
+        }
+    }
+
     fn fields(result: Result<Event, Vec<FieldViolation>>) -> Vec<String> {
         result.unwrap_err().into_iter().map(|v| v.field).collect()
     }
@@ -453,19 +469,12 @@ mod tests {
     #[test]
     fn conversation_order_of_instants_is_checked() {
         let c = ConversationInput {
-            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
-            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
-            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
-            session_code: Some("s".into()),
-            user_id: Some("u".into()),
-            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
             started_at: Some(InstantInput::Text("2024-01-02T00:00:00Z".into())),
             ended_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
-            updated_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
             satisfaction: Some(6),
             user_messages: Some(-1),
             bot_messages: Some(0),
-            ..Default::default()
+            ..conversation()
         };
         assert_eq!(
             fields(validate(EventInput::Conversation(c))),
@@ -484,19 +493,9 @@ mod tests {
     #[test]
     fn repeated_tags_count_once_but_flows_keep_their_path() {
         let c = ConversationInput {
-            org_id: Some("00000000-0000-4000-8000-000000000001".into()),
-            env_id: Some("00000000-0000-4000-8000-000000000002".into()),
-            bot_id: Some("00000000-0000-4000-8000-000000000003".into()),
-            session_code: Some("s".into()),
-            user_id: Some("u".into()),
-            channel_uuid: Some("00000000-0000-4000-8000-0000000000cc".into()),
-            started_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
-            updated_at: Some(InstantInput::Text("2024-01-01T00:00:00Z".into())),
             flows: vec!["a".into(), "b".into(), "a".into()],
             tags: vec!["x".into(), "x".into()],
-            user_messages: Some(1),
-            bot_messages: Some(1),
-            ..Default::default()
+            ..conversation()
         };
         let Event::Conversation(c) = validate(EventInput::Conversation(c)).unwrap() else {
             panic!()
