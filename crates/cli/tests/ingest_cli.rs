@@ -174,3 +174,32 @@ fn an_idempotency_key_stores_a_retried_batch_once_and_refuses_another_batch() {
     );
     assert_eq!(count(&data, "conversation_versions"), 1);
 }
+
+#[test]
+fn a_keyed_batch_of_duplicates_only_still_records_its_key() {
+    let data = DataDir::new();
+    let batch = data.file(
+        "batch.jsonl",
+        &jsonl(&[
+            message(1, "s-1", "2024-03-01T10:00:00Z"),
+            message(2, "s-1", "2024-03-01T10:00:01Z"),
+        ]),
+    );
+    run_ok(talkhouse(&data).arg("ingest").arg(&batch));
+    let out = run_ok(
+        talkhouse(&data)
+            .args(["ingest", "--idempotency-key", "again"])
+            .arg(&batch),
+    );
+    assert!(
+        out.contains("0 messages, 0 conversation versions, 2 duplicate"),
+        "{out}"
+    );
+    let out = run_ok(
+        talkhouse(&data)
+            .args(["ingest", "--idempotency-key", "again"])
+            .arg(&batch),
+    );
+    assert!(out.contains("already stored"), "{out}");
+    assert_eq!(count(&data, "messages"), 2);
+}

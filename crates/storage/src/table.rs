@@ -81,7 +81,7 @@ impl EventTable {
         if let Some(folder) = location.local_table_path(EVENTS_TABLE) {
             std::fs::create_dir_all(&folder).map_err(Error::Io)?;
         }
-        let mut table = DeltaTable::try_from_url(url.clone()).await?;
+        let mut table = DeltaTable::try_from_url(url).await?;
         if table.version().is_none() {
             table = table
                 .create()
@@ -111,13 +111,6 @@ impl EventTable {
         let mut reader = self.reader.lock().await;
         reader.update_incremental(None).await?;
         Self::snapshot_of(&reader).await
-    }
-
-    /// The snapshot at an earlier version, for pages read while new events arrive.
-    pub async fn snapshot_at(&self, version: u64) -> Result<Snapshot> {
-        let mut table = self.reader.lock().await.clone();
-        table.load_version(version).await?;
-        Self::snapshot_of(&table).await
     }
 
     async fn snapshot_of(table: &DeltaTable) -> Result<Snapshot> {
@@ -293,13 +286,18 @@ impl EventTable {
 /// The batch as a scan with one slice per core: deltalake then writes the partitions of the table
 /// with one writer per core instead of one in all.
 fn parallel_source(batch: RecordBatch) -> Result<LogicalPlan> {
+    let schema = batch.schema();
     let slices = std::thread::available_parallelism().map_or(1, |n| n.get()) * 4;
     let rows_per_slice = batch.num_rows().div_ceil(slices).max(1);
-    let partitions: Vec<Vec<RecordBatch>> = (0..batch.num_rows())
+    let mut partitions: Vec<Vec<RecordBatch>> = (0..batch.num_rows())
         .step_by(rows_per_slice)
         .map(|offset| vec![batch.slice(offset, rows_per_slice.min(batch.num_rows() - offset))])
         .collect();
-    let source = MemTable::try_new(batch.schema(), partitions)?;
+    if partitions.is_empty() {
+        // Nothing new to store, but the commit still records the idempotency key.
+        partitions.push(vec![batch]);
+    }
+    let source = MemTable::try_new(schema, partitions)?;
     Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(source)), None)?.build()?)
 }
 
