@@ -25,6 +25,17 @@ fn every_output_format_carries_the_same_rows() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows[1], serde_json::json!({"session_code": "B", "n": 3}));
+    let nulls = run_ok(talkhouse(&data).args([
+        "sql",
+        "--format",
+        "json",
+        "-c",
+        "SELECT message_id, confidence FROM messages WHERE message_id = 'a0000000-0000-4000-8000-000000000002'",
+    ]));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(nulls.trim()).unwrap(),
+        serde_json::json!({"message_id": "a0000000-0000-4000-8000-000000000002", "confidence": null})
+    );
 
     let table = run_ok(talkhouse(&data).args(["sql", "-c", query]));
     assert!(table.contains("| session_code | n |"), "{table}");

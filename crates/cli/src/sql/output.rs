@@ -76,7 +76,10 @@ impl Output {
                 }
             }
             OutputFormat::Json => {
-                let mut writer = arrow::json::LineDelimitedWriter::new(&mut out);
+                // Every column on every line, null or not, so rows have the same keys.
+                let mut writer = arrow::json::WriterBuilder::new()
+                    .with_explicit_nulls(true)
+                    .build::<_, arrow::json::writer::LineDelimited>(&mut out);
                 for batch in batches {
                     writer.write(batch)?;
                 }
