@@ -2,7 +2,6 @@
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use talkhouse_core::Event;
 use talkhouse_core::ingest::to_jsonl_line;
@@ -28,7 +27,7 @@ pub async fn run(data: &DataLocation, args: GenerateArgs) -> Result<(), CliError
     };
     let totals = match &args.jsonl {
         Some(path) => write_jsonl(path, config)?,
-        None => write(&*Arc::new(EventTable::open(data).await?), config).await?,
+        None => write(&EventTable::open(data).await?, config).await?,
     };
     // On stderr: with `--jsonl -`, stdout is the data.
     eprintln!(
