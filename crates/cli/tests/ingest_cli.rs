@@ -1,8 +1,5 @@
 //! `talkhouse ingest` through the real binary on real tables.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use super::support::*;
 
 #[test]
@@ -76,19 +73,13 @@ fn line_numbers_stay_exact_in_large_files_parsed_in_parallel() {
 #[test]
 fn stdin_is_read_when_no_file_is_given() {
     let data = DataDir::new();
-    let mut child = talkhouse(&data)
-        .arg("ingest")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(jsonl(&[message(1, "s-1", "2024-03-01T10:00:00Z")]).as_bytes())
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let input = jsonl(&[message(1, "s-1", "2024-03-01T10:00:00Z")]);
+    let output = run_with_stdin(talkhouse(&data).arg("ingest"), input.as_bytes());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert_eq!(count(&data, "messages"), 1);
 }
 

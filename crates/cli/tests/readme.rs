@@ -3,7 +3,7 @@
 use super::support::*;
 
 fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap()
+    std::fs::read_to_string(repository().join("README.md")).unwrap()
 }
 
 /// The body of the first fenced block of `language`.

@@ -1,33 +1,21 @@
 //! The interactive SQL shell, driven through a pipe, and `talkhouse serve` as the README runs it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use super::support::*;
 
 #[test]
 fn the_shell_reads_multi_line_statements_lists_tables_and_keeps_history() {
-    let data = DataDir::new();
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/small.jsonl");
-    run_ok(talkhouse(&data).arg("ingest").arg(fixture));
+    let data = with_fixture();
     let home = data.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let mut child = talkhouse(&data)
-        .args(["sql", "--interactive", "--format", "csv"])
-        .env("HOME", &home)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"SELECT count(*)\n  AS n FROM\n  conversations;\nSELECT nope;\n\\d\n\\d channels\n\\q\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(
+        talkhouse(&data)
+            .args(["sql", "--interactive", "--format", "csv"])
+            .env("HOME", &home),
+        b"SELECT count(*)\n  AS n FROM\n  conversations;\nSELECT nope;\n\\d\n\\d channels\n\\q\n",
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stderr}");

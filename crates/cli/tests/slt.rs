@@ -12,11 +12,7 @@ use datafusion::prelude::SessionContext;
 use sqllogictest::{DBOutput, DefaultColumnType};
 use talkhouse_query::QueryEngine;
 
-use super::support::DataDir;
-
-fn repository() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use super::support::{DataDir, repository};
 
 struct Talkhouse {
     ctx: SessionContext,

@@ -2,14 +2,6 @@
 
 use super::support::*;
 
-fn with_fixture() -> DataDir {
-    let data = DataDir::new();
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/small.jsonl");
-    run_ok(talkhouse(&data).arg("ingest").arg(fixture));
-    data
-}
-
 #[test]
 fn every_output_format_carries_the_same_rows() {
     let data = with_fixture();

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: data folders, the binary, fixtures, the server.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -14,6 +15,22 @@ pub const ENV: &str = "00000000-0000-4000-8000-000000000002";
 pub const BOT: &str = "00000000-0000-4000-8000-000000000003";
 pub const OTHER_BOT: &str = "00000000-0000-4000-8000-000000000004";
 pub const CHANNEL: &str = "00000000-0000-4000-8000-0000000000c1";
+
+/// The root of the repository, where `tests/`, `README.md` and `benches/` live.
+pub fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A data folder holding the checked-in fixture `tests/fixtures/small.jsonl`, ingested by the CLI.
+pub fn with_fixture() -> DataDir {
+    let data = DataDir::new();
+    run_ok(
+        talkhouse(&data)
+            .arg("ingest")
+            .arg(repository().join("tests/fixtures/small.jsonl")),
+    );
+    data
+}
 
 /// A temporary data folder.
 pub struct DataDir {
@@ -65,6 +82,18 @@ pub fn talkhouse(data: &DataDir) -> Command {
 
 pub fn run(command: &mut Command) -> Output {
     command.output().expect("the talkhouse binary runs")
+}
+
+/// Runs with `input` on stdin; returns everything the command printed.
+pub fn run_with_stdin(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the talkhouse binary runs");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Runs and expects success; returns stdout.
