@@ -7,6 +7,7 @@
 pub mod event;
 pub mod generate;
 pub mod ingest;
+pub mod window;
 
 pub use event::{
     ContentType, Conversation, Event, Message, NlpResponse, NlpResponseType, Sender, Tenant,
