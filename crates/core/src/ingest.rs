@@ -10,7 +10,7 @@ mod validate;
 
 pub use input::{ConversationInput, EventInput, InstantInput, MessageInput};
 pub use jsonl::{parse_jsonl, parse_jsonl_line, to_jsonl_line};
-pub use validate::{MAX_TAGS, MAX_TEXT_CHARS, validate};
+pub use validate::{MAX_NAME_CHARS, MAX_TAGS, MAX_TEXT_CHARS, parse_uuid, validate};
 
 use crate::event::Event;
 

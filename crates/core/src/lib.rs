@@ -7,6 +7,7 @@
 pub mod event;
 pub mod generate;
 pub mod ingest;
+pub mod request;
 pub mod window;
 
 pub use event::{
