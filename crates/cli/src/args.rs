@@ -46,6 +46,25 @@ pub struct ServeArgs {
     /// Do not create the demo dataset when the data folder is empty.
     #[arg(long, env = "TALKHOUSE_NO_DEMO")]
     pub no_demo: bool,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// What a request may ask for.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Most local days a request's date range may hold, counting both ends.
+    #[arg(long, env = "TALKHOUSE_MAX_RANGE_DAYS", default_value_t = 366)]
+    pub max_range_days: u64,
+
+    /// Largest page of a conversation or message search.
+    #[arg(long, env = "TALKHOUSE_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: u32,
+
+    /// Largest number of items a report may hold (`max_sample`).
+    #[arg(long, env = "TALKHOUSE_REPORT_MAX_SAMPLE", default_value_t = 10_000)]
+    pub report_max_sample: u64,
 }
 
 #[derive(Debug, Args)]

@@ -13,13 +13,16 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     if !args.no_demo {
         demo::create_if_empty(&table).await?;
     }
-    let server = Server::bind(
-        &ServerConfig {
-            listen: args.listen,
-        },
-        table,
-    )
-    .await?;
+    let mut config = ServerConfig::new(args.listen);
+    config.services.limits.max_range_days = args.limits.max_range_days;
+    config.services.limits.max_page_size = args.limits.max_page_size;
+    config.services.limits.default_page_size = config
+        .services
+        .limits
+        .default_page_size
+        .min(args.limits.max_page_size);
+    config.services.max_sample = args.limits.report_max_sample;
+    let server = Server::bind(&config, table).await?;
     let address = server.local_addr()?;
     // Tests and scripts read this line to learn the port chosen for :0.
     println!("talkhouse listening on {address}");

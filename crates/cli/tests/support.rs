@@ -176,9 +176,7 @@ pub struct RunningServer {
 
 impl RunningServer {
     pub async fn start(table: Arc<EventTable>) -> Self {
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-        };
+        let config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
         let server = Server::bind(&config, table)
             .await
             .expect("bind 127.0.0.1:0");

@@ -10,7 +10,9 @@ mod validate;
 
 pub use input::{ConversationInput, EventInput, InstantInput, MessageInput};
 pub use jsonl::{parse_jsonl, parse_jsonl_line, to_jsonl_line};
-pub use validate::{MAX_NAME_CHARS, MAX_TAGS, MAX_TEXT_CHARS, parse_uuid, validate};
+pub use validate::{
+    MAX_NAME_CHARS, MAX_SESSION_CODE_CHARS, MAX_TAGS, MAX_TEXT_CHARS, parse_uuid, validate,
+};
 
 use crate::event::Event;
 

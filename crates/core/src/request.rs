@@ -7,7 +7,7 @@
 mod filter;
 mod search;
 
-pub use filter::{Filter, FilterInput, TenantInput};
+pub use filter::{Filter, FilterInput, TenantInput, parse_zone};
 pub use search::{
     ConfidenceRule, ConversationSort, MessageSort, NlpFilter, Order, Page, SearchBy, SearchTerm,
 };
@@ -66,4 +66,57 @@ impl Checker {
             _ => Err(self.violations),
         }
     }
+}
+
+/// A page of the conversation list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSearch {
+    pub filter: Filter,
+    pub search: Option<SearchTerm>,
+    pub sort: ConversationSort,
+    pub order: Order,
+    pub page: Page,
+}
+
+/// A page of the message list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSearch {
+    pub filter: Filter,
+    pub search: Option<SearchTerm>,
+    pub nlp: NlpFilter,
+    pub sort: MessageSort,
+    pub order: Order,
+    pub page: Page,
+}
+
+/// The conversations a report (or its preview) holds, before the cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationSelection {
+    pub filter: Filter,
+    pub search: Option<SearchTerm>,
+    pub confidence: Option<ConfidenceRule>,
+}
+
+/// The messages a report (or its preview) holds, before the cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSelection {
+    pub filter: Filter,
+    pub search: Option<SearchTerm>,
+    pub nlp: NlpFilter,
+    pub confidence: Option<ConfidenceRule>,
+}
+
+/// (current − previous) / previous × 100; absent when either is absent or previous is 0.
+pub fn increase_percentage(current: Option<f64>, previous: Option<f64>) -> Option<f64> {
+    match (current, previous) {
+        (Some(current), Some(previous)) if previous != 0.0 => {
+            Some((current - previous) / previous * 100.0)
+        }
+        _ => None,
+    }
+}
+
+/// current > previous; false when either is absent.
+pub fn increased(current: Option<f64>, previous: Option<f64>) -> bool {
+    matches!((current, previous), (Some(c), Some(p)) if c > p)
 }

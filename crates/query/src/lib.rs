@@ -1,11 +1,14 @@
 //! DataFusion over the talkhouse tables: a session per snapshot with the `events` table and the
-//! views users query (`messages`, `conversations`, `conversation_versions`, `channels`), and the
-//! SQL entry point of `talkhouse sql`.
+//! views users query (`messages`, `conversations`, `conversation_versions`, `channels`), and one
+//! plan builder per dashboard endpoint in [`dashboard`].
 //!
-//! Depends on the storage crate for snapshots and on the core crate for the domain; knows nothing
-//! of gRPC.
+//! Depends on the storage crate for snapshots and on the core crate for the domain (filters, time
+//! windows); knows nothing of gRPC.
 
+pub mod dashboard;
+mod error;
 mod session;
 pub mod views;
 
+pub use error::{Error, Result};
 pub use session::{QueryEngine, SnapshotSession};

@@ -8,9 +8,10 @@ pub const VIEWS: [(&str, &str); 4] = [
     ("channels", CHANNELS),
 ];
 
-/// Columns pass through uncast: a filter on `bot_id` must reach the scan to prune partitions.
+/// Columns pass through uncast: a filter on `bot_id` or `month` (the UTC month of `sent_at`) must
+/// reach the scan to prune partitions.
 const MESSAGES: &str = "
-SELECT org_id, env_id, bot_id, message_id, session_code, user_id, business_key,
+SELECT org_id, env_id, bot_id, month, message_id, session_code, user_id, business_key,
        channel_uuid, channel_name, channel_type, sent_at, sender, content_type, text,
        nlp_response, nlp_response_type, nlp_response_name, confidence, answer_name, answer_text,
        flow, tags, written_at

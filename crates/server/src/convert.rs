@@ -1,3 +1,5 @@
 //! proto <-> domain conversion.
 
+pub mod answer;
 pub mod ingest;
+pub mod request;

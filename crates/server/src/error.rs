@@ -14,8 +14,46 @@ pub enum ServiceError {
     #[error("{0}")]
     AlreadyExists(String),
 
+    /// An unknown session code or report id.
+    #[error("{0}")]
+    NotFound(String),
+
+    #[error("{0}")]
+    Unimplemented(String),
+
+    /// A query needed more memory than it may use.
+    #[error("{0}")]
+    ResourceExhausted(String),
+
     #[error("storage")]
     Storage(#[source] talkhouse_storage::Error),
+
+    #[error("query")]
+    Query(#[source] talkhouse_query::Error),
+}
+
+impl From<talkhouse_query::Error> for ServiceError {
+    fn from(error: talkhouse_query::Error) -> Self {
+        match error {
+            talkhouse_query::Error::Storage(talkhouse_storage::Error::SnapshotUnavailable {
+                version,
+            }) => ServiceError::InvalidArgument(vec![FieldViolation::new(
+                "snapshot",
+                format!("table version {version} is not available; omit it to read the latest"),
+            )]),
+            talkhouse_query::Error::Query(error)
+                if matches!(
+                    error.find_root(),
+                    datafusion::error::DataFusionError::ResourcesExhausted(_)
+                ) =>
+            {
+                ServiceError::ResourceExhausted(
+                    "the query needs more memory than it may use; narrow the filter".into(),
+                )
+            }
+            other => ServiceError::Query(other),
+        }
+    }
 }
 
 impl From<talkhouse_storage::Error> for ServiceError {
@@ -50,7 +88,14 @@ impl From<ServiceError> for Status {
                 tracing::info!(%message, "conflict");
                 Status::already_exists(message)
             }
+            ServiceError::NotFound(message) => Status::not_found(message),
+            ServiceError::Unimplemented(message) => Status::unimplemented(message),
+            ServiceError::ResourceExhausted(message) => {
+                tracing::warn!(%message, "resource exhausted");
+                Status::resource_exhausted(message)
+            }
             ServiceError::Storage(source) => internal(&source),
+            ServiceError::Query(source) => internal(&source),
         }
     }
 }

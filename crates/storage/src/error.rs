@@ -8,6 +8,10 @@ pub enum Error {
     #[error("idempotency key {key:?} was already used for a different batch")]
     IdempotencyKeyReused { key: String },
 
+    /// The table version asked for does not exist (yet or any more).
+    #[error("table version {version} is not available")]
+    SnapshotUnavailable { version: u64 },
+
     #[error("invalid data location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
 

@@ -1,0 +1,354 @@
+//! The dashboard endpoints, each compiled into DataFusion plans over one table snapshot.
+//!
+//! One module per endpoint group builds its plans; [`Dashboard`] runs them for a bot and wraps
+//! every answer with its [`Provenance`]: the snapshot read, the newest event of the bot in it,
+//! and the rows and bytes the scans read.
+
+mod classify;
+mod columns;
+mod model;
+mod predicates;
+mod rows;
+mod search;
+mod series;
+mod summary;
+mod traffic;
+
+pub use model::{
+    Accuracy, BreakdownItem, Channel, ConversationRow, Dataset, MessageRow, Overview, PageOf,
+    SeriesAnswer, Summary, Traffic, Transcript,
+};
+pub use series::SeriesResource;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use chrono::{DateTime, Utc};
+use datafusion::dataframe::DataFrame;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionContext, col};
+use talkhouse_core::Tenant;
+use talkhouse_core::request::{
+    ConversationSearch, ConversationSelection, Filter, MessageSearch, MessageSelection,
+};
+use talkhouse_core::window::Granularity;
+
+use crate::{QueryEngine, Result};
+
+/// How an answer was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServedBy {
+    EventTables,
+}
+
+/// What an answer was computed from, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub snapshot: u64,
+    /// The newest event instant of the bot in the snapshot.
+    pub data_as_of: Option<DateTime<Utc>>,
+    pub served_by: ServedBy,
+    pub rows_scanned: u64,
+    pub bytes_scanned: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub value: T,
+    pub provenance: Provenance,
+}
+
+/// Answers the dashboard endpoints for any bot.
+pub struct Dashboard {
+    engine: QueryEngine,
+    /// Newest event instant per (snapshot, bot): a snapshot never changes, so neither does this.
+    data_as_of: Mutex<HashMap<(u64, Tenant), Option<DateTime<Utc>>>>,
+}
+
+impl Dashboard {
+    pub fn new(engine: QueryEngine) -> Self {
+        Self {
+            engine,
+            data_as_of: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn summary(&self, tenant: Tenant) -> Result<Answer<Summary>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = summary::summary(&mut run).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn conversation_traffic(
+        &self,
+        tenant: Tenant,
+        filter: &Filter,
+    ) -> Result<Answer<Traffic>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = traffic::conversations(&mut run, filter).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn message_traffic(
+        &self,
+        tenant: Tenant,
+        filter: &Filter,
+    ) -> Result<Answer<Traffic>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = traffic::messages(&mut run, filter).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn user_traffic(&self, tenant: Tenant, filter: &Filter) -> Result<Answer<Traffic>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = traffic::users(&mut run, filter).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn accuracy(&self, tenant: Tenant, filter: &Filter) -> Result<Answer<Accuracy>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = traffic::accuracy(&mut run, filter).await?;
+        self.finish(run, value).await
+    }
+
+    /// `granularity` `None` is AUTO.
+    pub async fn series(
+        &self,
+        tenant: Tenant,
+        resource: SeriesResource,
+        filter: &Filter,
+        granularity: Option<Granularity>,
+    ) -> Result<Answer<SeriesAnswer>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = series::series(&mut run, resource, filter, granularity).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn search_conversations(
+        &self,
+        tenant: Tenant,
+        search: &ConversationSearch,
+        snapshot: Option<u64>,
+    ) -> Result<Answer<PageOf<ConversationRow>>> {
+        let mut run = self.start(tenant, snapshot).await?;
+        let value = search::conversations(&mut run, search).await?;
+        self.finish(run, value).await
+    }
+
+    pub async fn search_messages(
+        &self,
+        tenant: Tenant,
+        search: &MessageSearch,
+        snapshot: Option<u64>,
+    ) -> Result<Answer<PageOf<MessageRow>>> {
+        let mut run = self.start(tenant, snapshot).await?;
+        let value = search::messages(&mut run, search).await?;
+        self.finish(run, value).await
+    }
+
+    /// `None` when the bot has neither a record nor a message of the session.
+    pub async fn transcript(
+        &self,
+        tenant: Tenant,
+        session_code: &str,
+    ) -> Result<Answer<Option<Transcript>>> {
+        let mut run = self.start(tenant, None).await?;
+        let value = search::transcript(&mut run, session_code).await?;
+        self.finish(run, value).await
+    }
+
+    /// The number of conversations a report would hold, before its cap.
+    pub async fn count_conversations(
+        &self,
+        tenant: Tenant,
+        selection: &ConversationSelection,
+    ) -> Result<Answer<u64>> {
+        let mut run = self.start(tenant, None).await?;
+        let df = search::selected_conversations(&run, selection).await?;
+        let value = run.count(df).await?;
+        self.finish(run, value).await
+    }
+
+    /// The number of messages a report would hold, before its cap.
+    pub async fn count_messages(
+        &self,
+        tenant: Tenant,
+        selection: &MessageSelection,
+    ) -> Result<Answer<u64>> {
+        let mut run = self.start(tenant, None).await?;
+        let df = search::selected_messages(&run, selection).await?;
+        let value = run.count(df).await?;
+        self.finish(run, value).await
+    }
+
+    async fn start(&self, tenant: Tenant, snapshot: Option<u64>) -> Result<Run> {
+        let session = match snapshot {
+            None => self.engine.session().await?,
+            Some(version) => {
+                let snapshot = self.engine.table().snapshot_at(version).await?;
+                QueryEngine::session_for(snapshot).await?
+            }
+        };
+        Ok(Run {
+            ctx: session.ctx,
+            snapshot: session.snapshot.version,
+            tenant,
+            rows_scanned: 0,
+            bytes_scanned: 0,
+            started: Instant::now(),
+        })
+    }
+
+    async fn finish<T>(&self, mut run: Run, value: T) -> Result<Answer<T>> {
+        let key = (run.snapshot, run.tenant);
+        let cached = self
+            .data_as_of
+            .lock()
+            .expect("not poisoned")
+            .get(&key)
+            .copied();
+        let data_as_of = match cached {
+            Some(known) => known,
+            None => {
+                let (rows, bytes) = (run.rows_scanned, run.bytes_scanned);
+                let newest = summary::newest_event(&mut run).await?;
+                (run.rows_scanned, run.bytes_scanned) = (rows, bytes);
+                let mut cache = self.data_as_of.lock().expect("not poisoned");
+                if cache.len() > 10_000 {
+                    cache.clear();
+                }
+                cache.insert(key, newest);
+                newest
+            }
+        };
+        Ok(Answer {
+            value,
+            provenance: Provenance {
+                snapshot: run.snapshot,
+                data_as_of,
+                served_by: ServedBy::EventTables,
+                rows_scanned: run.rows_scanned,
+                bytes_scanned: run.bytes_scanned,
+                elapsed: run.started.elapsed(),
+            },
+        })
+    }
+}
+
+/// One request's session: a snapshot, a bot, and what its scans read so far.
+pub(crate) struct Run {
+    ctx: SessionContext,
+    snapshot: u64,
+    tenant: Tenant,
+    rows_scanned: u64,
+    bytes_scanned: u64,
+    started: Instant,
+}
+
+impl Run {
+    /// The bot's messages.
+    async fn messages(&self) -> Result<DataFrame> {
+        Ok(self
+            .ctx
+            .table("messages")
+            .await?
+            .filter(predicates::tenant(&self.tenant))?)
+    }
+
+    /// The latest versions of the bot's conversation records.
+    async fn conversations(&self) -> Result<DataFrame> {
+        Ok(self
+            .ctx
+            .table("conversations")
+            .await?
+            .filter(predicates::tenant(&self.tenant))?)
+    }
+
+    /// The bot's channels, ordered by uuid.
+    async fn channels(&mut self) -> Result<Vec<Channel>> {
+        let df = self
+            .ctx
+            .table("channels")
+            .await?
+            .filter(predicates::tenant(&self.tenant))?
+            .sort(vec![col("channel_uuid").sort(true, false)])?;
+        let mut channels = Vec::new();
+        for batch in self.collect(df).await? {
+            let uuids = columns::strings(&batch, "channel_uuid")?;
+            let names = columns::strings(&batch, "channel_name")?;
+            let types = columns::strings(&batch, "channel_type")?;
+            for ((uuid, name), channel_type) in uuids.into_iter().zip(names).zip(types) {
+                channels.push(Channel {
+                    uuid: uuid.unwrap_or_default(),
+                    name: name.unwrap_or_default(),
+                    channel_type,
+                });
+            }
+        }
+        Ok(channels)
+    }
+
+    /// The channels an answer lists: those asked for, in the order asked, or every channel of
+    /// the bot by uuid.
+    async fn listed_channels(&mut self, filter: &Filter) -> Result<Vec<Channel>> {
+        let known = self.channels().await?;
+        if filter.channels.is_empty() {
+            return Ok(known);
+        }
+        Ok(filter
+            .channels
+            .iter()
+            .map(|uuid| {
+                let uuid = uuid.to_string();
+                known
+                    .iter()
+                    .find(|c| c.uuid == uuid)
+                    .cloned()
+                    .unwrap_or(Channel {
+                        uuid,
+                        name: String::new(),
+                        channel_type: None,
+                    })
+            })
+            .collect())
+    }
+
+    /// Runs a plan and adds what its scans read to the run.
+    async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        let task = Arc::new(df.task_ctx());
+        let plan = df.create_physical_plan().await?;
+        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+        self.add_scan_metrics(&plan);
+        Ok(batches)
+    }
+
+    async fn count(&mut self, df: DataFrame) -> Result<u64> {
+        use datafusion::functions_aggregate::expr_fn::count;
+        use datafusion::prelude::lit;
+        let df = df.aggregate(vec![], vec![count(lit(1)).alias("n")])?;
+        let batches = self.collect(df).await?;
+        Ok(batches
+            .first()
+            .map(|b| columns::int64s(b, "n"))
+            .transpose()?
+            .and_then(|n| n.first().copied().flatten())
+            .unwrap_or(0) as u64)
+    }
+
+    fn add_scan_metrics(&mut self, plan: &Arc<dyn ExecutionPlan>) {
+        if plan.children().is_empty()
+            && let Some(metrics) = plan.metrics()
+        {
+            self.rows_scanned += metrics.output_rows().unwrap_or(0) as u64;
+            self.bytes_scanned += metrics
+                .sum_by_name("bytes_scanned")
+                .map_or(0, |v| v.as_usize()) as u64;
+        }
+        for child in plan.children() {
+            self.add_scan_metrics(child);
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! The conversation and message lists, transcripts, and the selections reports count.
+
+use datafusion::common::JoinType;
+use datafusion::prelude::{DataFrame, Expr, col, lit};
+use talkhouse_core::request::{
+    ConfidenceRule, ConversationSearch, ConversationSelection, ConversationSort, Filter,
+    MessageSearch, MessageSelection, MessageSort, NlpFilter, Order, Page, SearchTerm,
+};
+use talkhouse_core::window::Classifier;
+
+use super::predicates::{
+    channels_and_tags, conversation_search, evaluated_user_message, message_search, months, within,
+};
+use super::{ConversationRow, MessageRow, PageOf, Run, Transcript, rows};
+use crate::Result;
+
+/// Labels the instants of the filter's window (and nothing of the previous period).
+fn window_of(filter: &Filter) -> Classifier {
+    Classifier::new(filter.window.ranges().into_iter().map(|r| (r, 0)).collect())
+}
+
+/// Conversations started in the window, matching channels, tags and the search.
+async fn matching_conversations(
+    run: &Run,
+    filter: &Filter,
+    search: Option<&SearchTerm>,
+) -> Result<DataFrame> {
+    let mut df = run
+        .conversations()
+        .await?
+        .filter(within(&window_of(filter), "started_at").and(channels_and_tags(filter)))?;
+    if let Some(term) = search {
+        df = df.filter(conversation_search(term))?;
+    }
+    Ok(df)
+}
+
+/// Messages sent in the window, matching channels, tags, the search and the NLP outcomes.
+async fn matching_messages(
+    run: &Run,
+    filter: &Filter,
+    search: Option<&SearchTerm>,
+    nlp: &NlpFilter,
+) -> Result<DataFrame> {
+    let window = window_of(filter);
+    let mut df = run.messages().await?;
+    if let Some(bounds) = window.bounds() {
+        df = df.filter(months(bounds))?;
+    }
+    df = df.filter(within(&window, "sent_at").and(channels_and_tags(filter)))?;
+    if let Some(term) = search {
+        df = df.filter(message_search(term))?;
+    }
+    if let NlpFilter::OneOf(responses) = nlp {
+        let responses = responses.iter().map(|r| lit(r.as_str())).collect();
+        df = df.filter(col("nlp_response").in_list(responses, false))?;
+    }
+    Ok(df)
+}
+
+/// An evaluated user message at or above the rule's confidence.
+fn confident(rule: ConfidenceRule) -> Expr {
+    evaluated_user_message().and(col("confidence").gt_eq(lit(rule.threshold)))
+}
+
+/// The sort, then the tie-breakers, all in one direction; absent values last either way.
+fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortExpr> {
+    let ascending = order == Order::Asc;
+    keys.iter()
+        .map(|key| col(*key).sort(ascending, false))
+        .collect()
+}
+
+async fn page<T>(
+    run: &mut Run,
+    df: DataFrame,
+    keys: &[&str],
+    order: Order,
+    page: Page,
+    read: fn(&[arrow::array::RecordBatch]) -> Result<Vec<T>>,
+) -> Result<PageOf<T>> {
+    let total = run.count(df.clone()).await?;
+    let items = if page.offset() >= total {
+        Vec::new()
+    } else {
+        let df = df
+            .sort(ordering(keys, order))?
+            .limit(page.offset() as usize, Some(page.size as usize))?;
+        read(&run.collect(df).await?)?
+    };
+    Ok(PageOf { items, page, total })
+}
+
+pub(super) async fn conversations(
+    run: &mut Run,
+    search: &ConversationSearch,
+) -> Result<PageOf<ConversationRow>> {
+    let df = matching_conversations(run, &search.filter, search.search.as_ref()).await?;
+    let key = match search.sort {
+        ConversationSort::StartedAt => "started_at",
+        ConversationSort::Satisfaction => "satisfaction",
+        ConversationSort::UserMessages => "user_messages",
+        ConversationSort::FlowsTravelled => "flows_travelled",
+        ConversationSort::Duration => "duration_seconds",
+    };
+    page(
+        run,
+        df,
+        &[key, "session_code"],
+        search.order,
+        search.page,
+        rows::conversations,
+    )
+    .await
+}
+
+pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<PageOf<MessageRow>> {
+    let mut df =
+        matching_messages(run, &search.filter, search.search.as_ref(), &search.nlp).await?;
+    let keys: &[&str] = match search.sort {
+        MessageSort::SentAt => &["sent_at", "message_id"],
+        MessageSort::Confidence => &["confidence", "sent_at", "message_id"],
+        MessageSort::ConversationStartedAt => {
+            let started = run.conversations().await?.select(vec![
+                col("session_code").alias("conversation_session"),
+                col("started_at").alias("conversation_started_at"),
+            ])?;
+            df = df.join(
+                started,
+                JoinType::Left,
+                &["session_code"],
+                &["conversation_session"],
+                None,
+            )?;
+            &["conversation_started_at", "sent_at", "message_id"]
+        }
+    };
+    page(run, df, keys, search.order, search.page, rows::messages).await
+}
+
+pub(super) async fn selected_conversations(
+    run: &Run,
+    selection: &ConversationSelection,
+) -> Result<DataFrame> {
+    let mut df = matching_conversations(run, &selection.filter, selection.search.as_ref()).await?;
+    if let Some(rule) = selection.confidence {
+        let sessions = run
+            .messages()
+            .await?
+            .filter(confident(rule))?
+            .select(vec![col("session_code").alias("confident_session")])?
+            .distinct()?;
+        df = df.join(
+            sessions,
+            JoinType::LeftSemi,
+            &["session_code"],
+            &["confident_session"],
+            None,
+        )?;
+    }
+    Ok(df)
+}
+
+pub(super) async fn selected_messages(
+    run: &Run,
+    selection: &MessageSelection,
+) -> Result<DataFrame> {
+    let mut df = matching_messages(
+        run,
+        &selection.filter,
+        selection.search.as_ref(),
+        &selection.nlp,
+    )
+    .await?;
+    if let Some(rule) = selection.confidence {
+        df = df.filter(confident(rule))?;
+    }
+    Ok(df)
+}
+
+/// The session's record and messages; a record derived from the messages when it has none.
+pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
+    let same_session = col("session_code").eq(lit(session_code.to_string()));
+    let records = run.conversations().await?.filter(same_session.clone())?;
+    let record = rows::conversations(&run.collect(records).await?)?
+        .into_iter()
+        .next();
+    let messages = run
+        .messages()
+        .await?
+        .filter(same_session)?
+        .sort(ordering(&["sent_at", "message_id"], Order::Asc))?;
+    let messages = rows::messages(&run.collect(messages).await?)?;
+    Ok(match record {
+        Some(conversation) => Some(Transcript {
+            conversation,
+            derived: false,
+            messages,
+        }),
+        None => derive(&messages).map(|conversation| Transcript {
+            conversation,
+            derived: true,
+            messages,
+        }),
+    })
+}
+
+/// A session without a record: started at its first message, with that message's user and
+/// channel, no end and no rating.
+fn derive(messages: &[MessageRow]) -> Option<ConversationRow> {
+    let first = messages.first()?;
+    let last = messages.last()?;
+    let mut flows: Vec<String> = Vec::new();
+    for flow in messages.iter().filter_map(|m| m.flow.clone()) {
+        if flows.last() != Some(&flow) {
+            flows.push(flow);
+        }
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for tag in messages.iter().flat_map(|m| m.tags.iter()) {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
+    let sent_by = |sender: &str| messages.iter().filter(|m| m.sender == sender).count() as i64;
+    Some(ConversationRow {
+        session_code: first.session_code.clone(),
+        user_id: first.user_id.clone(),
+        business_key: first.business_key.clone(),
+        channel_uuid: first.channel_uuid.clone(),
+        started_at: first.sent_at,
+        ended_at: None,
+        updated_at: last.sent_at,
+        satisfaction: None,
+        flows,
+        tags,
+        user_messages: sent_by("USER"),
+        bot_messages: sent_by("BOT"),
+        duration_seconds: (last.sent_at - first.sent_at)
+            .num_microseconds()
+            .unwrap_or(0) as f64
+            / 1e6,
+    })
+}

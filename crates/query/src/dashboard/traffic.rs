@@ -1,0 +1,194 @@
+//! The traffic boxes and accuracy: the window against the previous period, from one scan each.
+
+use std::collections::HashMap;
+
+use arrow::array::RecordBatch;
+use datafusion::common::JoinType;
+use datafusion::functions_aggregate::expr_fn::{count, min};
+use datafusion::prelude::{DataFrame, Expr, col, lit};
+use talkhouse_core::request::Filter;
+
+use super::classify::classify;
+use super::predicates::{channels_and_tags, instant, months, within};
+use super::{Accuracy, BreakdownItem, Overview, Run, Traffic, columns};
+use crate::Result;
+
+const CURRENT: i64 = 0;
+const PREVIOUS: i64 = 1;
+
+/// Counts per (period, key) of the rows of `df` in the window or the previous period.
+async fn counts_by_period(
+    run: &mut Run,
+    df: DataFrame,
+    filter: &Filter,
+    instant_column: &str,
+    key: Expr,
+) -> Result<HashMap<(i64, String), i64>> {
+    let periods = filter.window.periods();
+    let df = df
+        .filter(within(&periods, instant_column).and(channels_and_tags(filter)))?
+        .aggregate(
+            vec![
+                classify(periods, col(instant_column)).alias("period"),
+                key.alias("key"),
+            ],
+            vec![count(lit(1)).alias("n")],
+        )?;
+    let batches = run.collect(df).await?;
+    grouped(&batches)
+}
+
+fn grouped(batches: &[RecordBatch]) -> Result<HashMap<(i64, String), i64>> {
+    let mut counts = HashMap::new();
+    for batch in batches {
+        let periods = columns::int64s(batch, "period")?;
+        let keys = columns::strings(batch, "key")?;
+        let ns = columns::int64s(batch, "n")?;
+        for ((period, key), n) in periods.into_iter().zip(keys).zip(ns) {
+            if let Some(period) = period {
+                *counts.entry((period, key.unwrap_or_default())).or_insert(0) += n.unwrap_or(0);
+            }
+        }
+    }
+    Ok(counts)
+}
+
+fn overview(counts: &HashMap<(i64, String), i64>, filter: &Filter) -> Overview {
+    let total = |period: i64| -> i64 {
+        counts
+            .iter()
+            .filter(|((p, _), _)| *p == period)
+            .map(|(_, n)| n)
+            .sum()
+    };
+    Overview {
+        total: total(CURRENT),
+        previous_total: total(PREVIOUS),
+        compared_start: filter.window.compared_start(),
+        compared_end: filter.window.compared_end(),
+    }
+}
+
+fn value(counts: &HashMap<(i64, String), i64>, key: &str) -> i64 {
+    counts
+        .get(&(CURRENT, key.to_string()))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Messages are partitioned by UTC month; only the months of the two periods are opened.
+async fn messages_in_periods(run: &Run, filter: &Filter) -> Result<DataFrame> {
+    let df = run.messages().await?;
+    Ok(match filter.window.periods().bounds() {
+        Some(bounds) => df.filter(months(bounds))?,
+        None => df,
+    })
+}
+
+pub(super) async fn conversations(run: &mut Run, filter: &Filter) -> Result<Traffic> {
+    let df = run.conversations().await?;
+    let counts = counts_by_period(run, df, filter, "started_at", col("channel_uuid")).await?;
+    let breakdown = run
+        .listed_channels(filter)
+        .await?
+        .into_iter()
+        .map(|channel| BreakdownItem {
+            value: value(&counts, &channel.uuid),
+            key: channel.uuid,
+            label: channel.name,
+        })
+        .collect();
+    Ok(Traffic {
+        overview: overview(&counts, filter),
+        breakdown,
+    })
+}
+
+pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> {
+    let df = messages_in_periods(run, filter).await?;
+    let counts = counts_by_period(run, df, filter, "sent_at", col("sender")).await?;
+    let breakdown = ["USER", "BOT"]
+        .into_iter()
+        .map(|sender| BreakdownItem {
+            key: sender.to_string(),
+            label: sender.to_string(),
+            value: value(&counts, sender),
+        })
+        .collect();
+    Ok(Traffic {
+        overview: overview(&counts, filter),
+        breakdown,
+    })
+}
+
+/// Distinct users with a conversation in each period; in the window, NEW when their first
+/// conversation with the bot (any channel, any hour) started on or after `start_date`.
+pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
+    let periods = filter.window.periods();
+    let in_periods = run
+        .conversations()
+        .await?
+        .filter(within(&periods, "started_at").and(channels_and_tags(filter)))?
+        .select(vec![
+            classify(periods, col("started_at")).alias("period"),
+            col("user_id"),
+        ])?
+        .distinct()?;
+    let firsts = run
+        .conversations()
+        .await?
+        .aggregate(
+            vec![col("user_id")],
+            vec![min(col("started_at")).alias("first_started")],
+        )?
+        .select(vec![
+            col("user_id").alias("first_user"),
+            col("first_started"),
+        ])?;
+    let new_from = instant(filter.window.first_instant().timestamp_micros());
+    let df = in_periods
+        .join(firsts, JoinType::Left, &["user_id"], &["first_user"], None)?
+        .aggregate(
+            vec![
+                col("period"),
+                datafusion::prelude::when(col("first_started").gt_eq(new_from), lit("NEW"))
+                    .otherwise(lit("RETURNING"))?
+                    .alias("key"),
+            ],
+            vec![count(lit(1)).alias("n")],
+        )?;
+    let batches = run.collect(df).await?;
+    let counts = grouped(&batches)?;
+    let breakdown = ["NEW", "RETURNING"]
+        .into_iter()
+        .map(|kind| BreakdownItem {
+            key: kind.to_string(),
+            label: kind.to_string(),
+            value: value(&counts, kind),
+        })
+        .collect();
+    Ok(Traffic {
+        overview: overview(&counts, filter),
+        breakdown,
+    })
+}
+
+/// FOUND and NONE among TEXT user messages, in the window and the previous period.
+pub(super) async fn accuracy(run: &mut Run, filter: &Filter) -> Result<Accuracy> {
+    let df = messages_in_periods(run, filter).await?.filter(
+        col("sender")
+            .eq(lit("USER"))
+            .and(col("content_type").eq(lit("TEXT")))
+            .and(col("nlp_response").in_list(vec![lit("FOUND"), lit("NONE")], false)),
+    )?;
+    let counts = counts_by_period(run, df, filter, "sent_at", col("nlp_response")).await?;
+    let get = |period: i64, key: &str| counts.get(&(period, key.to_string())).copied().unwrap_or(0);
+    Ok(Accuracy {
+        found: get(CURRENT, "FOUND"),
+        not_found: get(CURRENT, "NONE"),
+        previous_found: get(PREVIOUS, "FOUND"),
+        previous_not_found: get(PREVIOUS, "NONE"),
+        compared_start: filter.window.compared_start(),
+        compared_end: filter.window.compared_end(),
+    })
+}
