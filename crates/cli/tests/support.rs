@@ -6,9 +6,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use talkhouse_proto::v1;
 use talkhouse_server::{Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 use tempfile::TempDir;
+use tonic::transport::Channel;
 
 pub const ORG: &str = "00000000-0000-4000-8000-000000000001";
 pub const ENV: &str = "00000000-0000-4000-8000-000000000002";
@@ -213,4 +215,51 @@ impl RunningServer {
             handle.await.expect("the server stops cleanly");
         }
     }
+}
+
+/// A client of every dashboard service, over one connection to the server.
+pub struct Clients {
+    pub dashboard: v1::dashboard_service_client::DashboardServiceClient<Channel>,
+    pub analytics: v1::analytics_service_client::AnalyticsServiceClient<Channel>,
+    pub conversations: v1::conversation_service_client::ConversationServiceClient<Channel>,
+    pub messages: v1::message_service_client::MessageServiceClient<Channel>,
+    pub reports: v1::report_service_client::ReportServiceClient<Channel>,
+}
+
+impl Clients {
+    pub async fn connect(server: &RunningServer) -> Self {
+        let channel = server.channel().await;
+        Self {
+            dashboard: v1::dashboard_service_client::DashboardServiceClient::new(channel.clone()),
+            analytics: v1::analytics_service_client::AnalyticsServiceClient::new(channel.clone()),
+            conversations: v1::conversation_service_client::ConversationServiceClient::new(
+                channel.clone(),
+            ),
+            messages: v1::message_service_client::MessageServiceClient::new(channel.clone()),
+            reports: v1::report_service_client::ReportServiceClient::new(channel),
+        }
+    }
+}
+
+pub fn bot_ref(org: &str, env: &str, bot: &str) -> Option<v1::BotRef> {
+    Some(v1::BotRef {
+        org_id: org.into(),
+        env_id: env.into(),
+        bot_id: bot.into(),
+    })
+}
+
+/// A filter over whole days in `timezone`.
+pub fn days(start: &str, end: &str, timezone: &str) -> v1::Filter {
+    v1::Filter {
+        start_date: start.into(),
+        end_date: end.into(),
+        timezone: timezone.into(),
+        ..Default::default()
+    }
+}
+
+pub fn instant(timestamp: &Option<prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
+    let t = timestamp.as_ref().expect("a timestamp");
+    chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32).expect("a valid timestamp")
 }

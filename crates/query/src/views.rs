@@ -24,12 +24,13 @@ SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid
 FROM events WHERE kind = 'conversation'";
 
 /// The latest version of each session: greatest `updated_at`, then the one written last.
+/// `duration_seconds` comes from whole microseconds, so equal durations are equal doubles.
 const CONVERSATIONS: &str = "
 SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid, started_at,
        ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
        cardinality(flows) AS flows_travelled,
-       date_part('epoch', COALESCE(ended_at, updated_at)) - date_part('epoch', started_at)
-           AS duration_seconds
+       CAST(CAST(COALESCE(ended_at, updated_at) AS BIGINT) - CAST(started_at AS BIGINT) AS DOUBLE)
+           / 1000000.0 AS duration_seconds
 FROM (
     SELECT *, ROW_NUMBER() OVER (
         PARTITION BY org_id, env_id, bot_id, session_code
