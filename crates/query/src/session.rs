@@ -14,9 +14,13 @@ use crate::views::VIEWS;
 #[derive(Clone)]
 pub struct QueryEngine {
     table: Arc<EventTable>,
+    /// The session of the latest version seen: a snapshot never changes, so its session is
+    /// reused until the log shows a newer commit.
+    latest: Arc<tokio::sync::Mutex<Option<SnapshotSession>>>,
 }
 
 /// A DataFusion session that reads exactly one snapshot of the tables.
+#[derive(Clone)]
 pub struct SnapshotSession {
     pub ctx: SessionContext,
     pub snapshot: Snapshot,
@@ -24,7 +28,10 @@ pub struct SnapshotSession {
 
 impl QueryEngine {
     pub fn new(table: Arc<EventTable>) -> Self {
-        Self { table }
+        Self {
+            table,
+            latest: Arc::default(),
+        }
     }
 
     pub fn table(&self) -> &Arc<EventTable> {
@@ -33,8 +40,14 @@ impl QueryEngine {
 
     /// A session over the latest committed version.
     pub async fn session(&self) -> talkhouse_storage::Result<SnapshotSession> {
-        let snapshot = self.table.snapshot().await?;
-        Self::session_for(snapshot).await
+        let version = self.table.latest_version().await?;
+        let mut latest = self.latest.lock().await;
+        if let Some(session) = latest.as_ref().filter(|s| s.snapshot.version == version) {
+            return Ok(session.clone());
+        }
+        let session = Self::session_for(self.table.snapshot().await?).await?;
+        *latest = Some(session.clone());
+        Ok(session)
     }
 
     /// A session over the given snapshot.

@@ -106,6 +106,13 @@ impl EventTable {
         })
     }
 
+    /// The latest committed version number, read from the log.
+    pub async fn latest_version(&self) -> Result<u64> {
+        let mut reader = self.reader.lock().await;
+        reader.update_incremental(None).await?;
+        Ok(reader.version().unwrap_or(0))
+    }
+
     /// The latest committed version, read from the log.
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let mut reader = self.reader.lock().await;
