@@ -3,6 +3,7 @@
 
 mod crash;
 mod dashboard_crosscheck;
+mod dashboard_errors;
 mod dashboard_fixture;
 mod generator;
 mod ingest_cli;
