@@ -61,11 +61,13 @@ pub struct Answer<T> {
     pub provenance: Provenance,
 }
 
+/// Newest event instant per (snapshot, bot): a snapshot never changes, so neither does this.
+type DataAsOfCache = HashMap<(u64, Tenant), Option<DateTime<Utc>>>;
+
 /// Answers the dashboard endpoints for any bot.
 pub struct Dashboard {
     engine: QueryEngine,
-    /// Newest event instant per (snapshot, bot): a snapshot never changes, so neither does this.
-    data_as_of: Mutex<HashMap<(u64, Tenant), Option<DateTime<Utc>>>>,
+    data_as_of: Mutex<DataAsOfCache>,
 }
 
 impl Dashboard {
