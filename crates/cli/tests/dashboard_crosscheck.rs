@@ -243,6 +243,18 @@ fn label_key(granularity: v1::Granularity, label: &str) -> String {
     )
 }
 
+/// Compares sort keys in the requested direction; absent keys come last either way.
+fn nulls_last<T: PartialOrd>(a: Option<T>, b: Option<T>, ascending: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (a, b) {
+        (Some(x), Some(y)) if ascending => x.partial_cmp(&y).unwrap(),
+        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap(),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
 #[tokio::test]
 async fn the_server_agrees_with_a_plain_reference_on_random_requests() {
     let seed = std::env::var("TALKHOUSE_CROSSCHECK_SEED")
@@ -621,13 +633,7 @@ async fn the_server_agrees_with_a_plain_reference_on_random_requests() {
             }
         };
         matching.sort_by(|a, b| {
-            let by_key = match (key(a), key(b)) {
-                (Some(x), Some(y)) if ascending => x.cmp(&y),
-                (Some(x), Some(y)) => y.cmp(&x),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
+            let by_key = nulls_last(key(a), key(b), ascending);
             let by_code = if ascending {
                 a.session_code.as_bytes().cmp(b.session_code.as_bytes())
             } else {
@@ -714,13 +720,7 @@ async fn the_server_agrees_with_a_plain_reference_on_random_requests() {
             }
         };
         matching.sort_by(|a, b| {
-            let by_key = match (key(a), key(b)) {
-                (Some(x), Some(y)) if ascending => x.partial_cmp(&y).unwrap(),
-                (Some(x), Some(y)) => y.partial_cmp(&x).unwrap(),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (None, Some(_)) => std::cmp::Ordering::Greater,
-                (None, None) => std::cmp::Ordering::Equal,
-            };
+            let by_key = nulls_last(key(a), key(b), ascending);
             let tie =
                 (a.sent_at, a.message_id.to_string()).cmp(&(b.sent_at, b.message_id.to_string()));
             by_key.then(if ascending { tie } else { tie.reverse() })
