@@ -7,7 +7,7 @@
 mod filter;
 mod search;
 
-pub use filter::{Filter, FilterInput, TenantInput, parse_zone};
+pub use filter::{Filter, FilterInput, TenantInput, check_zone};
 pub use search::{
     ConfidenceRule, ConversationSort, MessageSort, NlpFilter, Order, Page, SearchBy, SearchTerm,
 };

@@ -45,7 +45,7 @@ impl QueryEngine {
         if let Some(session) = latest.as_ref().filter(|s| s.snapshot.version == version) {
             return Ok(session.clone());
         }
-        let session = Self::session_for(self.table.snapshot().await?).await?;
+        let session = Self::session_for(self.table.snapshot_at(version).await?).await?;
         *latest = Some(session.clone());
         Ok(session)
     }

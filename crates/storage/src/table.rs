@@ -123,20 +123,17 @@ impl EventTable {
     /// An earlier committed version, for paging through the data an earlier answer read.
     /// [`Error::SnapshotUnavailable`] when the version does not exist (yet or any more).
     pub async fn snapshot_at(&self, version: u64) -> Result<Snapshot> {
+        let unavailable = || Error::SnapshotUnavailable { version };
         let mut table = self.reader.lock().await.clone();
-        if version > table.version().unwrap_or(0) {
-            table.update_incremental(None).await?;
+        if table.version() != Some(version) {
+            table
+                .load_version(version)
+                .await
+                .map_err(|_| unavailable())?;
         }
-        if table.version() == Some(version) {
-            return Self::snapshot_of(&table).await;
+        if table.version() != Some(version) {
+            return Err(unavailable());
         }
-        if version > table.version().unwrap_or(0) {
-            return Err(Error::SnapshotUnavailable { version });
-        }
-        table
-            .load_version(version)
-            .await
-            .map_err(|_| Error::SnapshotUnavailable { version })?;
         Self::snapshot_of(&table).await
     }
 

@@ -68,17 +68,7 @@ pub struct Filter {
 impl FilterInput {
     pub fn check(&self, prefix: &str, limits: &Limits, checker: &mut Checker) -> Option<Filter> {
         let field = |name: &str| format!("{prefix}.{name}");
-        let zone = parse_zone(&self.timezone);
-        if zone.is_none() {
-            checker.violation(
-                field("timezone"),
-                format!(
-                    "must be an IANA zone such as America/Sao_Paulo, UTC, Z or an offset ±HH:MM \
-                     up to 18:00, got {:?}",
-                    shorten(&self.timezone)
-                ),
-            );
-        }
+        let zone = check_zone(&field("timezone"), &self.timezone, checker);
         let start_date = check_date(&field("start_date"), &self.start_date, zone, checker);
         let end_date = check_date(&field("end_date"), &self.end_date, zone, checker);
         let start_hour = check_hour(&field("start_hour"), self.start_hour, 0, checker);
@@ -124,13 +114,24 @@ impl FilterInput {
     }
 }
 
-/// An empty timezone means UTC.
-pub fn parse_zone(text: &str) -> Option<Zone> {
-    if text.is_empty() {
+/// A request's zone; empty means UTC.
+pub fn check_zone(field: &str, text: &str, checker: &mut Checker) -> Option<Zone> {
+    let zone = if text.is_empty() {
         Some(Zone::UTC)
     } else {
         Zone::parse(text)
+    };
+    if zone.is_none() {
+        checker.violation(
+            field,
+            format!(
+                "must be an IANA zone such as America/Sao_Paulo, UTC, Z or an offset ±HH:MM \
+                 up to 18:00, got {:?}",
+                shorten(text)
+            ),
+        );
     }
+    zone
 }
 
 /// A bare `yyyy-MM-dd` is a local date; an RFC 3339 date-time is an instant whose local date in

@@ -18,17 +18,13 @@ impl Page {
         size: Option<i32>,
         default_size: u32,
         max_size: u32,
-        prefix: &str,
         checker: &mut Checker,
     ) -> Option<Page> {
         let number = match page {
             None => Some(1),
             Some(page) if page >= 1 => Some(page as u32),
             Some(page) => {
-                checker.violation(
-                    format!("{prefix}page"),
-                    format!("must be 1 or more, got {page}"),
-                );
+                checker.violation("page", format!("must be 1 or more, got {page}"));
                 None
             }
         };
@@ -36,10 +32,7 @@ impl Page {
             None => Some(default_size),
             Some(size) if size >= 1 && size as u32 <= max_size => Some(size as u32),
             Some(size) => {
-                checker.violation(
-                    format!("{prefix}size"),
-                    format!("must be 1..{max_size}, got {size}"),
-                );
+                checker.violation("size", format!("must be 1..{max_size}, got {size}"));
                 None
             }
         };
@@ -61,7 +54,6 @@ impl Page {
             size,
             limits.default_page_size,
             limits.max_page_size,
-            "",
             checker,
         )
     }

@@ -59,9 +59,4 @@ impl Classifier {
             end: self.ranges.last()?.0.end,
         })
     }
-
-    /// The ranges, ordered.
-    pub fn ranges(&self) -> &[(InstantRange, u32)] {
-        &self.ranges
-    }
 }

@@ -44,7 +44,6 @@ impl ReportService for DashboardApi {
             request.size,
             DEFAULT_REPORT_PAGE_SIZE,
             MAX_REPORT_PAGE_SIZE,
-            "",
             &mut checker,
         );
         let (_, page) = valid(checker, tenant.zip(page))?;

@@ -45,14 +45,7 @@ pub fn filter(
 }
 
 pub fn zone(text: &str, field: &str, checker: &mut Checker) -> Option<Zone> {
-    let zone = talkhouse_core::request::parse_zone(text);
-    if zone.is_none() {
-        checker.violation(
-            field,
-            "must be an IANA zone such as America/Sao_Paulo, UTC, Z or an offset ±HH:MM",
-        );
-    }
-    zone
+    talkhouse_core::request::check_zone(field, text, checker)
 }
 
 /// A known enum value; `UNSPECIFIED` gives `default`.
