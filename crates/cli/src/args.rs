@@ -35,6 +35,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run SQL on the tables: one statement, a file, or an interactive shell.
     Sql(SqlArgs),
+    /// Mint a bearer token for development and tests, signed with the server's secret or key.
+    Token(TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +51,223 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+
+    #[command(flatten)]
+    pub query_limits: QueryLimitArgs,
+}
+
+/// Who may call: bearer JWTs checked against a secret or public keys, or nobody checked.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    /// Serve without authentication: every caller may do everything. Refused unless --listen is
+    /// a loopback address.
+    #[arg(long, env = "TALKHOUSE_DEV_NO_AUTH")]
+    pub dev_no_auth: bool,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    /// RS256 or ES256 (P-256) public key files in PEM; repeat or separate with commas.
+    #[arg(
+        long = "auth-public-key",
+        env = "TALKHOUSE_AUTH_PUBLIC_KEYS",
+        value_delimiter = ','
+    )]
+    pub public_keys: Vec<PathBuf>,
+
+    /// A JWKS file (as served by Keycloak's `/protocol/openid-connect/certs`): its RS256 and
+    /// ES256 signing keys, chosen by the token's `kid`.
+    #[arg(long = "auth-jwks", env = "TALKHOUSE_AUTH_JWKS")]
+    pub jwks: Option<PathBuf>,
+
+    /// Accepted `iss` values; none accepts any issuer.
+    #[arg(
+        long = "auth-issuer",
+        env = "TALKHOUSE_AUTH_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub issuers: Vec<String>,
+
+    /// Accepted `aud` values; none accepts any audience.
+    #[arg(
+        long = "auth-audience",
+        env = "TALKHOUSE_AUTH_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub audiences: Vec<String>,
+
+    /// Seconds of clock difference tolerated on `exp` and `nbf`.
+    #[arg(
+        long = "auth-leeway-seconds",
+        env = "TALKHOUSE_AUTH_LEEWAY_SECONDS",
+        default_value_t = 30
+    )]
+    pub leeway_seconds: u64,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+}
+
+/// The HS256 shared secret.
+#[derive(Debug, Args)]
+pub struct SecretArgs {
+    /// File holding the HS256 secret (at least 32 bytes; one trailing newline is ignored).
+    #[arg(
+        long = "auth-hs256-secret-file",
+        env = "TALKHOUSE_AUTH_HS256_SECRET_FILE"
+    )]
+    pub secret_file: Option<PathBuf>,
+
+    /// The HS256 secret itself (at least 32 bytes); prefer the file or the variable to a flag.
+    #[arg(
+        long = "auth-hs256-secret",
+        env = "TALKHOUSE_AUTH_HS256_SECRET",
+        hide_env_values = true,
+        conflicts_with = "secret_file"
+    )]
+    pub secret: Option<String>,
+}
+
+/// Which token claims carry the grant; dots reach into nested objects.
+#[derive(Debug, Args)]
+pub struct ClaimArgs {
+    /// Claim holding the organization UUID.
+    #[arg(
+        long = "auth-org-claim",
+        env = "TALKHOUSE_AUTH_ORG_CLAIM",
+        default_value = "org"
+    )]
+    pub org_claim: String,
+
+    /// Claim holding environment UUIDs or `*`.
+    #[arg(
+        long = "auth-environments-claim",
+        env = "TALKHOUSE_AUTH_ENVIRONMENTS_CLAIM",
+        default_value = "environments"
+    )]
+    pub environments_claim: String,
+
+    /// Claim holding bot UUIDs or `*`.
+    #[arg(
+        long = "auth-bots-claim",
+        env = "TALKHOUSE_AUTH_BOTS_CLAIM",
+        default_value = "bots"
+    )]
+    pub bots_claim: String,
+
+    /// Claim holding the scopes (read, report, ingest, admin).
+    #[arg(
+        long = "auth-scope-claim",
+        env = "TALKHOUSE_AUTH_SCOPE_CLAIM",
+        default_value = "scope"
+    )]
+    pub scope_claim: String,
+
+    /// Prefix of our scopes within that claim (e.g. `talkhouse:`); others are ignored.
+    #[arg(
+        long = "auth-scope-prefix",
+        env = "TALKHOUSE_AUTH_SCOPE_PREFIX",
+        default_value = ""
+    )]
+    pub scope_prefix: String,
+}
+
+/// How much one query, and all of them together, may use.
+#[derive(Debug, Args)]
+pub struct QueryLimitArgs {
+    /// Seconds a query may run when its client set no deadline.
+    #[arg(long, env = "TALKHOUSE_QUERY_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub query_timeout_seconds: u64,
+
+    /// Longest deadline a client may set, in seconds; longer ones are shortened.
+    #[arg(
+        long,
+        env = "TALKHOUSE_MAX_QUERY_TIMEOUT_SECONDS",
+        default_value_t = 300
+    )]
+    pub max_query_timeout_seconds: u64,
+
+    /// Queries running at once; more wait in line until their deadline.
+    #[arg(long, env = "TALKHOUSE_MAX_CONCURRENT_QUERIES", default_value_t = 16)]
+    pub max_concurrent_queries: usize,
+
+    /// Queries one organization may have running or waiting; more get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "TALKHOUSE_MAX_QUERIES_PER_TENANT", default_value_t = 8)]
+    pub max_queries_per_tenant: usize,
+
+    /// Memory one request's query operators may hold, in MiB; beyond it RESOURCE_EXHAUSTED.
+    #[arg(long, env = "TALKHOUSE_QUERY_MEMORY_MIB", default_value_t = 512)]
+    pub query_memory_mib: usize,
+
+    /// Largest query request, in KiB.
+    #[arg(long, env = "TALKHOUSE_MAX_REQUEST_KIB", default_value_t = 1024)]
+    pub max_request_kib: usize,
+
+    /// Largest ingest request, in MiB.
+    #[arg(long, env = "TALKHOUSE_MAX_INGEST_MIB", default_value_t = 256)]
+    pub max_ingest_mib: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The organization UUID.
+    #[arg(long)]
+    pub org: String,
+
+    /// Environment UUIDs, or `*` for all.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub environments: Vec<String>,
+
+    /// Bot UUIDs, or `*` for all.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    pub bots: Vec<String>,
+
+    /// Scopes granted: read, report, ingest, admin.
+    #[arg(long, value_delimiter = ',', default_value = "read")]
+    pub scopes: Vec<String>,
+
+    /// How long the token is valid: seconds, or a number with s, m, h or d.
+    #[arg(long, default_value = "12h")]
+    pub ttl: String,
+
+    /// The `sub` claim.
+    #[arg(long, default_value = "talkhouse-dev")]
+    pub subject: String,
+
+    /// Sign RS256 or ES256 with this PKCS#8 private key (PEM) instead of the HS256 secret.
+    #[arg(long, requires = "algorithm")]
+    pub private_key: Option<PathBuf>,
+
+    /// Algorithm of --private-key.
+    #[arg(long, value_enum)]
+    pub algorithm: Option<KeyAlgorithm>,
+
+    /// The `kid` header, for servers verifying with a JWKS.
+    #[arg(long)]
+    pub key_id: Option<String>,
+
+    /// The `iss` claim.
+    #[arg(long)]
+    pub issuer: Option<String>,
+
+    /// The `aud` claim.
+    #[arg(long)]
+    pub audience: Option<String>,
+
+    #[command(flatten)]
+    pub secret: SecretArgs,
+
+    #[command(flatten)]
+    pub claims: ClaimArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    Rs256,
+    Es256,
 }
 
 /// What a request may ask for.

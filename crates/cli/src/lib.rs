@@ -1,9 +1,10 @@
-//! The `talkhouse` command line: `serve`, `ingest`, `generate` and `sql`.
+//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql` and `token`.
 //!
 //! The top of the dependency graph: it wires configuration into the server, storage and query
 //! crates and prints errors plainly, with a non-zero exit code and no stack traces.
 
 mod args;
+mod auth;
 mod demo;
 mod error;
 mod generate;
@@ -43,6 +44,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Ingest(args) => ingest::run(&data, args).await,
         Command::Generate(args) => generate::run(&data, args).await,
         Command::Sql(args) => sql::run(&data, args).await,
+        Command::Token(args) => auth::token(args),
     }
 }
 

@@ -2,18 +2,21 @@
 
 use std::sync::Arc;
 
-use talkhouse_server::{Server, ServerConfig};
+use std::time::Duration;
+
+use talkhouse_server::{Authentication, QueryLimits, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 
 use crate::args::ServeArgs;
 use crate::{CliError, demo};
 
 pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
+    let authentication = crate::auth::authentication(&args.auth)?;
     let table = Arc::new(EventTable::open(data).await?);
     if !args.no_demo {
         demo::create_if_empty(&table).await?;
     }
-    let mut config = ServerConfig::new(args.listen);
+    let mut config = ServerConfig::new(args.listen, authentication);
     config.services.limits.max_range_days = args.limits.max_range_days;
     config.services.limits.max_page_size = args.limits.max_page_size;
     config.services.limits.default_page_size = config
@@ -22,8 +25,30 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         .default_page_size
         .min(args.limits.max_page_size);
     config.services.max_sample = args.limits.report_max_sample;
-    let server = Server::bind(&config, table).await?;
+    let limits = &args.query_limits;
+    config.limits = QueryLimits {
+        default_timeout: Duration::from_secs(limits.query_timeout_seconds),
+        max_timeout: Duration::from_secs(limits.max_query_timeout_seconds),
+        max_concurrent: limits.max_concurrent_queries,
+        max_concurrent_per_tenant: limits.max_queries_per_tenant,
+        max_request_bytes: limits.max_request_kib.saturating_mul(1024),
+        max_ingest_bytes: limits.max_ingest_mib.saturating_mul(1024 * 1024),
+    };
+    config.query_memory_limit = Some(limits.query_memory_mib.saturating_mul(1024 * 1024));
+    let server = Server::bind(&config, table)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let address = server.local_addr()?;
+    if matches!(
+        config.authentication,
+        Authentication::DisabledForDevelopment
+    ) {
+        eprintln!(
+            "WARNING: authentication is DISABLED (--dev-no-auth): every caller on this machine \
+             may read and write every bot. Never use this outside development."
+        );
+        tracing::warn!(%address, "serving without authentication");
+    }
     // Tests and scripts read this line to learn the port chosen for :0.
     println!("talkhouse listening on {address}");
     eprintln!("data: {}", data.root());

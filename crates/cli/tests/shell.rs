@@ -34,9 +34,9 @@ fn the_shell_reads_multi_line_statements_lists_tables_and_keeps_history() {
 fn serve_creates_the_demo_in_an_empty_folder_and_stops_on_sigterm() {
     let data = DataDir::new();
     let mut child = talkhouse(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--dev-no-auth", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
@@ -91,6 +91,15 @@ fn serve_creates_the_demo_in_an_empty_folder_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "serve exited with {exit}");
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "serve exited with {}",
+        output.status
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("WARNING: authentication is DISABLED"),
+        "development mode says so loudly: {stderr}"
+    );
 }

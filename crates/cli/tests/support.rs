@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use talkhouse_proto::v1;
-use talkhouse_server::{Server, ServerConfig};
+use talkhouse_server::{Authentication, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
@@ -177,8 +177,19 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// Without authentication, as in development.
     pub async fn start(table: Arc<EventTable>) -> Self {
-        let config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+        Self::start_with(
+            ServerConfig::new(
+                "127.0.0.1:0".parse().unwrap(),
+                Authentication::DisabledForDevelopment,
+            ),
+            table,
+        )
+        .await
+    }
+
+    pub async fn start_with(config: ServerConfig, table: Arc<EventTable>) -> Self {
         let server = Server::bind(&config, table)
             .await
             .expect("bind 127.0.0.1:0");
@@ -217,13 +228,14 @@ impl RunningServer {
     }
 }
 
-/// A client of every dashboard service, over one connection to the server.
+/// A client of every talkhouse service, over one connection to the server.
 pub struct Clients {
     pub dashboard: v1::dashboard_service_client::DashboardServiceClient<Channel>,
     pub analytics: v1::analytics_service_client::AnalyticsServiceClient<Channel>,
     pub conversations: v1::conversation_service_client::ConversationServiceClient<Channel>,
     pub messages: v1::message_service_client::MessageServiceClient<Channel>,
     pub reports: v1::report_service_client::ReportServiceClient<Channel>,
+    pub ingest: v1::ingest_service_client::IngestServiceClient<Channel>,
 }
 
 impl Clients {
@@ -236,7 +248,8 @@ impl Clients {
                 channel.clone(),
             ),
             messages: v1::message_service_client::MessageServiceClient::new(channel.clone()),
-            reports: v1::report_service_client::ReportServiceClient::new(channel),
+            reports: v1::report_service_client::ReportServiceClient::new(channel.clone()),
+            ingest: v1::ingest_service_client::IngestServiceClient::new(channel),
         }
     }
 }

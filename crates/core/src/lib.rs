@@ -1,9 +1,11 @@
 //! The domain of talkhouse: what a message and a conversation are, how an ingest line is read and
-//! validated, and how the demo dataset is generated.
+//! validated, how requests and time windows are checked, what a token's grant allows, and how the
+//! demo dataset is generated.
 //!
 //! This crate does no IO and knows nothing of Arrow, DataFusion, prost or tonic; every other crate
 //! depends on it, it depends on none of them.
 
+pub mod access;
 pub mod event;
 pub mod generate;
 pub mod ingest;

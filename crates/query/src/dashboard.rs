@@ -21,12 +21,15 @@ pub use model::{
 pub use series::SeriesResource;
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrame;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionContext, col};
 use talkhouse_core::Tenant;
@@ -68,6 +71,7 @@ type DataAsOfCache = HashMap<(u64, Tenant), Option<DateTime<Utc>>>;
 pub struct Dashboard {
     engine: QueryEngine,
     data_as_of: Mutex<DataAsOfCache>,
+    memory_limit: Option<usize>,
 }
 
 impl Dashboard {
@@ -75,7 +79,15 @@ impl Dashboard {
         Self {
             engine,
             data_as_of: Mutex::new(HashMap::new()),
+            memory_limit: None,
         }
+    }
+
+    /// Bounds the memory each request's operators may hold (sorts, aggregations, joins); a
+    /// request that needs more fails with `ResourcesExhausted` instead of growing the process.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Self {
+        self.memory_limit = Some(bytes);
+        self
     }
 
     pub async fn summary(&self, tenant: Tenant) -> Result<Answer<Summary>> {
@@ -194,8 +206,15 @@ impl Dashboard {
                 QueryEngine::session_for(snapshot).await?
             }
         };
+        let memory_pool = self.memory_limit.map(|bytes| {
+            Arc::new(TrackConsumersPool::new(
+                GreedyMemoryPool::new(bytes),
+                NonZeroUsize::new(3).expect("3 is not zero"),
+            )) as Arc<dyn MemoryPool>
+        });
         Ok(Run {
             ctx: session.ctx,
+            memory_pool,
             snapshot: session.snapshot.version,
             tenant,
             rows_scanned: 0,
@@ -243,6 +262,8 @@ impl Dashboard {
 /// One request's session: a snapshot, a bot, and what its scans read so far.
 pub(crate) struct Run {
     ctx: SessionContext,
+    /// The request's own memory budget, shared by all its plans; `None` is unbounded.
+    memory_pool: Option<Arc<dyn MemoryPool>>,
     snapshot: u64,
     tenant: Tenant,
     rows_scanned: u64,
@@ -320,7 +341,14 @@ impl Run {
 
     /// Runs a plan and adds what its scans read to the run.
     async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
-        let task = Arc::new(df.task_ctx());
+        let mut task = df.task_ctx();
+        if let Some(pool) = &self.memory_pool {
+            let runtime = RuntimeEnvBuilder::from_runtime_env(&task.runtime_env())
+                .with_memory_pool(pool.clone())
+                .build_arc()?;
+            task = task.with_runtime(runtime);
+        }
+        let task = Arc::new(task);
         let plan = df.create_physical_plan().await?;
         let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
         self.add_scan_metrics(&plan);

@@ -11,6 +11,14 @@ pub enum ServiceError {
     #[error("invalid request")]
     InvalidArgument(Vec<FieldViolation>),
 
+    /// No usable bearer token.
+    #[error(transparent)]
+    Unauthenticated(crate::auth::AuthError),
+
+    /// The token is valid but does not grant this method or this bot.
+    #[error(transparent)]
+    PermissionDenied(talkhouse_core::access::Denied),
+
     #[error("{0}")]
     AlreadyExists(String),
 
@@ -21,9 +29,13 @@ pub enum ServiceError {
     #[error("{0}")]
     Unimplemented(String),
 
-    /// A query needed more memory than it may use.
+    /// A query needed more memory, concurrency or request size than it may use.
     #[error("{0}")]
     ResourceExhausted(String),
+
+    /// A query ran past its deadline and was cancelled.
+    #[error("{0}")]
+    DeadlineExceeded(String),
 
     #[error("storage")]
     Storage(#[source] talkhouse_storage::Error),
@@ -84,6 +96,14 @@ impl From<ServiceError> for Status {
                 tracing::info!(%summary, "rejected an invalid request");
                 Status::with_error_details(Code::InvalidArgument, summary, details)
             }
+            ServiceError::Unauthenticated(error) => {
+                tracing::info!(%error, "unauthenticated call");
+                Status::unauthenticated(error.to_string())
+            }
+            ServiceError::PermissionDenied(denied) => {
+                tracing::info!(%denied, "permission denied");
+                Status::permission_denied(denied.to_string())
+            }
             ServiceError::AlreadyExists(message) => {
                 tracing::info!(%message, "conflict");
                 Status::already_exists(message)
@@ -94,6 +114,7 @@ impl From<ServiceError> for Status {
                 tracing::warn!(%message, "resource exhausted");
                 Status::resource_exhausted(message)
             }
+            ServiceError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
             ServiceError::Storage(source) => internal(&source),
             ServiceError::Query(source) => internal(&source),
         }

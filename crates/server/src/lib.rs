@@ -1,16 +1,21 @@
 //! The gRPC front of talkhouse: tonic services over the storage and query crates, with the
-//! standard health and reflection services.
+//! standard health and reflection services, behind one guard that authenticates every call,
+//! checks its scope and bots, and enforces the limits.
 //!
 //! Owns proto<->domain conversion and the one mapping from errors to `tonic::Status`. Depends on
 //! every lower crate; none depends on it but the command line.
 
 mod api;
+pub mod auth;
 mod convert;
 mod error;
+pub mod guard;
 mod ingest;
 mod server;
 
 pub use api::ServiceConfig;
+pub use auth::Authentication;
 pub use error::ServiceError;
-pub use server::{Server, ServerConfig};
+pub use guard::QueryLimits;
+pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, Server, ServerConfig, StartError};
 pub use tonic::transport::Error as TransportError;

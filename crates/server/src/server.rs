@@ -17,40 +17,70 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::api::{DashboardApi, ServiceConfig};
+use crate::auth::Authentication;
+use crate::guard::{GuardLayer, QueryLimits};
 use crate::ingest::IngestApi;
-
-/// Largest request accepted: an ingest batch of 100,000 events fits.
-pub const MAX_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    pub authentication: Authentication,
     pub services: ServiceConfig,
+    pub limits: QueryLimits,
+    /// Memory one request's query operators may hold; `None` is unbounded.
+    pub query_memory_limit: Option<usize>,
 }
 
 impl ServerConfig {
-    pub fn new(listen: SocketAddr) -> Self {
+    pub fn new(listen: SocketAddr, authentication: Authentication) -> Self {
         Self {
             listen,
+            authentication,
             services: ServiceConfig::default(),
+            limits: QueryLimits::default(),
+            query_memory_limit: Some(DEFAULT_QUERY_MEMORY_LIMIT),
         }
     }
+}
+
+/// Memory one request's query operators may hold by default: 512 MiB.
+pub const DEFAULT_QUERY_MEMORY_LIMIT: usize = 512 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "authentication is disabled, which is allowed only on a loopback address, not {0}; \
+         configure token keys or listen on 127.0.0.1"
+    )]
+    NotLoopback(SocketAddr),
+    #[error("cannot listen: {0}")]
+    Bind(#[source] std::io::Error),
 }
 
 /// A bound, not yet serving, server. Binding first lets callers learn the port of `:0`.
 pub struct Server {
     listener: TcpListener,
     table: Arc<EventTable>,
-    services: ServiceConfig,
+    config: ServerConfig,
 }
 
 impl Server {
-    pub async fn bind(config: &ServerConfig, table: Arc<EventTable>) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.listen).await?;
+    /// Refuses to serve without authentication on anything but a loopback address.
+    pub async fn bind(config: &ServerConfig, table: Arc<EventTable>) -> Result<Self, StartError> {
+        if matches!(
+            config.authentication,
+            Authentication::DisabledForDevelopment
+        ) && !config.listen.ip().is_loopback()
+        {
+            return Err(StartError::NotLoopback(config.listen));
+        }
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(StartError::Bind)?;
         Ok(Self {
             listener,
             table,
-            services: config.services.clone(),
+            config: config.clone(),
         })
     }
 
@@ -87,11 +117,16 @@ impl Server {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .expect("the descriptor sets built into this binary are valid");
-        let dashboard = Arc::new(Dashboard::new(QueryEngine::new(self.table.clone())));
-        let api = DashboardApi::new(dashboard, self.services);
+        let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()));
+        if let Some(bytes) = self.config.query_memory_limit {
+            dashboard = dashboard.with_memory_limit(bytes);
+        }
+        let api = DashboardApi::new(Arc::new(dashboard), self.config.services);
+        let limits = self.config.limits;
         let ingest = IngestServiceServer::new(IngestApi::new(self.table))
-            .max_decoding_message_size(MAX_REQUEST_BYTES);
+            .max_decoding_message_size(limits.max_ingest_bytes);
         tonic::transport::Server::builder()
+            .layer(GuardLayer::new(self.config.authentication, limits))
             .add_service(health_service)
             .add_service(reflection)
             .add_service(ingest)

@@ -1,0 +1,132 @@
+//! Bearer tokens: JWTs signed HS256 with a shared secret, or RS256/ES256 checked against public
+//! keys from PEM files or a JWKS file, turned into the [`Grant`] they carry.
+//!
+//! Which claims carry the organization, environments, bots and scopes is configurable
+//! ([`ClaimNames`]), so tokens of an existing identity provider (Keycloak mappers) work as issued.
+
+mod keys;
+mod mint;
+
+pub use keys::{KeyError, VerificationKeys};
+pub use mint::{MintError, SigningKey, TokenClaims};
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use talkhouse_core::access::{ClaimNames, Grant};
+
+/// How the server decides who is calling.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    /// Every call needs a valid bearer token.
+    Tokens(TokenVerifier),
+    /// No tokens: every call may do everything. Only allowed on a loopback address.
+    DisabledForDevelopment,
+}
+
+/// Verifies bearer tokens and reads their grant.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    keys: VerificationKeys,
+    names: ClaimNames,
+    /// Seconds of clock difference tolerated on `exp` and `nbf`.
+    pub leeway_seconds: u64,
+    /// When set, a token's `iss` must be one of these.
+    pub issuers: Vec<String>,
+    /// When set, a token's `aud` must name one of these.
+    pub audiences: Vec<String>,
+}
+
+/// Why a call is not authenticated. Every variant answers UNAUTHENTICATED.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("missing bearer token: send `authorization: Bearer <JWT>` metadata")]
+    Missing,
+    #[error("malformed `authorization` metadata: expected `Bearer <JWT>`")]
+    NotBearer,
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("the token's signature does not verify")]
+    BadSignature,
+    #[error("no configured key verifies {0:?} tokens with this key id")]
+    UnknownKey(String),
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token's issuer is not accepted")]
+    Issuer,
+    #[error("the token's audience is not accepted")]
+    Audience,
+    #[error("the token's claims are unusable: {0}")]
+    Claims(String),
+}
+
+impl TokenVerifier {
+    pub fn new(keys: VerificationKeys, names: ClaimNames) -> Self {
+        Self {
+            keys,
+            names,
+            leeway_seconds: 30,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+        }
+    }
+
+    /// The grant of the `authorization` metadata value.
+    pub fn verify(&self, authorization: Option<&[u8]>) -> Result<Grant, AuthError> {
+        let value = authorization.ok_or(AuthError::Missing)?;
+        let value = std::str::from_utf8(value).map_err(|_| AuthError::NotBearer)?;
+        let token = value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .filter(|token| !token.is_empty())
+            .ok_or(AuthError::NotBearer)?;
+        let header = jsonwebtoken::decode_header(token).map_err(classify)?;
+        let candidates = self.keys.for_token(header.alg, header.kid.as_deref())?;
+        let validation = self.validation(header.alg);
+        let mut failure = AuthError::BadSignature;
+        for key in candidates {
+            match jsonwebtoken::decode::<serde_json::Value>(token, key, &validation) {
+                Ok(data) => return self.names.grant(&data.claims).map_err(AuthError::Claims),
+                Err(error) => failure = classify(error),
+            }
+            if failure != AuthError::BadSignature {
+                break;
+            }
+        }
+        Err(failure)
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = self.leeway_seconds;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp"]);
+        if self.issuers.is_empty() {
+            validation.iss = None;
+        } else {
+            validation.set_issuer(&self.issuers);
+        }
+        if self.audiences.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&self.audiences);
+        }
+        validation
+    }
+}
+
+fn classify(error: jsonwebtoken::errors::Error) -> AuthError {
+    match error.kind() {
+        ErrorKind::InvalidSignature => AuthError::BadSignature,
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::Issuer,
+        ErrorKind::InvalidAudience => AuthError::Audience,
+        ErrorKind::MissingRequiredClaim(claim) => {
+            AuthError::Claims(format!("the `{claim}` claim is required"))
+        }
+        other => AuthError::Malformed(format!("{other:?}")),
+    }
+}

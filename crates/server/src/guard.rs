@@ -1,0 +1,230 @@
+//! The one gate every call passes before a handler sees it: authentication, the scope of the
+//! method, the bots the request names, request size, admission and deadline.
+//!
+//! It is a tower layer around the whole router, so no handler can skip it. A method missing
+//! from [`policy::METHODS`] is answered UNIMPLEMENTED here; only health and reflection pass
+//! unchecked. Messages never say whether another tenant's bot or session exists.
+
+mod admission;
+mod deadline;
+mod policy;
+
+pub use admission::QueryLimits;
+pub use policy::{Cost, METHODS, Method};
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http_body_util::{BodyExt, Full, Limited};
+use talkhouse_core::access::Grant;
+use tokio::time::Instant;
+use tonic::Status;
+use tonic::body::Body;
+
+use crate::ServiceError;
+use crate::auth::Authentication;
+use admission::Admission;
+
+/// Paths answered without a token: standard health checks and schema reflection.
+const OPEN_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+/// Builds a [`Guard`] around the router.
+#[derive(Clone)]
+pub struct GuardLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    authentication: Authentication,
+    limits: QueryLimits,
+    admission: Arc<Admission>,
+}
+
+impl GuardLayer {
+    pub fn new(authentication: Authentication, limits: QueryLimits) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                authentication,
+                admission: Arc::new(Admission::new(&limits)),
+                limits,
+            }),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+type HttpRequest = http::Request<Body>;
+type HttpResponse = http::Response<Body>;
+
+impl<S> tower::Service<HttpRequest> for Guard<S>
+where
+    S: tower::Service<HttpRequest, Response = HttpResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<HttpResponse, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: HttpRequest) -> Self::Future {
+        // The clone that was polled ready serves this call; the fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let path = request.uri().path();
+            if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
+                let mut inner = inner;
+                return inner.call(request).await;
+            }
+            match shared.admit(request).await {
+                Ok((request, ticket)) => shared.run(inner, request, ticket).await,
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+/// A call that passed the gate, and what it may still use.
+struct Ticket {
+    method: &'static Method,
+    deadline: Option<Instant>,
+    _slot: Option<admission::Slot>,
+}
+
+impl Shared {
+    /// Everything but running the handler: the request comes back rebuilt from its checked bytes.
+    async fn admit(&self, request: HttpRequest) -> Result<(HttpRequest, Ticket), Status> {
+        let path = request.uri().path().to_owned();
+        let method = policy::method(&path)
+            .ok_or_else(|| Status::unimplemented(format!("unknown method {}", shorten(&path))))?;
+        let grant = match &self.authentication {
+            Authentication::Tokens(verifier) => Some(
+                verifier
+                    .verify(request.headers().get("authorization").map(|v| v.as_bytes()))
+                    .map_err(|e| Status::from(ServiceError::Unauthenticated(e)))?,
+            ),
+            Authentication::DisabledForDevelopment => None,
+        };
+        if let Some(grant) = &grant {
+            grant
+                .check_scope(method.scope)
+                .map_err(|e| Status::from(ServiceError::PermissionDenied(e)))?;
+        }
+        let client_deadline = deadline::from_headers(request.headers());
+        let (parts, body) = request.into_parts();
+        let bytes = self.read_body(method, body).await?;
+        let tenants = policy::tenants(method, &bytes)?;
+        if let Some(grant) = &grant {
+            check_tenants(grant, &tenants)?;
+        }
+        let (deadline, slot) = match method.cost {
+            Cost::Query => {
+                let deadline = Instant::now() + self.limits.deadline(client_deadline);
+                let organization = tenants.first().map(|t| t.org_id).unwrap_or_default();
+                let slot = self.admission.enter(organization, deadline).await?;
+                (Some(deadline), Some(slot))
+            }
+            Cost::Write => (None, None),
+        };
+        let request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
+        Ok((
+            request,
+            Ticket {
+                method,
+                deadline,
+                _slot: slot,
+            },
+        ))
+    }
+
+    async fn run<S>(
+        &self,
+        mut inner: S,
+        request: HttpRequest,
+        ticket: Ticket,
+    ) -> Result<HttpResponse, S::Error>
+    where
+        S: tower::Service<HttpRequest, Response = HttpResponse>,
+    {
+        let Some(deadline) = ticket.deadline else {
+            return inner.call(request).await;
+        };
+        match tokio::time::timeout_at(deadline, inner.call(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::info!(
+                    method = ticket.method.path,
+                    "query cancelled at its deadline"
+                );
+                Ok(Status::from(ServiceError::DeadlineExceeded(
+                    "the query did not finish before its deadline and was cancelled".into(),
+                ))
+                .into_http())
+            }
+        }
+    }
+
+    /// The whole request body, refused beyond the method's size limit.
+    async fn read_body(&self, method: &Method, body: Body) -> Result<Bytes, Status> {
+        let limit = self.limits.max_request_bytes(method.cost);
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+                Err(Status::from(ServiceError::ResourceExhausted(format!(
+                    "the request is larger than the limit of {limit} bytes"
+                ))))
+            }
+            Err(error) => match error.downcast::<Status>() {
+                Ok(status) => Err(*status),
+                Err(error) => Err(Status::cancelled(format!(
+                    "the request body could not be read: {error}"
+                ))),
+            },
+        }
+    }
+}
+
+/// Every bot the request names must be granted; the denial is the same whether or not the bot
+/// exists.
+fn check_tenants(grant: &Grant, tenants: &[talkhouse_core::Tenant]) -> Result<(), Status> {
+    for tenant in tenants {
+        grant
+            .check_tenant(tenant)
+            .map_err(|e| Status::from(ServiceError::PermissionDenied(e)))?;
+    }
+    Ok(())
+}
+
+fn shorten(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .nth(120)
+        .map_or(text.len(), |(index, _)| index);
+    &text[..end]
+}

@@ -1,0 +1,119 @@
+//! What each method needs: its scope, what it costs, and the bots its request names.
+
+use talkhouse_core::Tenant;
+use talkhouse_core::access::Scope;
+use talkhouse_core::request::{Checker, TenantInput};
+use talkhouse_proto::v1;
+use tonic::Status;
+
+use crate::ServiceError;
+
+/// How a call is admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost {
+    /// Runs queries: counted against the concurrency caps, bounded by a deadline.
+    Query,
+    /// Writes a batch: bounded by the client's deadline only, so a commit is not cut short.
+    Write,
+}
+
+/// One gRPC method as the guard sees it.
+pub struct Method {
+    pub path: &'static str,
+    pub scope: Scope,
+    pub cost: Cost,
+    /// Decodes the request message and lists the bots it names. A bot whose ids do not parse
+    /// is left out: the handler rejects the request for it.
+    decode: fn(&[u8]) -> Result<Vec<Tenant>, prost::DecodeError>,
+}
+
+macro_rules! methods {
+    ($($service:literal $method:literal: $scope:ident $cost:ident $request:ty => $bots:expr;)*) => {
+        /// Every talkhouse method. A method not listed here is never served.
+        pub static METHODS: &[Method] = &[$(Method {
+            path: concat!("/talkhouse.v1.", $service, "/", $method),
+            scope: Scope::$scope,
+            cost: Cost::$cost,
+            decode: |bytes| {
+                let request = <$request as prost::Message>::decode(bytes)?;
+                let bots: fn(&$request) -> Vec<Tenant> = $bots;
+                Ok(bots(&request))
+            },
+        },)*];
+    };
+}
+
+methods! {
+    "DashboardService" "GetSummary": Read Query v1::GetSummaryRequest => |r| bot(&r.bot);
+    "DashboardService" "GetConversationReportConfig": Read Query v1::GetReportConfigRequest => |r| bot(&r.bot);
+    "DashboardService" "GetMessageReportConfig": Read Query v1::GetReportConfigRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetConversationTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetMessageTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetUserTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetAccuracy": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetConversationSeries": Read Query v1::SeriesRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetMessageSeries": Read Query v1::SeriesRequest => |r| bot(&r.bot);
+    "AnalyticsService" "GetUserSeries": Read Query v1::SeriesRequest => |r| bot(&r.bot);
+    "ConversationService" "SearchConversations": Read Query v1::SearchConversationsRequest => |r| bot(&r.bot);
+    "ConversationService" "GetConversation": Read Query v1::GetConversationRequest => |r| bot(&r.bot);
+    "ConversationService" "RequestConversationsReport": Report Query v1::ConversationsReportRequest => |r| bot(&r.bot);
+    "ConversationService" "RequestTranscriptReport": Report Query v1::TranscriptReportRequest => |r| bot(&r.bot);
+    "ConversationService" "PreviewConversationsReport": Read Query v1::ConversationsReportRequest => |r| bot(&r.bot);
+    "MessageService" "SearchMessages": Read Query v1::SearchMessagesRequest => |r| bot(&r.bot);
+    "MessageService" "RequestMessagesReport": Report Query v1::MessagesReportRequest => |r| bot(&r.bot);
+    "MessageService" "PreviewMessagesReport": Read Query v1::MessagesReportRequest => |r| bot(&r.bot);
+    "ReportService" "ListReports": Report Query v1::ListReportsRequest => |r| bot(&r.bot);
+    "ReportService" "GetReport": Report Query v1::GetReportRequest => |r| bot(&r.bot);
+    "ReportService" "DownloadReport": Report Query v1::GetReportRequest => |r| bot(&r.bot);
+    "IngestService" "WriteEvents": Ingest Write v1::WriteEventsRequest => |r| r.events.iter().filter_map(event_bot).collect();
+}
+
+pub(super) fn method(path: &str) -> Option<&'static Method> {
+    METHODS.iter().find(|m| m.path == path)
+}
+
+/// The bots named by the one gRPC message in `body`.
+pub(super) fn tenants(method: &Method, body: &[u8]) -> Result<Vec<Tenant>, Status> {
+    let malformed = |what: &str| {
+        Status::from(ServiceError::InvalidArgument(vec![
+            talkhouse_core::FieldViolation::new("", format!("the request is not {what}")),
+        ]))
+    };
+    let Some((&compressed, rest)) = body.split_first() else {
+        return Err(malformed("a gRPC message"));
+    };
+    if compressed != 0 {
+        return Err(Status::unimplemented(
+            "compressed requests are not accepted",
+        ));
+    }
+    let Some((length, message)) = rest.split_first_chunk::<4>() else {
+        return Err(malformed("a gRPC message"));
+    };
+    if u32::from_be_bytes(*length) as usize != message.len() {
+        return Err(malformed("exactly one gRPC message"));
+    }
+    (method.decode)(message).map_err(|_| malformed("a valid protobuf message of this method"))
+}
+
+fn bot(bot: &Option<v1::BotRef>) -> Vec<Tenant> {
+    crate::convert::request::tenant(bot.as_ref(), &mut Checker::new())
+        .into_iter()
+        .collect()
+}
+
+fn event_bot(event: &v1::Event) -> Option<Tenant> {
+    match event.kind.as_ref()? {
+        v1::event::Kind::Message(m) => tenant(&m.org_id, &m.env_id, &m.bot_id),
+        v1::event::Kind::Conversation(c) => tenant(&c.org_id, &c.env_id, &c.bot_id),
+    }
+}
+
+fn tenant(org_id: &str, env_id: &str, bot_id: &str) -> Option<Tenant> {
+    TenantInput {
+        org_id: org_id.into(),
+        env_id: env_id.into(),
+        bot_id: bot_id.into(),
+    }
+    .check("", &mut Checker::new())
+}
