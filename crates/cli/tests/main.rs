@@ -9,6 +9,7 @@ mod dashboard_fixture;
 mod generator;
 mod ingest_cli;
 mod ingest_grpc;
+mod limits;
 mod pruning;
 mod readme;
 mod shell;

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::{
+    FairSpillPool, MemoryLimit, MemoryPool, TrackConsumersPool,
+};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionContext, col};
@@ -208,7 +210,7 @@ impl Dashboard {
         };
         let memory_pool = self.memory_limit.map(|bytes| {
             Arc::new(TrackConsumersPool::new(
-                GreedyMemoryPool::new(bytes),
+                FairSpillPool::new(bytes),
                 NonZeroUsize::new(3).expect("3 is not zero"),
             )) as Arc<dyn MemoryPool>
         });
@@ -346,7 +348,15 @@ impl Run {
             let runtime = RuntimeEnvBuilder::from_runtime_env(&task.runtime_env())
                 .with_memory_pool(pool.clone())
                 .build_arc()?;
-            task = task.with_runtime(runtime);
+            // A sort sets this much aside per partition for merging its spills; with a small
+            // budget the default (10 MB) alone would exhaust it.
+            let mut config = task.session_config().clone();
+            let execution = &mut config.options_mut().execution;
+            if let MemoryLimit::Finite(bytes) = pool.memory_limit() {
+                execution.sort_spill_reservation_bytes =
+                    execution.sort_spill_reservation_bytes.min(bytes / 16);
+            }
+            task = task.with_runtime(runtime).with_session_config(config);
         }
         let task = Arc::new(task);
         let plan = df.create_physical_plan().await?;

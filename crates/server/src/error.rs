@@ -59,6 +59,7 @@ impl From<talkhouse_query::Error> for ServiceError {
                     datafusion::error::DataFusionError::ResourcesExhausted(_)
                 ) =>
             {
+                tracing::warn!(%error, "a query went over its memory budget");
                 ServiceError::ResourceExhausted(
                     "the query needs more memory than it may use; narrow the filter".into(),
                 )

@@ -1,0 +1,286 @@
+//! Overload: one organization flooding the server does not starve another; deadlines, the memory
+//! budget and the request size are enforced per call, and the server keeps serving.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use talkhouse_core::generate::{GenerateConfig, Generator};
+use talkhouse_proto::v1;
+use talkhouse_server::{Authentication, QueryLimits, ServerConfig};
+use tonic::{Code, Request};
+
+use crate::support::{Clients, DataDir, RunningServer, days};
+
+/// Two organizations' bots over a year of generated traffic.
+struct Flood {
+    data: DataDir,
+    heavy_bot: Option<v1::BotRef>,
+    light_bot: Option<v1::BotRef>,
+}
+
+async fn flood_data() -> Flood {
+    let generator = Generator::new(GenerateConfig {
+        seed: 7,
+        bots: 4,
+        days: 366,
+        until: NaiveDate::from_ymd_opt(2025, 12, 31).unwrap(),
+        conversations_per_day: 12,
+    });
+    let data = DataDir::new();
+    let table = data.table().await;
+    let events: Vec<_> = generator.events().flatten().collect();
+    table.write(events, None).await.unwrap();
+    let bot = |index: usize| {
+        let tenant = generator.bots()[index].tenant;
+        Some(v1::BotRef {
+            org_id: tenant.org_id.to_string(),
+            env_id: tenant.env_id.to_string(),
+            bot_id: tenant.bot_id.to_string(),
+        })
+    };
+    let (heavy_bot, light_bot) = (bot(0), bot(1));
+    assert_ne!(
+        heavy_bot.as_ref().unwrap().org_id,
+        light_bot.as_ref().unwrap().org_id,
+        "the two bots belong to different organizations"
+    );
+    Flood {
+        data,
+        heavy_bot,
+        light_bot,
+    }
+}
+
+/// A whole year of hourly distinct users per channel: the heaviest question the API has.
+fn heavy(bot: &Option<v1::BotRef>) -> v1::SeriesRequest {
+    v1::SeriesRequest {
+        bot: bot.clone(),
+        filter: Some(days("2025-01-01", "2025-12-31", "America/Sao_Paulo")),
+        granularity: v1::Granularity::Hour as i32,
+    }
+}
+
+fn light(bot: &Option<v1::BotRef>) -> v1::AnalyticsRequest {
+    v1::AnalyticsRequest {
+        bot: bot.clone(),
+        filter: Some(days("2025-12-01", "2025-12-07", "America/Sao_Paulo")),
+    }
+}
+
+fn server_config(change: impl FnOnce(&mut ServerConfig)) -> ServerConfig {
+    let mut config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Authentication::DisabledForDevelopment,
+    );
+    change(&mut config);
+    config
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_organization_does_not_starve_another() {
+    let flood = flood_data().await;
+    let config = server_config(|c| {
+        c.limits = QueryLimits {
+            max_concurrent: 4,
+            max_concurrent_per_tenant: 2,
+            ..QueryLimits::default()
+        };
+    });
+    let server = RunningServer::start_with(config, flood.data.table().await).await;
+    let clients = Clients::connect(&server).await;
+
+    // Warm the session so the light calls measure queries, not the first snapshot load.
+    clients
+        .analytics
+        .clone()
+        .get_conversation_traffic(light(&flood.light_bot))
+        .await
+        .unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flooders = Vec::new();
+    for _ in 0..12 {
+        let mut analytics = clients.analytics.clone();
+        let bot = flood.heavy_bot.clone();
+        let stop = stop.clone();
+        flooders.push(tokio::spawn(async move {
+            let mut codes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let code = match analytics.get_user_series(heavy(&bot)).await {
+                    Ok(_) => Code::Ok,
+                    Err(status) => status.code(),
+                };
+                codes.push(code);
+                if code == Code::ResourceExhausted {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            codes
+        }));
+    }
+
+    let mut light_latencies = Vec::new();
+    for _ in 0..6 {
+        let mut request = Request::new(light(&flood.light_bot));
+        request.set_timeout(Duration::from_secs(20));
+        let started = Instant::now();
+        let answer = clients
+            .analytics
+            .clone()
+            .get_conversation_traffic(request)
+            .await;
+        light_latencies.push(started.elapsed());
+        let answer = answer.expect("the light tenant is served during the flood");
+        assert!(answer.into_inner().overview.is_some());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut codes = Vec::new();
+    for flooder in flooders {
+        codes.extend(flooder.await.unwrap());
+    }
+    eprintln!(
+        "flood: {} heavy calls ({} refused); light calls took {:?}",
+        codes.len(),
+        codes
+            .iter()
+            .filter(|c| **c == Code::ResourceExhausted)
+            .count(),
+        light_latencies
+    );
+    assert!(
+        codes.contains(&Code::ResourceExhausted),
+        "the flooder met its organization's cap"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|c| matches!(c, Code::Ok | Code::ResourceExhausted)),
+        "heavy calls are answered or refused, nothing else: {codes:?}"
+    );
+    // After the flood the heavy tenant is served again: its slots were all given back.
+    clients
+        .analytics
+        .clone()
+        .get_user_series(heavy(&flood.heavy_bot))
+        .await
+        .expect("served once the flood is over");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn deadlines_cancel_queries_and_give_their_slot_back() {
+    let flood = flood_data().await;
+    let table = flood.data.table().await;
+
+    // The server's default deadline applies when the client sets none, and a client's long
+    // deadline is cut to the server's maximum.
+    let config = server_config(|c| {
+        c.limits = QueryLimits {
+            default_timeout: Duration::from_millis(1),
+            max_timeout: Duration::from_millis(1),
+            max_concurrent_per_tenant: 1,
+            ..QueryLimits::default()
+        };
+    });
+    let server = RunningServer::start_with(config, table.clone()).await;
+    let mut c = Clients::connect(&server).await;
+    for client_deadline in [None, Some(Duration::from_secs(3600))] {
+        let mut request = Request::new(heavy(&flood.heavy_bot));
+        if let Some(deadline) = client_deadline {
+            request.set_timeout(deadline);
+        }
+        let status = c
+            .analytics
+            .get_user_series(request)
+            .await
+            .map(drop)
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert!(status.message().contains("cancelled"), "{status:?}");
+    }
+    // With one slot per organization, a third call would be refused if a cancelled query had
+    // kept its slot.
+    let status = c
+        .analytics
+        .get_user_series(heavy(&flood.heavy_bot))
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    server.stop().await;
+
+    // A client deadline shorter than the query.
+    let server = RunningServer::start_with(server_config(|_| {}), table).await;
+    let mut c = Clients::connect(&server).await;
+    let mut request = Request::new(heavy(&flood.heavy_bot));
+    request.set_timeout(Duration::from_millis(5));
+    let status = c
+        .analytics
+        .get_user_series(request)
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
+    );
+    c.analytics
+        .get_conversation_traffic(light(&flood.light_bot))
+        .await
+        .expect("still serving");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_memory_budget_and_request_size_refuse_one_call_not_the_server() {
+    let flood = flood_data().await;
+    let config = server_config(|c| {
+        c.query_memory_limit = Some(1024 * 1024);
+        c.limits.max_request_bytes = 4096;
+    });
+    let server = RunningServer::start_with(config, flood.data.table().await).await;
+    let mut c = Clients::connect(&server).await;
+
+    let status = c
+        .analytics
+        .get_user_series(heavy(&flood.heavy_bot))
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("memory"), "{status:?}");
+
+    let status = c
+        .messages
+        .search_messages(v1::SearchMessagesRequest {
+            bot: flood.light_bot.clone(),
+            filter: Some(days("2025-12-01", "2025-12-07", "UTC")),
+            search_by: v1::SearchBy::SessionCode as i32,
+            search_term: "x".repeat(10_000),
+            ..Default::default()
+        })
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(status.message().contains("4096 bytes"), "{status:?}");
+
+    // A transcript reads one session: within the budget, and answered.
+    let status = c
+        .conversations
+        .get_conversation(v1::GetConversationRequest {
+            bot: flood.light_bot.clone(),
+            session_code: "no-such-session".into(),
+            timezone: "UTC".into(),
+        })
+        .await
+        .map(drop)
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::NotFound,
+        "other calls are still served: {status:?}"
+    );
+    server.stop().await;
+}
