@@ -273,8 +273,13 @@ pub enum KeyAlgorithm {
 /// What a request may ask for.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
-    /// Most local days a request's date range may hold, counting both ends.
-    #[arg(long, env = "TALKHOUSE_MAX_RANGE_DAYS", default_value_t = 366)]
+    /// Most local days a request's date range may hold, counting both ends (up to 3660).
+    #[arg(
+        long,
+        env = "TALKHOUSE_MAX_RANGE_DAYS",
+        default_value_t = 366,
+        value_parser = clap::value_parser!(u64).range(1..=3660)
+    )]
     pub max_range_days: u64,
 
     /// Largest page of a conversation or message search.

@@ -6,6 +6,7 @@ mod crash;
 mod dashboard_crosscheck;
 mod dashboard_errors;
 mod dashboard_fixture;
+mod fuzz_grpc;
 mod generator;
 mod ingest_cli;
 mod ingest_grpc;

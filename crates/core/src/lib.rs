@@ -12,6 +12,9 @@ pub mod ingest;
 pub mod request;
 pub mod window;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use event::{
     ContentType, Conversation, Event, Message, NlpResponse, NlpResponseType, Sender, Tenant,
 };
