@@ -45,3 +45,22 @@ fn the_sql_examples_run() {
         "bot_id,messages\n9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03,1\n"
     );
 }
+
+#[test]
+fn the_token_example_carries_the_grant_it_describes() {
+    let claims: serde_json::Value = serde_json::from_str(&block(&readme(), "json")).unwrap();
+    let grant = talkhouse_core::access::ClaimNames::default()
+        .grant(&claims)
+        .expect("the example's claims are read with the default names");
+    assert_eq!(grant.bots, talkhouse_core::access::Allowed::Any);
+    assert!(
+        matches!(grant.environments, talkhouse_core::access::Allowed::Only(ref e) if e.len() == 1)
+    );
+    assert_eq!(
+        grant.scopes.into_iter().collect::<Vec<_>>(),
+        [
+            talkhouse_core::access::Scope::Read,
+            talkhouse_core::access::Scope::Report
+        ]
+    );
+}
