@@ -68,6 +68,18 @@ fn light(bot: &Option<v1::BotRef>) -> v1::AnalyticsRequest {
     }
 }
 
+/// The status of a heavy series call that must fail.
+async fn refused(
+    c: &mut Clients,
+    request: impl tonic::IntoRequest<v1::SeriesRequest>,
+) -> tonic::Status {
+    c.analytics
+        .get_user_series(request)
+        .await
+        .map(drop)
+        .expect_err("the heavy call is refused")
+}
+
 fn server_config(change: impl FnOnce(&mut ServerConfig)) -> ServerConfig {
     let mut config = ServerConfig::new(
         "127.0.0.1:0".parse().unwrap(),
@@ -190,23 +202,13 @@ async fn deadlines_cancel_queries_and_give_their_slot_back() {
         if let Some(deadline) = client_deadline {
             request.set_timeout(deadline);
         }
-        let status = c
-            .analytics
-            .get_user_series(request)
-            .await
-            .map(drop)
-            .unwrap_err();
+        let status = refused(&mut c, request).await;
         assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
         assert!(status.message().contains("cancelled"), "{status:?}");
     }
     // With one slot per organization, a third call would be refused if a cancelled query had
     // kept its slot.
-    let status = c
-        .analytics
-        .get_user_series(heavy(&flood.heavy_bot))
-        .await
-        .map(drop)
-        .unwrap_err();
+    let status = refused(&mut c, heavy(&flood.heavy_bot)).await;
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     server.stop().await;
 
@@ -215,12 +217,7 @@ async fn deadlines_cancel_queries_and_give_their_slot_back() {
     let mut c = Clients::connect(&server).await;
     let mut request = Request::new(heavy(&flood.heavy_bot));
     request.set_timeout(Duration::from_millis(5));
-    let status = c
-        .analytics
-        .get_user_series(request)
-        .await
-        .map(drop)
-        .unwrap_err();
+    let status = refused(&mut c, request).await;
     assert!(
         matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
         "{status:?}"
@@ -242,12 +239,7 @@ async fn the_memory_budget_and_request_size_refuse_one_call_not_the_server() {
     let server = RunningServer::start_with(config, flood.data.table().await).await;
     let mut c = Clients::connect(&server).await;
 
-    let status = c
-        .analytics
-        .get_user_series(heavy(&flood.heavy_bot))
-        .await
-        .map(drop)
-        .unwrap_err();
+    let status = refused(&mut c, heavy(&flood.heavy_bot)).await;
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert!(status.message().contains("memory"), "{status:?}");
 
