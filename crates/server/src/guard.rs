@@ -96,7 +96,8 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        Box::pin(async move {
+        let span = tracing::info_span!("call", method = %request.uri().path());
+        let call = async move {
             let path = request.uri().path();
             if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
                 let mut inner = inner;
@@ -106,7 +107,8 @@ where
                 Ok((request, ticket)) => shared.run(inner, request, ticket).await,
                 Err(status) => Ok(status.into_http()),
             }
-        })
+        };
+        Box::pin(tracing::Instrument::instrument(call, span))
     }
 }
 
