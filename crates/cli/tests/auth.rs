@@ -567,7 +567,17 @@ fn the_token_command_mints_tokens_the_server_accepts() {
             .arg("--auth-hs256-secret-file")
             .arg(&secret),
     );
-    assert!(refused.contains("--org"), "{refused}");
+    assert!(refused.contains("organization UUID"), "{refused}");
+    let refused = crate::support::run_fails(
+        talkhouse(&data)
+            .args(["token", "--org", ORG, "--bots", "bot-1"])
+            .arg("--auth-hs256-secret-file")
+            .arg(&secret),
+    );
+    assert!(
+        refused.contains("neither `*` nor a hyphenated UUID"),
+        "{refused}"
+    );
     let refused = crate::support::run_fails(
         talkhouse(&data)
             .args(["token", "--org", ORG, "--scopes", "write"])

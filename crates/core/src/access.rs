@@ -108,16 +108,6 @@ pub enum Denied {
 }
 
 impl Grant {
-    /// A grant over everything, for servers running without authentication.
-    pub fn unrestricted(org_id: Uuid) -> Self {
-        Self {
-            org_id,
-            environments: Allowed::Any,
-            bots: Allowed::Any,
-            scopes: BTreeSet::from([Scope::Admin]),
-        }
-    }
-
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope) || self.scopes.contains(&Scope::Admin)
     }
@@ -182,7 +172,12 @@ mod tests {
 
     #[test]
     fn admin_implies_every_scope_and_others_only_themselves() {
-        let mut grant = Grant::unrestricted(id(1));
+        let mut grant = Grant {
+            org_id: id(1),
+            environments: Allowed::Any,
+            bots: Allowed::Any,
+            scopes: BTreeSet::from([Scope::Admin]),
+        };
         for scope in Scope::ALL {
             assert!(grant.has_scope(scope));
         }

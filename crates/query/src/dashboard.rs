@@ -28,12 +28,10 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::memory_pool::{
-    FairSpillPool, MemoryLimit, MemoryPool, TrackConsumersPool,
-};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::{SessionContext, col};
+use datafusion::prelude::{SessionConfig, SessionContext, col};
 use talkhouse_core::Tenant;
 use talkhouse_core::request::{
     ConversationSearch, ConversationSelection, Filter, MessageSearch, MessageSelection,
@@ -208,15 +206,13 @@ impl Dashboard {
                 QueryEngine::session_for(snapshot).await?
             }
         };
-        let memory_pool = self.memory_limit.map(|bytes| {
-            Arc::new(TrackConsumersPool::new(
-                FairSpillPool::new(bytes),
-                NonZeroUsize::new(3).expect("3 is not zero"),
-            )) as Arc<dyn MemoryPool>
-        });
+        let budget = self
+            .memory_limit
+            .map(|bytes| MemoryBudget::new(&session.ctx, bytes))
+            .transpose()?;
         Ok(Run {
             ctx: session.ctx,
-            memory_pool,
+            budget,
             snapshot: session.snapshot.version,
             tenant,
             rows_scanned: 0,
@@ -261,11 +257,36 @@ impl Dashboard {
     }
 }
 
+/// A request's memory pool, and the session settings that fit it; built once per request.
+struct MemoryBudget {
+    runtime: Arc<RuntimeEnv>,
+    config: SessionConfig,
+}
+
+impl MemoryBudget {
+    fn new(ctx: &SessionContext, bytes: usize) -> Result<Self> {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            NonZeroUsize::new(3).expect("3 is not zero"),
+        );
+        let runtime = RuntimeEnvBuilder::from_runtime_env(&ctx.runtime_env())
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()?;
+        // A sort sets this much aside per partition for merging its spills; with a small budget
+        // the default (10 MB) alone would exhaust it.
+        let mut config = ctx.copied_config();
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes =
+            execution.sort_spill_reservation_bytes.min(bytes / 16);
+        Ok(Self { runtime, config })
+    }
+}
+
 /// One request's session: a snapshot, a bot, and what its scans read so far.
 pub(crate) struct Run {
     ctx: SessionContext,
     /// The request's own memory budget, shared by all its plans; `None` is unbounded.
-    memory_pool: Option<Arc<dyn MemoryPool>>,
+    budget: Option<MemoryBudget>,
     snapshot: u64,
     tenant: Tenant,
     rows_scanned: u64,
@@ -344,19 +365,10 @@ impl Run {
     /// Runs a plan and adds what its scans read to the run.
     async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
         let mut task = df.task_ctx();
-        if let Some(pool) = &self.memory_pool {
-            let runtime = RuntimeEnvBuilder::from_runtime_env(&task.runtime_env())
-                .with_memory_pool(pool.clone())
-                .build_arc()?;
-            // A sort sets this much aside per partition for merging its spills; with a small
-            // budget the default (10 MB) alone would exhaust it.
-            let mut config = task.session_config().clone();
-            let execution = &mut config.options_mut().execution;
-            if let MemoryLimit::Finite(bytes) = pool.memory_limit() {
-                execution.sort_spill_reservation_bytes =
-                    execution.sort_spill_reservation_bytes.min(bytes / 16);
-            }
-            task = task.with_runtime(runtime).with_session_config(config);
+        if let Some(budget) = &self.budget {
+            task = task
+                .with_runtime(budget.runtime.clone())
+                .with_session_config(budget.config.clone());
         }
         let task = Arc::new(task);
         let plan = df.create_physical_plan().await?;

@@ -16,7 +16,7 @@ pub enum SigningKey {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot sign the token: {0}")]
+#[error("cannot mint the token: {0}")]
 pub struct MintError(String);
 
 /// What a minted token says. Lists hold UUIDs or `*`.
@@ -55,7 +55,9 @@ impl TokenClaims {
         }
     }
 
-    /// The signed JWT, with the grant under the configured claim names.
+    /// The signed JWT, with the grant under the configured claim names. Claims the server would
+    /// not read as a grant (an organization that is not a UUID, a bot that is neither a UUID nor
+    /// `*`) are refused here rather than at the first call.
     pub fn mint(&self, names: &ClaimNames, key: &SigningKey) -> Result<String, MintError> {
         let mut claims = json!({
             "sub": self.subject,
@@ -81,6 +83,7 @@ impl TokenClaims {
             .collect::<Vec<_>>()
             .join(" ");
         ClaimNames::set(&mut claims, &names.scopes, Value::String(scopes));
+        names.grant(&claims).map_err(MintError)?;
         let (algorithm, encoding) = match key {
             SigningKey::Hs256(secret) => (Algorithm::HS256, EncodingKey::from_secret(secret)),
             SigningKey::Rs256Pem(pem) => (
