@@ -37,6 +37,53 @@ pub enum Command {
     Sql(SqlArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
     Token(TokenArgs),
+    /// List, inspect and download the reports stored in the data folder.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// Reports newest first, optionally of one organization, environment or bot.
+    List(ReportListArgs),
+    /// One report's state as JSON.
+    Get(ReportIdArgs),
+    /// A READY report's file.
+    Download(ReportDownloadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportListArgs {
+    #[arg(long)]
+    pub org: Option<uuid::Uuid>,
+    #[arg(long)]
+    pub env: Option<uuid::Uuid>,
+    #[arg(long)]
+    pub bot: Option<uuid::Uuid>,
+    /// `table` for people, `json` (one object per line) for scripts.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportIdArgs {
+    /// The report id.
+    pub id: uuid::Uuid,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportDownloadArgs {
+    /// The report id.
+    pub id: uuid::Uuid,
+    /// File to write; `-` is stdout. Defaults to the report's own file name.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +104,54 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub query_limits: QueryLimitArgs,
+
+    #[command(flatten)]
+    pub reports: ReportArgs,
+}
+
+/// What reports may hold, and the workers that produce them.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Largest number of items a report may hold (`max_sample`), unless the report config file
+    /// says otherwise.
+    #[arg(long, env = "TALKHOUSE_REPORT_MAX_SAMPLE", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub report_max_sample: u64,
+
+    /// Export types offered, unless the report config file says otherwise.
+    #[arg(
+        long,
+        env = "TALKHOUSE_REPORT_EXPORT_TYPES",
+        value_delimiter = ',',
+        default_value = "csv,xlsx,jsonl,parquet",
+        value_parser = parse_export_type
+    )]
+    pub report_export_types: Vec<talkhouse_core::report::ExportType>,
+
+    /// JSON file of report rules with per-bot overrides:
+    /// {"default": {"max_sample": N, "export_types": [...]}, "bots": {"<uuid>": {...}}}.
+    #[arg(long, env = "TALKHOUSE_REPORT_CONFIG")]
+    pub report_config: Option<PathBuf>,
+
+    /// Reports produced at the same time.
+    #[arg(long, env = "TALKHOUSE_REPORT_WORKERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub report_workers: u64,
+
+    /// Reports waiting or running beyond which new requests are refused.
+    #[arg(long, env = "TALKHOUSE_MAX_UNFINISHED_REPORTS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_unfinished_reports: u64,
+
+    /// How long a finished report (and its file) is kept.
+    #[arg(long, env = "TALKHOUSE_REPORT_TTL_HOURS", default_value_t = 168,
+          value_parser = clap::value_parser!(u64).range(1..=87_600))]
+    pub report_ttl_hours: u64,
+}
+
+fn parse_export_type(text: &str) -> Result<talkhouse_core::report::ExportType, String> {
+    talkhouse_core::report::ExportType::parse(text)
+        .ok_or_else(|| format!("{text:?} is not one of csv, xlsx, jsonl, parquet"))
 }
 
 /// Who may call: bearer JWTs checked against a secret or public keys, or nobody checked.
@@ -285,10 +380,6 @@ pub struct LimitArgs {
     /// Largest page of a conversation or message search.
     #[arg(long, env = "TALKHOUSE_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u32,
-
-    /// Largest number of items a report may hold (`max_sample`).
-    #[arg(long, env = "TALKHOUSE_REPORT_MAX_SAMPLE", default_value_t = 10_000)]
-    pub report_max_sample: u64,
 }
 
 #[derive(Debug, Args)]

@@ -25,15 +25,13 @@ pub enum CliError {
     Parquet(#[from] parquet::errors::ParquetError),
 
     #[error("serving gRPC")]
-    Transport(#[from] tonic_transport_error::Error),
+    Serve(#[from] talkhouse_server::ServeError),
+
+    #[error(transparent)]
+    Reports(#[from] talkhouse_reports::Error),
 
     #[error(transparent)]
     Io(#[from] std::io::Error),
-}
-
-/// Re-exported so this crate needs no direct tonic dependency.
-mod tonic_transport_error {
-    pub type Error = talkhouse_server::TransportError;
 }
 
 /// The error and its causes on one line, without repeating a transparent cause.

@@ -1,4 +1,4 @@
-//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql` and `token`.
+//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `token` and `reports`.
 //!
 //! The top of the dependency graph: it wires configuration into the server, storage and query
 //! crates and prints errors plainly, with a non-zero exit code and no stack traces.
@@ -10,6 +10,7 @@ mod error;
 mod generate;
 mod ingest;
 mod progress;
+mod reports;
 mod serve;
 mod sql;
 
@@ -45,6 +46,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Generate(args) => generate::run(&data, args).await,
         Command::Sql(args) => sql::run(&data, args).await,
         Command::Token(args) => auth::token(args),
+        Command::Reports(command) => reports::run(&data, command).await,
     }
 }
 

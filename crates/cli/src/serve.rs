@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use talkhouse_server::{Authentication, QueryLimits, Server, ServerConfig};
+use talkhouse_core::report::{ReportPolicy, ReportRules};
+use talkhouse_server::{Authentication, QueryLimits, ReportSettings, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 
-use crate::args::ServeArgs;
+use crate::args::{ReportArgs, ServeArgs};
 use crate::{CliError, demo};
 
 pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
@@ -24,7 +25,13 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         .limits
         .default_page_size
         .min(args.limits.max_page_size);
-    config.services.max_sample = args.limits.report_max_sample;
+    config.services.reports = report_policy(&args.reports)?;
+    config.reports = ReportSettings {
+        workers: args.reports.report_workers as usize,
+        max_unfinished: args.reports.max_unfinished_reports as usize,
+        time_to_live: Duration::from_secs(args.reports.report_ttl_hours * 3600),
+        ..ReportSettings::default()
+    };
     let limits = &args.query_limits;
     config.limits = QueryLimits {
         default_timeout: Duration::from_secs(limits.query_timeout_seconds),
@@ -55,6 +62,42 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     server.serve(shutdown_signal()).await?;
     eprintln!("talkhouse stopped");
     Ok(())
+}
+
+/// The flags' rules, replaced by the report config file where it speaks.
+fn report_policy(args: &ReportArgs) -> Result<ReportPolicy, CliError> {
+    let flags = ReportRules {
+        max_sample: args.report_max_sample,
+        export_types: args.report_export_types.clone(),
+    };
+    let policy = match &args.report_config {
+        None => ReportPolicy {
+            default: flags,
+            ..ReportPolicy::default()
+        },
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot read --report-config {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let invalid = |e: &dyn std::fmt::Display| {
+                CliError::Usage(format!("--report-config {}: {e}", path.display()))
+            };
+            let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| invalid(&e))?;
+            let has_default = json.get("default").is_some();
+            let mut policy: ReportPolicy = serde_json::from_value(json).map_err(|e| invalid(&e))?;
+            if !has_default {
+                policy.default = flags;
+            }
+            policy
+        }
+    };
+    policy
+        .validate()
+        .map_err(|e| CliError::Usage(format!("report rules: {e}")))?;
+    Ok(policy)
 }
 
 async fn shutdown_signal() {

@@ -311,13 +311,40 @@ async fn every_contract_error_has_its_code_and_names_the_field() {
         .unwrap_err();
     assert_eq!(fields(&status), ["page", "size"]);
 
-    // Report production is not there yet: a valid request is UNIMPLEMENTED, not silently dropped.
+    // A report needs an export type; a preview does not.
     let status = c
         .messages
         .request_messages_report(preview(|_| {}))
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
+    assert_eq!(fields(&status), ["export_type"]);
+    let status = c
+        .messages
+        .request_messages_report(preview(|r| r.export_type = 99))
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&status), ["export_type"]);
+    // An unknown report id and a transcript of an unknown session are NOT_FOUND.
+    let status = c
+        .reports
+        .get_report(v1::GetReportRequest {
+            bot: bot_ref(ORG, ENV, BOT),
+            report_id: "00000000-0000-4000-8000-00000000a001".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    let status = c
+        .conversations
+        .request_transcript_report(v1::TranscriptReportRequest {
+            bot: bot_ref(ORG, ENV, BOT),
+            session_code: "no-such-session".into(),
+            timezone: "UTC".into(),
+            export_type: v1::ExportType::Csv as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
 
     // The server still serves after all of that.
     let summary = c

@@ -90,7 +90,7 @@ pub struct MessageSearch {
 }
 
 /// The conversations a report (or its preview) holds, before the cap.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConversationSelection {
     pub filter: Filter,
     pub search: Option<SearchTerm>,
@@ -98,7 +98,7 @@ pub struct ConversationSelection {
 }
 
 /// The messages a report (or its preview) holds, before the cap.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MessageSelection {
     pub filter: Filter,
     pub search: Option<SearchTerm>,

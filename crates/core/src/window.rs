@@ -23,7 +23,7 @@ const MICROS: i64 = 1_000_000;
 const SPAN_MARGIN_SECONDS: i64 = 2 * 86_400;
 
 /// Hours of the local day, inclusive; `start > end` wraps past midnight (22..2 = 22,23,0,1,2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HourWindow {
     pub start: u32,
     pub end: u32,
@@ -42,7 +42,7 @@ impl HourWindow {
 }
 
 /// Local dates `start_date..=end_date` and an hour window, read in `zone`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     pub zone: Zone,
     pub start_date: NaiveDate,

@@ -8,6 +8,7 @@ mod classify;
 mod columns;
 mod model;
 mod predicates;
+mod report;
 mod rows;
 mod search;
 mod series;
@@ -18,6 +19,7 @@ pub use model::{
     Accuracy, BreakdownItem, Channel, ConversationRow, Dataset, MessageRow, Overview, PageOf,
     SeriesAnswer, Summary, Traffic, Transcript,
 };
+pub use report::{CONVERSATION_COLUMNS, MESSAGE_COLUMNS, ReportRows};
 pub use series::SeriesResource;
 
 use std::collections::HashMap;
@@ -198,6 +200,37 @@ impl Dashboard {
         self.finish(run, value).await
     }
 
+    /// The latest table version, which a report pins so that it reads the same data however
+    /// late it runs.
+    pub async fn latest_snapshot(&self) -> Result<u64> {
+        Ok(self.engine.table().latest_version().await?)
+    }
+
+    /// Whether the bot has a record or a message of the session.
+    pub async fn has_session(&self, tenant: Tenant, session_code: &str) -> Result<bool> {
+        let mut run = self.start(tenant, None).await?;
+        let same_session = col("session_code").eq(datafusion::prelude::lit(session_code));
+        let records = run.conversations().await?.filter(same_session.clone())?;
+        if run.count(records.limit(0, Some(1))?).await? > 0 {
+            return Ok(true);
+        }
+        let messages = run.messages().await?.filter(same_session)?;
+        Ok(run.count(messages.limit(0, Some(1))?).await? > 0)
+    }
+
+    /// A report's rows in order, read from `snapshot` under the request memory budget.
+    /// `seed` draws a random sample.
+    pub async fn report_rows(
+        &self,
+        tenant: Tenant,
+        spec: &talkhouse_core::report::ReportSpec,
+        snapshot: u64,
+        seed: u64,
+    ) -> Result<ReportRows> {
+        let mut run = self.start(tenant, Some(snapshot)).await?;
+        report::rows(&mut run, spec, seed).await
+    }
+
     async fn start(&self, tenant: Tenant, snapshot: Option<u64>) -> Result<Run> {
         let session = match snapshot {
             None => self.engine.session().await?,
@@ -364,17 +397,31 @@ impl Run {
 
     /// Runs a plan and adds what its scans read to the run.
     async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        let task = Arc::new(self.task(&df));
+        let plan = df.create_physical_plan().await?;
+        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+        self.add_scan_metrics(&plan);
+        Ok(batches)
+    }
+
+    /// Runs a plan as a stream of batches, under the run's memory budget.
+    async fn stream(
+        &mut self,
+        df: DataFrame,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        let task = Arc::new(self.task(&df));
+        let plan = df.create_physical_plan().await?;
+        Ok(datafusion::physical_plan::execute_stream(plan, task)?)
+    }
+
+    fn task(&self, df: &DataFrame) -> datafusion::execution::TaskContext {
         let mut task = df.task_ctx();
         if let Some(budget) = &self.budget {
             task = task
                 .with_runtime(budget.runtime.clone())
                 .with_session_config(budget.config.clone());
         }
-        let task = Arc::new(task);
-        let plan = df.create_physical_plan().await?;
-        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
-        self.add_scan_metrics(&plan);
-        Ok(batches)
+        task
     }
 
     async fn count(&mut self, df: DataFrame) -> Result<u64> {

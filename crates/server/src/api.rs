@@ -10,49 +10,46 @@ mod report;
 
 use std::sync::Arc;
 
+use talkhouse_core::Tenant;
+use talkhouse_core::report::{ReportPolicy, ReportRules};
 use talkhouse_core::request::{Checker, Limits};
 use talkhouse_proto::v1;
 use talkhouse_query::dashboard::Dashboard;
+use talkhouse_reports::Reports;
 
 use crate::ServiceError;
 
 /// What a deployment allows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServiceConfig {
     pub limits: Limits,
-    /// Largest number of items a report may hold.
-    pub max_sample: u64,
-    /// Export types a report may be requested in.
-    pub export_types: Vec<v1::ExportType>,
-}
-
-impl Default for ServiceConfig {
-    fn default() -> Self {
-        Self {
-            limits: Limits::default(),
-            max_sample: 10_000,
-            export_types: vec![
-                v1::ExportType::Csv,
-                v1::ExportType::Xlsx,
-                v1::ExportType::Jsonl,
-                v1::ExportType::Parquet,
-            ],
-        }
-    }
+    /// The largest report and the export types, per deployment and per bot.
+    pub reports: ReportPolicy,
 }
 
 /// Shared by every dashboard service.
 #[derive(Clone)]
 pub struct DashboardApi {
     dashboard: Arc<Dashboard>,
+    reports: Arc<Reports>,
     config: Arc<ServiceConfig>,
 }
 
 impl DashboardApi {
-    pub fn new(dashboard: Arc<Dashboard>, config: ServiceConfig) -> Self {
+    pub fn new(dashboard: Arc<Dashboard>, reports: Arc<Reports>, config: ServiceConfig) -> Self {
         Self {
             dashboard,
+            reports,
             config: Arc::new(config),
+        }
+    }
+
+    /// The report rules of the request's bot; the deployment's when the bot is not valid (the
+    /// request is then rejected for it anyway).
+    fn report_rules(&self, tenant: Option<&Tenant>) -> ReportRules {
+        match tenant {
+            Some(tenant) => self.config.reports.rules(tenant.bot_id),
+            None => self.config.reports.default.clone(),
         }
     }
 }

@@ -26,6 +26,11 @@ pub enum ServiceError {
     #[error("{0}")]
     NotFound(String),
 
+    /// The request is valid but the resource is not in a state to answer it (a report that is
+    /// not READY).
+    #[error("{0}")]
+    FailedPrecondition(String),
+
     #[error("{0}")]
     Unimplemented(String),
 
@@ -42,6 +47,20 @@ pub enum ServiceError {
 
     #[error("query")]
     Query(#[source] talkhouse_query::Error),
+
+    #[error("reports")]
+    Reports(#[source] talkhouse_reports::Error),
+}
+
+impl From<talkhouse_reports::Error> for ServiceError {
+    fn from(error: talkhouse_reports::Error) -> Self {
+        match error {
+            talkhouse_reports::Error::Busy(_) => ServiceError::ResourceExhausted(error.to_string()),
+            talkhouse_reports::Error::Query(error) => ServiceError::from(error),
+            talkhouse_reports::Error::Storage(error) => ServiceError::from(error),
+            other => ServiceError::Reports(other),
+        }
+    }
 }
 
 impl From<talkhouse_query::Error> for ServiceError {
@@ -110,6 +129,7 @@ impl From<ServiceError> for Status {
                 Status::already_exists(message)
             }
             ServiceError::NotFound(message) => Status::not_found(message),
+            ServiceError::FailedPrecondition(message) => Status::failed_precondition(message),
             ServiceError::Unimplemented(message) => Status::unimplemented(message),
             ServiceError::ResourceExhausted(message) => {
                 tracing::warn!(%message, "resource exhausted");
@@ -118,6 +138,7 @@ impl From<ServiceError> for Status {
             ServiceError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
             ServiceError::Storage(source) => internal(&source),
             ServiceError::Query(source) => internal(&source),
+            ServiceError::Reports(source) => internal(&source),
         }
     }
 }

@@ -17,5 +17,6 @@ pub use api::ServiceConfig;
 pub use auth::Authentication;
 pub use error::ServiceError;
 pub use guard::QueryLimits;
-pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, Server, ServerConfig, StartError};
+pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, ServeError, Server, ServerConfig, StartError};
+pub use talkhouse_reports::ReportSettings;
 pub use tonic::transport::Error as TransportError;

@@ -12,6 +12,7 @@ use talkhouse_proto::v1::message_service_server::MessageServiceServer;
 use talkhouse_proto::v1::report_service_server::ReportServiceServer;
 use talkhouse_query::QueryEngine;
 use talkhouse_query::dashboard::Dashboard;
+use talkhouse_reports::{ReportSettings, ReportStore, Reports};
 use talkhouse_storage::EventTable;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub limits: QueryLimits,
     /// Memory one request's query operators may hold; `None` is unbounded.
     pub query_memory_limit: Option<usize>,
+    /// The report workers.
+    pub reports: ReportSettings,
 }
 
 impl ServerConfig {
@@ -39,6 +42,7 @@ impl ServerConfig {
             services: ServiceConfig::default(),
             limits: QueryLimits::default(),
             query_memory_limit: Some(DEFAULT_QUERY_MEMORY_LIMIT),
+            reports: ReportSettings::default(),
         }
     }
 }
@@ -55,6 +59,16 @@ pub enum StartError {
     NotLoopback(SocketAddr),
     #[error("cannot listen: {0}")]
     Bind(#[source] std::io::Error),
+    #[error("cannot start the report workers: {0}")]
+    Reports(#[source] talkhouse_reports::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Start(StartError),
+    #[error(transparent)]
+    Transport(#[from] tonic::transport::Error),
 }
 
 /// A bound, not yet serving, server. Binding first lets callers learn the port of `:0`.
@@ -89,10 +103,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then drains requests in flight.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send,
-    ) -> Result<(), tonic::transport::Error> {
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<IngestServiceServer<IngestApi>>()
@@ -121,11 +132,17 @@ impl Server {
         if let Some(bytes) = self.config.query_memory_limit {
             dashboard = dashboard.with_memory_limit(bytes);
         }
-        let api = DashboardApi::new(Arc::new(dashboard), self.config.services);
+        let dashboard = Arc::new(dashboard);
+        let store = ReportStore::at(self.table.location())
+            .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
+        let reports = Reports::start(store, dashboard.clone(), self.config.reports)
+            .await
+            .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
+        let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
         let limits = self.config.limits;
         let ingest = IngestServiceServer::new(IngestApi::new(self.table))
             .max_decoding_message_size(limits.max_ingest_bytes);
-        tonic::transport::Server::builder()
+        let served = tonic::transport::Server::builder()
             .layer(GuardLayer::new(self.config.authentication, limits))
             .add_service(health_service)
             .add_service(reflection)
@@ -136,6 +153,9 @@ impl Server {
             .add_service(MessageServiceServer::new(api.clone()))
             .add_service(ReportServiceServer::new(api))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await
+            .await;
+        // Reports still running stay RUNNING in storage and resume at the next start.
+        reports.shutdown();
+        Ok(served?)
     }
 }

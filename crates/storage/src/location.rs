@@ -1,6 +1,10 @@
 //! Where the tables live: a local folder (default `./data`) or an object-store URL.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 
 use url::Url;
 
@@ -53,6 +57,23 @@ impl DataLocation {
         self.root
             .join(&format!("{name}/"))
             .expect("a table name is a valid path segment")
+    }
+
+    /// The object store holding everything under the root (tables, reports), with paths
+    /// relative to the root.
+    pub fn object_store(&self) -> Result<Arc<dyn ObjectStore>> {
+        let path = self
+            .root
+            .to_file_path()
+            .map_err(|()| Error::InvalidLocation {
+                location: self.root.to_string(),
+                reason: "not a local path".into(),
+            })?;
+        let store = LocalFileSystem::new_with_prefix(path).map_err(|e| Error::InvalidLocation {
+            location: self.root.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Arc::new(store))
     }
 
     /// The local folder of a table, when the location is local.

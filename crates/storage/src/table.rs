@@ -67,6 +67,7 @@ pub struct EventTable {
     /// The writer's view; the mutex makes this process's commits one at a time.
     writer: Mutex<Writer>,
     reader: Mutex<DeltaTable>,
+    location: DataLocation,
 }
 
 struct Writer {
@@ -103,7 +104,13 @@ impl EventTable {
                 last_written_at: 0,
             }),
             reader: Mutex::new(reader),
+            location: location.clone(),
         })
+    }
+
+    /// Where the table (and everything beside it) lives.
+    pub fn location(&self) -> &DataLocation {
+        &self.location
     }
 
     /// The latest committed version number, read from the log.

@@ -54,7 +54,7 @@ pub struct FilterInput {
 }
 
 /// A validated filter: which instants, channels and tags a request is about.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Filter {
     pub window: Window,
     /// Distinct, in the order asked; empty means every channel.

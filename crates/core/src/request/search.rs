@@ -69,7 +69,8 @@ impl Page {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SearchBy {
     SessionCode,
     BusinessKey,
@@ -78,7 +79,7 @@ pub enum SearchBy {
 }
 
 /// An exact-match search.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SearchTerm {
     pub by: SearchBy,
     pub term: String,
@@ -151,7 +152,8 @@ pub enum Order {
 }
 
 /// Which evaluated messages a message search keeps; `Any` when empty or holding ALL.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum NlpFilter {
     #[default]
     Any,
@@ -159,7 +161,7 @@ pub enum NlpFilter {
 }
 
 /// Items with an evaluated user message whose confidence is at least `threshold`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ConfidenceRule {
     pub threshold: f64,
 }

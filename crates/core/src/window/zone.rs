@@ -7,7 +7,8 @@ use chrono_tz::Tz;
 const MAX_OFFSET_SECONDS: i32 = 18 * 3600;
 
 /// Where local dates and hours are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Zone {
     /// A zone of the tz database, with its daylight-saving rules and history.
     Named(Tz),
@@ -60,6 +61,20 @@ impl Zone {
             .unwrap_or_default()
             .with_timezone(&offset)
             .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+    }
+}
+
+impl From<Zone> for String {
+    fn from(zone: Zone) -> String {
+        zone.to_string()
+    }
+}
+
+impl TryFrom<String> for Zone {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Zone, String> {
+        Zone::parse(&text).ok_or_else(|| format!("not a time zone: {text:?}"))
     }
 }
 

@@ -1,5 +1,7 @@
 //! `talkhouse.v1.ConversationService`.
 
+use talkhouse_core::Tenant;
+use talkhouse_core::report::{ExportType, ReportSpec};
 use talkhouse_core::request::Checker;
 use talkhouse_proto::v1;
 use talkhouse_proto::v1::conversation_service_server::ConversationService;
@@ -9,7 +11,8 @@ use super::{DashboardApi, bot_id, valid};
 use crate::ServiceError;
 use crate::convert::answer::{conversation, message, page_info, provenance};
 use crate::convert::request::{
-    cap, conversation_search, conversation_selection, session_code, tenant, zone,
+    conversation_search, conversation_selection, export_type, report_sort, session_code, tenant,
+    zone,
 };
 
 #[tonic::async_trait]
@@ -82,19 +85,17 @@ impl ConversationService for DashboardApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(bot = bot_id(&request.get_ref().bot)))]
     async fn request_conversations_report(
         &self,
         request: Request<v1::ConversationsReportRequest>,
     ) -> Result<Response<v1::ReportCreated>, Status> {
-        let request = request.into_inner();
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = conversation_selection(&request, &self.config.limits, &mut checker);
-        let cap = cap(request.cap, self.config.max_sample, &mut checker);
-        valid(checker, tenant.zip(selection).zip(cap))?;
-        Err(ServiceError::Unimplemented("report production is not available yet".into()).into())
+        let (tenant, spec, export_type) = self.conversations_report(request.get_ref(), true)?;
+        let export_type = export_type.expect("checked for a report");
+        self.create_report(tenant, spec, export_type).await
     }
 
+    #[tracing::instrument(skip_all, fields(bot = bot_id(&request.get_ref().bot)))]
     async fn request_transcript_report(
         &self,
         request: Request<v1::TranscriptReportRequest>,
@@ -102,10 +103,28 @@ impl ConversationService for DashboardApi {
         let request = request.into_inner();
         let mut checker = Checker::new();
         let tenant = tenant(request.bot.as_ref(), &mut checker);
+        let rules = self.report_rules(tenant.as_ref());
         let code = session_code(&request.session_code, &mut checker);
         let zone = zone(&request.timezone, "timezone", &mut checker);
-        valid(checker, tenant.zip(code).zip(zone))?;
-        Err(ServiceError::Unimplemented("report production is not available yet".into()).into())
+        let export_type = export_type(request.export_type, &rules, &mut checker);
+        let ((tenant, (session_code, timezone)), export_type) =
+            valid(checker, tenant.zip(code.zip(zone)).zip(export_type))?;
+        let known = self
+            .dashboard
+            .has_session(tenant, &session_code)
+            .await
+            .map_err(ServiceError::from)?;
+        if !known {
+            return Err(ServiceError::NotFound(format!(
+                "no conversation {session_code:?} in this bot"
+            ))
+            .into());
+        }
+        let spec = ReportSpec::Transcript {
+            session_code,
+            timezone,
+        };
+        self.create_report(tenant, spec, export_type).await
     }
 
     #[tracing::instrument(skip_all, fields(bot = bot_id(&request.get_ref().bot)))]
@@ -113,12 +132,10 @@ impl ConversationService for DashboardApi {
         &self,
         request: Request<v1::ConversationsReportRequest>,
     ) -> Result<Response<v1::ReportPreview>, Status> {
-        let request = request.into_inner();
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = conversation_selection(&request, &self.config.limits, &mut checker);
-        let cap = cap(request.cap, self.config.max_sample, &mut checker);
-        let ((tenant, selection), cap) = valid(checker, tenant.zip(selection).zip(cap))?;
+        let (tenant, spec, _) = self.conversations_report(request.get_ref(), false)?;
+        let ReportSpec::Conversations { selection, cap, .. } = spec else {
+            unreachable!("a conversations report")
+        };
         let answer = self
             .dashboard
             .count_conversations(tenant, &selection)
@@ -127,6 +144,55 @@ impl ConversationService for DashboardApi {
         Ok(Response::new(v1::ReportPreview {
             estimate: answer.value.min(cap) as i64,
             provenance: provenance(&answer),
+        }))
+    }
+}
+
+impl DashboardApi {
+    /// The validated report (or preview) request; the export type only for a report.
+    fn conversations_report(
+        &self,
+        request: &v1::ConversationsReportRequest,
+        for_report: bool,
+    ) -> Result<(Tenant, ReportSpec, Option<ExportType>), ServiceError> {
+        let mut checker = Checker::new();
+        let tenant = tenant(request.bot.as_ref(), &mut checker);
+        let rules = self.report_rules(tenant.as_ref());
+        let selection = conversation_selection(request, &self.config.limits, &mut checker);
+        let cap = rules.check_cap(request.cap, &mut checker);
+        let sort = report_sort(request.sort, &mut checker);
+        let export_type = if for_report {
+            export_type(request.export_type, &rules, &mut checker).map(Some)
+        } else {
+            Some(None)
+        };
+        let (((tenant, selection), (cap, sort)), export_type) = valid(
+            checker,
+            tenant.zip(selection).zip(cap.zip(sort)).zip(export_type),
+        )?;
+        let spec = ReportSpec::Conversations {
+            selection,
+            cap,
+            sort,
+        };
+        Ok((tenant, spec, export_type))
+    }
+
+    /// Stores and queues a report; answers its id.
+    pub(super) async fn create_report(
+        &self,
+        tenant: Tenant,
+        spec: ReportSpec,
+        export_type: ExportType,
+    ) -> Result<Response<v1::ReportCreated>, Status> {
+        let record = self
+            .reports
+            .request(tenant, spec, export_type)
+            .await
+            .map_err(ServiceError::from)?;
+        tracing::info!(report = %record.id, kind = ?record.kind(), "report requested");
+        Ok(Response::new(v1::ReportCreated {
+            report_id: record.id.to_string(),
         }))
     }
 }

@@ -6,17 +6,22 @@ use talkhouse_proto::v1::dashboard_service_server::DashboardService;
 use tonic::{Request, Response, Status};
 
 use super::{DashboardApi, bot_id, valid};
-use crate::convert::answer::{provenance, timestamp};
+use crate::convert::answer::{export_type, provenance, timestamp};
 use crate::convert::request::tenant;
 
 impl DashboardApi {
     fn report_config(&self, bot: Option<&v1::BotRef>) -> Result<v1::ReportConfig, Status> {
         let mut checker = Checker::new();
         let tenant = tenant(bot, &mut checker);
-        valid(checker, tenant)?;
+        let tenant = valid(checker, tenant)?;
+        let rules = self.report_rules(Some(&tenant));
         Ok(v1::ReportConfig {
-            max_sample: self.config.max_sample,
-            available_export_types: self.config.export_types.iter().map(|t| *t as i32).collect(),
+            max_sample: rules.max_sample,
+            available_export_types: rules
+                .export_types
+                .into_iter()
+                .map(|t| export_type(t) as i32)
+                .collect(),
         })
     }
 }

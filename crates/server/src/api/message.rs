@@ -1,5 +1,7 @@
 //! `talkhouse.v1.MessageService`.
 
+use talkhouse_core::Tenant;
+use talkhouse_core::report::{ExportType, ReportSpec};
 use talkhouse_core::request::Checker;
 use talkhouse_proto::v1;
 use talkhouse_proto::v1::message_service_server::MessageService;
@@ -8,7 +10,9 @@ use tonic::{Request, Response, Status};
 use super::{DashboardApi, bot_id, valid};
 use crate::ServiceError;
 use crate::convert::answer::{message, page_info, provenance};
-use crate::convert::request::{cap, message_search, message_selection, tenant};
+use crate::convert::request::{
+    export_type, message_search, message_selection, report_sort, tenant,
+};
 
 #[tonic::async_trait]
 impl MessageService for DashboardApi {
@@ -42,17 +46,14 @@ impl MessageService for DashboardApi {
         }))
     }
 
+    #[tracing::instrument(skip_all, fields(bot = bot_id(&request.get_ref().bot)))]
     async fn request_messages_report(
         &self,
         request: Request<v1::MessagesReportRequest>,
     ) -> Result<Response<v1::ReportCreated>, Status> {
-        let request = request.into_inner();
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = message_selection(&request, &self.config.limits, &mut checker);
-        let cap = cap(request.cap, self.config.max_sample, &mut checker);
-        valid(checker, tenant.zip(selection).zip(cap))?;
-        Err(ServiceError::Unimplemented("report production is not available yet".into()).into())
+        let (tenant, spec, export_type) = self.messages_report(request.get_ref(), true)?;
+        let export_type = export_type.expect("checked for a report");
+        self.create_report(tenant, spec, export_type).await
     }
 
     #[tracing::instrument(skip_all, fields(bot = bot_id(&request.get_ref().bot)))]
@@ -60,12 +61,10 @@ impl MessageService for DashboardApi {
         &self,
         request: Request<v1::MessagesReportRequest>,
     ) -> Result<Response<v1::ReportPreview>, Status> {
-        let request = request.into_inner();
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = message_selection(&request, &self.config.limits, &mut checker);
-        let cap = cap(request.cap, self.config.max_sample, &mut checker);
-        let ((tenant, selection), cap) = valid(checker, tenant.zip(selection).zip(cap))?;
+        let (tenant, spec, _) = self.messages_report(request.get_ref(), false)?;
+        let ReportSpec::Messages { selection, cap, .. } = spec else {
+            unreachable!("a messages report")
+        };
         let answer = self
             .dashboard
             .count_messages(tenant, &selection)
@@ -75,5 +74,36 @@ impl MessageService for DashboardApi {
             estimate: answer.value.min(cap) as i64,
             provenance: provenance(&answer),
         }))
+    }
+}
+
+impl DashboardApi {
+    /// The validated report (or preview) request; the export type only for a report.
+    fn messages_report(
+        &self,
+        request: &v1::MessagesReportRequest,
+        for_report: bool,
+    ) -> Result<(Tenant, ReportSpec, Option<ExportType>), ServiceError> {
+        let mut checker = Checker::new();
+        let tenant = tenant(request.bot.as_ref(), &mut checker);
+        let rules = self.report_rules(tenant.as_ref());
+        let selection = message_selection(request, &self.config.limits, &mut checker);
+        let cap = rules.check_cap(request.cap, &mut checker);
+        let sort = report_sort(request.sort, &mut checker);
+        let export_type = if for_report {
+            export_type(request.export_type, &rules, &mut checker).map(Some)
+        } else {
+            Some(None)
+        };
+        let (((tenant, selection), (cap, sort)), export_type) = valid(
+            checker,
+            tenant.zip(selection).zip(cap.zip(sort)).zip(export_type),
+        )?;
+        let spec = ReportSpec::Messages {
+            selection,
+            cap,
+            sort,
+        };
+        Ok((tenant, spec, export_type))
     }
 }

@@ -111,3 +111,43 @@ pub fn message(row: MessageRow, zone: Zone) -> v1::MessageSummary {
         tags: row.tags,
     }
 }
+
+pub fn report(record: talkhouse_reports::ReportRecord) -> v1::Report {
+    use talkhouse_core::report::{ReportKind, ReportStatus};
+    v1::Report {
+        report_id: record.id.to_string(),
+        kind: match record.kind() {
+            ReportKind::Conversations => v1::ReportKind::Conversations,
+            ReportKind::Messages => v1::ReportKind::Messages,
+            ReportKind::Transcript => v1::ReportKind::Transcript,
+        } as i32,
+        status: match record.status {
+            ReportStatus::Pending => v1::ReportStatus::Pending,
+            ReportStatus::Running => v1::ReportStatus::Running,
+            ReportStatus::Ready => v1::ReportStatus::Ready,
+            ReportStatus::Failed => v1::ReportStatus::Failed,
+            ReportStatus::Expired => v1::ReportStatus::Expired,
+        } as i32,
+        export_type: export_type(record.export_type) as i32,
+        parameters: record.parameters(),
+        file_name: record.file_name(),
+        requested_at: Some(timestamp(record.requested_at)),
+        started_at: record.started_at.map(timestamp),
+        finished_at: record.finished_at.map(timestamp),
+        expires_at: record.expires_at.map(timestamp),
+        row_count: record.row_count,
+        byte_size: record.byte_size,
+        error: record.error.unwrap_or_default(),
+        snapshot: record.snapshot,
+    }
+}
+
+pub fn export_type(export_type: talkhouse_core::report::ExportType) -> v1::ExportType {
+    use talkhouse_core::report::ExportType;
+    match export_type {
+        ExportType::Csv => v1::ExportType::Csv,
+        ExportType::Xlsx => v1::ExportType::Xlsx,
+        ExportType::Jsonl => v1::ExportType::Jsonl,
+        ExportType::Parquet => v1::ExportType::Parquet,
+    }
+}

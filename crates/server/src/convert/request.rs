@@ -1,5 +1,6 @@
 //! Dashboard requests to validated domain values. Every violation names the proto field path.
 
+use talkhouse_core::report::{ExportType, ReportRules, ReportSort};
 use talkhouse_core::request::{
     Checker, ConfidenceRule, ConversationSearch, ConversationSelection, ConversationSort, Filter,
     FilterInput, Limits, MessageSearch, MessageSelection, MessageSort, NlpFilter, Order, Page,
@@ -229,23 +230,39 @@ pub fn message_search(
     })
 }
 
-/// `cap` must be 1..max_sample; absent means max_sample.
-pub fn cap(cap: Option<i64>, max_sample: u64, checker: &mut Checker) -> Option<u64> {
-    match cap {
-        None => Some(max_sample),
-        Some(cap) if cap >= 1 && cap as u64 <= max_sample => Some(cap as u64),
-        Some(cap) => {
-            checker.violation(
-                "cap",
-                format!("must be 1..{max_sample} (max_sample), got {cap}"),
-            );
-            None
-        }
-    }
+pub fn report_sort(value: i32, checker: &mut Checker) -> Option<ReportSort> {
+    known(
+        value,
+        "sort",
+        checker,
+        |s: v1::ReportSort| match s {
+            v1::ReportSort::Unspecified => None,
+            v1::ReportSort::NewestFirst => Some(ReportSort::NewestFirst),
+            v1::ReportSort::OldestFirst => Some(ReportSort::OldestFirst),
+            v1::ReportSort::RandomSample => Some(ReportSort::RandomSample),
+        },
+        ReportSort::NewestFirst,
+    )
 }
 
-fn report_sort(value: i32, checker: &mut Checker) -> Option<()> {
-    known(value, "sort", checker, |_: v1::ReportSort| Some(()), ())
+/// One of the export types the bot's rules offer.
+pub fn export_type(value: i32, rules: &ReportRules, checker: &mut Checker) -> Option<ExportType> {
+    let asked = known(
+        value,
+        "export_type",
+        checker,
+        |t: v1::ExportType| {
+            Some(match t {
+                v1::ExportType::Unspecified => None,
+                v1::ExportType::Csv => Some(ExportType::Csv),
+                v1::ExportType::Xlsx => Some(ExportType::Xlsx),
+                v1::ExportType::Jsonl => Some(ExportType::Jsonl),
+                v1::ExportType::Parquet => Some(ExportType::Parquet),
+            })
+        },
+        None,
+    )?;
+    rules.check_export_type(asked, checker)
 }
 
 pub fn conversation_selection(
@@ -262,7 +279,6 @@ pub fn conversation_selection(
         checker,
     );
     let confidence = ConfidenceRule::check(request.min_confidence, request.error_margin, checker);
-    report_sort(request.sort, checker)?;
     Some(ConversationSelection {
         filter: filter?,
         search: search?,
@@ -285,7 +301,6 @@ pub fn message_selection(
     );
     let confidence = ConfidenceRule::check(request.min_confidence, request.error_margin, checker);
     let nlp = nlp_filter(&request.nlp_response_filters, checker);
-    report_sort(request.sort, checker)?;
     Some(MessageSelection {
         filter: filter?,
         search: search?,

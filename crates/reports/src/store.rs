@@ -1,0 +1,159 @@
+//! Reports in the data location's object store, beside the tables:
+//! `reports/{org}/{env}/{bot}/{report id}/report.json` holds the state and `data.{ext}` the file.
+//! Every write replaces a whole object, atomically; a report is found only under its own bot.
+
+use std::path::Path as LocalPath;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use talkhouse_core::Tenant;
+use talkhouse_storage::DataLocation;
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use crate::{ReportRecord, Result};
+
+const ROOT: &str = "reports";
+const RECORD: &str = "report.json";
+/// Parts a file is uploaded in.
+const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct ReportStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ReportStore {
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// The reports of a data location.
+    pub fn at(location: &DataLocation) -> Result<Self> {
+        Ok(Self::new(location.object_store()?))
+    }
+
+    fn bot_folder(tenant: &Tenant) -> Path {
+        Path::from_iter([
+            ROOT.to_string(),
+            tenant.org_id.to_string(),
+            tenant.env_id.to_string(),
+            tenant.bot_id.to_string(),
+        ])
+    }
+
+    fn folder(tenant: &Tenant, id: Uuid) -> Path {
+        Self::bot_folder(tenant).join(id.to_string())
+    }
+
+    fn record_path(tenant: &Tenant, id: Uuid) -> Path {
+        Self::folder(tenant, id).join(RECORD)
+    }
+
+    fn file_path(record: &ReportRecord) -> Path {
+        Self::folder(&record.tenant, record.id)
+            .join(format!("data.{}", record.export_type.extension()))
+    }
+
+    pub async fn put(&self, record: &ReportRecord) -> Result<()> {
+        let json = serde_json::to_vec_pretty(record)?;
+        self.store
+            .put(
+                &Self::record_path(&record.tenant, record.id),
+                PutPayload::from(json),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The bot's report `id`; `None` when this bot has none by that id.
+    pub async fn get(&self, tenant: &Tenant, id: Uuid) -> Result<Option<ReportRecord>> {
+        match self.store.get(&Self::record_path(tenant, id)).await {
+            Ok(found) => Ok(Some(serde_json::from_slice(&found.bytes().await?)?)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every report of the bot.
+    pub async fn list(&self, tenant: &Tenant) -> Result<Vec<ReportRecord>> {
+        self.records(Some(&Self::bot_folder(tenant))).await
+    }
+
+    /// Every report of every bot.
+    pub async fn all(&self) -> Result<Vec<ReportRecord>> {
+        self.records(Some(&Path::from(ROOT))).await
+    }
+
+    async fn records(&self, prefix: Option<&Path>) -> Result<Vec<ReportRecord>> {
+        let paths: Vec<Path> = self
+            .store
+            .list(prefix)
+            .try_filter_map(|meta| async move {
+                Ok((meta.location.filename() == Some(RECORD)).then_some(meta.location))
+            })
+            .try_collect()
+            .await?;
+        let mut records = Vec::with_capacity(paths.len());
+        for path in paths {
+            match self.store.get(&path).await {
+                Ok(found) => records.push(serde_json::from_slice(&found.bytes().await?)?),
+                // Deleted between the listing and the read.
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(records)
+    }
+
+    /// Uploads a finished local file as the report's file, in parts; it appears whole or not at
+    /// all. Returns its size.
+    pub async fn put_file(&self, record: &ReportRecord, local: &LocalPath) -> Result<u64> {
+        let upload = self.store.put_multipart(&Self::file_path(record)).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES);
+        let mut file = tokio::fs::File::open(local).await?;
+        let mut buffer = vec![0; 1024 * 1024];
+        let mut size = 0u64;
+        loop {
+            let read = file.read(&mut buffer).await?;
+            if read == 0 {
+                break;
+            }
+            writer.wait_for_capacity(4).await?;
+            writer.write(&buffer[..read]);
+            size += read as u64;
+        }
+        writer.finish().await?;
+        Ok(size)
+    }
+
+    /// The report's file as a stream of byte chunks.
+    pub async fn file(
+        &self,
+        record: &ReportRecord,
+    ) -> Result<BoxStream<'static, Result<Bytes, object_store::Error>>> {
+        let found = self.store.get(&Self::file_path(record)).await?;
+        Ok(found.into_stream().boxed())
+    }
+
+    /// Deletes the report's file; a file already gone is not an error.
+    pub async fn delete_file(&self, record: &ReportRecord) -> Result<()> {
+        match self.store.delete(&Self::file_path(record)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether the report's file exists.
+    pub async fn has_file(&self, record: &ReportRecord) -> Result<bool> {
+        match self.store.head(&Self::file_path(record)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
