@@ -39,7 +39,7 @@ async fn list(store: &ReportStore, args: ReportListArgs) -> Result<(), CliError>
         .filter(|r| args.bot.is_none_or(|bot| r.tenant.bot_id == bot))
         .map(|r| r.as_of(now))
         .collect();
-    records.sort_by(|a, b| (b.requested_at, b.id).cmp(&(a.requested_at, a.id)));
+    ReportRecord::sort_newest_first(&mut records);
     let mut out = std::io::stdout().lock();
     match args.format {
         ListFormat::Json => {

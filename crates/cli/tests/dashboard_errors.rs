@@ -32,7 +32,7 @@ fn search(
     request
 }
 
-fn fields(status: &Status) -> Vec<String> {
+pub fn fields(status: &Status) -> Vec<String> {
     status
         .get_error_details()
         .bad_request()

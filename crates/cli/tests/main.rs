@@ -13,6 +13,7 @@ mod ingest_grpc;
 mod limits;
 mod pruning;
 mod readme;
+mod reports;
 mod shell;
 mod slt;
 mod sql_cli;

@@ -82,6 +82,11 @@ impl ReportRecord {
         serde_json::to_string(&self.spec).expect("a spec serializes")
     }
 
+    /// Orders reports newest first (by request time, then id).
+    pub fn sort_newest_first(records: &mut [ReportRecord]) {
+        records.sort_by_key(|r| std::cmp::Reverse((r.requested_at, r.id)));
+    }
+
     /// The name a download is saved under.
     pub fn file_name(&self) -> String {
         format!("report-{}.{}", self.id, self.export_type.extension())

@@ -55,7 +55,7 @@ pub enum Download {
     /// The report exists but has no file to give: its status says why.
     NotReady(ReportStatus),
     Ready {
-        record: ReportRecord,
+        record: Box<ReportRecord>,
         chunks: BoxStream<'static, Result<Bytes>>,
     },
 }
@@ -286,7 +286,7 @@ impl Reports {
     pub async fn list(&self, tenant: &Tenant, page: Page) -> Result<(Vec<ReportRecord>, u64)> {
         let now = Utc::now();
         let mut records = self.store.list(tenant).await?;
-        records.sort_by(|a, b| (b.requested_at, b.id).cmp(&(a.requested_at, a.id)));
+        ReportRecord::sort_newest_first(&mut records);
         let total = records.len() as u64;
         let page: Vec<ReportRecord> = records
             .into_iter()
@@ -306,7 +306,10 @@ impl Reports {
             return Ok(Download::NotReady(record.status));
         }
         let chunks = rechunk(self.store.file(&record).await?, self.settings.chunk_bytes);
-        Ok(Download::Ready { record, chunks })
+        Ok(Download::Ready {
+            record: Box::new(record),
+            chunks,
+        })
     }
 
     /// Marks every finished report past its expiry EXPIRED and deletes its file. Returns how
