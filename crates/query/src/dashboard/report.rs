@@ -7,7 +7,7 @@ use arrow::array::{Array, AsArray, UInt64Array};
 use arrow::datatypes::DataType;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
 use datafusion::physical_plan::SendableRecordBatchStream;
-use datafusion::prelude::{DataFrame, Expr, cast, col, lit};
+use datafusion::prelude::{DataFrame, cast, col, lit};
 use talkhouse_core::report::{ReportSort, ReportSpec, sample_rank};
 use talkhouse_core::request::Order;
 
@@ -112,18 +112,7 @@ fn capped(df: DataFrame, matching: u64, cap: u64) -> Result<DataFrame> {
 }
 
 fn project(df: DataFrame, columns: &[&str]) -> Result<DataFrame> {
-    let exprs: Vec<Expr> = columns
-        .iter()
-        .map(|name| match *name {
-            "flows_travelled" => cast(
-                datafusion::functions_nested::expr_fn::cardinality(col("flows")),
-                DataType::Int64,
-            )
-            .alias("flows_travelled"),
-            name => col(name),
-        })
-        .collect();
-    Ok(df.select(exprs)?)
+    Ok(df.select_columns(columns)?)
 }
 
 pub(super) async fn rows(run: &mut Run, spec: &ReportSpec, seed: u64) -> Result<ReportRows> {
