@@ -123,6 +123,17 @@ impl ExportWriter for JsonlWriter {
 /// Rows an XLSX sheet holds under its header (Excel's limit is 1,048,576 rows).
 pub const XLSX_ROWS_PER_SHEET: u32 = 1_048_575;
 
+/// Characters an Excel cell holds; a message text may be longer (up to 65,536).
+pub const XLSX_CELL_CHARS: usize = 32_767;
+
+/// The text, cut to what an Excel cell holds.
+fn xlsx_text(text: &str) -> &str {
+    match text.char_indices().nth(XLSX_CELL_CHARS) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
 /// An Excel workbook written in constant memory, one sheet per 1,048,575 rows, each with the
 /// header. Text is written as string cells, which a spreadsheet never evaluates; numbers as
 /// numbers; instants and lists as text, like CSV.
@@ -181,7 +192,7 @@ impl ExportWriter for XlsxWriter {
                 match cell {
                     Cell::Null => {}
                     Cell::Text(text) => {
-                        sheet.write_string(self.row, col, text)?;
+                        sheet.write_string(self.row, col, xlsx_text(text))?;
                     }
                     Cell::Instant(text) => {
                         sheet.write_string(self.row, col, text)?;
@@ -208,5 +219,19 @@ impl ExportWriter for XlsxWriter {
     fn finish(mut self: Box<Self>) -> Result<()> {
         self.workbook.save(&self.path)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xlsx_text_is_cut_to_a_cell_on_a_character_boundary() {
+        assert_eq!(xlsx_text("short"), "short");
+        let long = "é".repeat(XLSX_CELL_CHARS + 10);
+        assert_eq!(xlsx_text(&long).chars().count(), XLSX_CELL_CHARS);
+        let exact = "a".repeat(XLSX_CELL_CHARS);
+        assert_eq!(xlsx_text(&exact), exact);
     }
 }
