@@ -10,6 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+mod peers;
+
 use chrono::NaiveDate;
 use talkhouse_core::Event;
 use talkhouse_core::generate::{GenerateConfig, Generator};
@@ -53,9 +55,7 @@ fn main() {
     let median = rates[rates.len() / 2];
     println!("talkhouse ingest median: {median:.0} messages/s (aim: 300000)");
 
-    let peers =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-peers");
-    match duckdb_seconds(&peers, work.path(), &file) {
+    match duckdb_seconds(work.path(), &file) {
         Some(seconds) => {
             let peer = messages as f64 / seconds;
             println!("duckdb read_json -> parquet: {seconds:.2} s, {peer:.0} messages/s");
@@ -95,31 +95,8 @@ fn write_file(path: &Path) -> (usize, usize, u64) {
     )
 }
 
-/// Installs DuckDB from PyPI into `peers` (once) and times loading the same file to Parquet.
-fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
-    let site = peers.join("python");
-    if !site.join("duckdb").exists() {
-        let install = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&site)
-            .arg("duckdb")
-            .output()
-            .ok()?;
-        if !install.status.success() {
-            eprintln!(
-                "pip install duckdb: {}",
-                String::from_utf8_lossy(&install.stderr)
-            );
-            return None;
-        }
-    }
+/// DuckDB loading the same file to Parquet: seconds.
+fn duckdb_seconds(work: &Path, file: &Path) -> Option<f64> {
     let script = format!(
         "import duckdb, time\n\
          con = duckdb.connect()\n\
@@ -130,26 +107,9 @@ fn duckdb_seconds(peers: &Path, work: &Path, file: &Path) -> Option<f64> {
         file = file.display(),
         out = work.join("duckdb.parquet").display(),
     );
-    let output = Command::new("python3")
-        .env("PYTHONPATH", &site)
-        .args(["-c", &script])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        eprintln!("duckdb: {}", String::from_utf8_lossy(&output.stderr));
-        return None;
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let seconds = stdout
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .map(str::trim);
-    match seconds.and_then(|s| s.parse().ok()) {
-        Some(seconds) => Some(seconds),
-        None => {
-            eprintln!("duckdb printed {stdout:?}");
-            None
-        }
-    }
+    let printed = peers::python(&script)?;
+    printed.parse().ok().or_else(|| {
+        eprintln!("duckdb printed {printed:?}");
+        None
+    })
 }

@@ -8,7 +8,6 @@
 //! order to CSV from the same Parquet files, in the same run. Not a test: nothing is asserted.
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,8 @@ use talkhouse_core::report::ReportRules;
 use talkhouse_proto::v1;
 use talkhouse_server::{Authentication, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
+
+mod peers;
 
 const MESSAGES: usize = 1_000_000;
 
@@ -174,10 +175,8 @@ async fn run() {
     let _ = stop.send(());
     let _ = serving.await;
 
-    let peers =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-peers");
     let bot_id = bot.bot_id.to_string();
-    match duckdb(&peers, work.path(), &data, &bot_id) {
+    match duckdb(work.path(), &data, &bot_id) {
         Some((peer_seconds, peer_rows, peer_peak)) => {
             println!(
                 "duckdb COPY … ORDER BY … TO csv: {peer_rows} rows, {peer_seconds:.2} s, {:.0} \
@@ -195,30 +194,7 @@ async fn run() {
 
 /// DuckDB writing the bot's messages, newest first, to CSV from the table's Parquet files.
 /// Returns seconds, rows and its process's peak memory in MiB.
-fn duckdb(peers: &Path, work: &Path, data: &Path, bot_id: &str) -> Option<(f64, u64, f64)> {
-    let site = peers.join("python");
-    if !site.join("duckdb").exists() {
-        let install = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&site)
-            .arg("duckdb")
-            .output()
-            .ok()?;
-        if !install.status.success() {
-            eprintln!(
-                "pip install duckdb: {}",
-                String::from_utf8_lossy(&install.stderr)
-            );
-            return None;
-        }
-    }
+fn duckdb(work: &Path, data: &Path, bot_id: &str) -> Option<(f64, u64, f64)> {
     let script = format!(
         "import duckdb, resource, time\n\
          con = duckdb.connect()\n\
@@ -238,17 +214,8 @@ fn duckdb(peers: &Path, work: &Path, data: &Path, bot_id: &str) -> Option<(f64, 
         data = data.display(),
         out = work.join("duckdb.csv").display(),
     );
-    let output = Command::new("python3")
-        .env("PYTHONPATH", &site)
-        .args(["-c", &script])
-        .output()
-        .ok()?;
-    if !output.status.success() {
-        eprintln!("duckdb: {}", String::from_utf8_lossy(&output.stderr));
-        return None;
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<&str> = stdout.split_whitespace().collect();
+    let printed = peers::python(&script)?;
+    let fields: Vec<&str> = printed.split_whitespace().collect();
     match fields.as_slice() {
         [seconds, rows, peak] => Some((
             seconds.parse().ok()?,
@@ -256,7 +223,7 @@ fn duckdb(peers: &Path, work: &Path, data: &Path, bot_id: &str) -> Option<(f64, 
             peak.parse().ok()?,
         )),
         _ => {
-            eprintln!("duckdb printed {stdout:?}");
+            eprintln!("duckdb printed {printed:?}");
             None
         }
     }

@@ -11,13 +11,14 @@ mod report;
 use std::sync::Arc;
 
 use talkhouse_core::Tenant;
-use talkhouse_core::report::{ReportPolicy, ReportRules};
+use talkhouse_core::report::{ExportType, ReportPolicy, ReportRules, ReportSort};
 use talkhouse_core::request::{Checker, Limits};
 use talkhouse_proto::v1;
 use talkhouse_query::dashboard::Dashboard;
 use talkhouse_reports::Reports;
 
 use crate::ServiceError;
+use crate::convert::request::{export_type, report_sort};
 
 /// What a deployment allows.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +52,39 @@ impl DashboardApi {
             Some(tenant) => self.config.reports.rules(tenant.bot_id),
             None => self.config.reports.default.clone(),
         }
+    }
+}
+
+/// What every report request carries beside its selection, validated.
+struct ReportOptions {
+    cap: u64,
+    sort: ReportSort,
+    /// Only for a report; a preview ignores it.
+    export_type: Option<ExportType>,
+}
+
+impl DashboardApi {
+    /// The `(cap, sort, export_type)` of a report or preview request, under its bot's rules.
+    fn report_options(
+        &self,
+        tenant: Option<&Tenant>,
+        (cap, sort, export): (Option<i64>, i32, i32),
+        for_report: bool,
+        checker: &mut Checker,
+    ) -> Option<ReportOptions> {
+        let rules = self.report_rules(tenant);
+        let cap = rules.check_cap(cap, checker);
+        let sort = report_sort(sort, checker);
+        let export_type = if for_report {
+            export_type(export, &rules, checker).map(Some)
+        } else {
+            Some(None)
+        };
+        Some(ReportOptions {
+            cap: cap?,
+            sort: sort?,
+            export_type: export_type?,
+        })
     }
 }
 

@@ -11,8 +11,7 @@ use super::{DashboardApi, bot_id, valid};
 use crate::ServiceError;
 use crate::convert::answer::{conversation, message, page_info, provenance};
 use crate::convert::request::{
-    conversation_search, conversation_selection, export_type, report_sort, session_code, tenant,
-    zone,
+    conversation_search, conversation_selection, export_type, session_code, tenant, zone,
 };
 
 #[tonic::async_trait]
@@ -157,24 +156,20 @@ impl DashboardApi {
     ) -> Result<(Tenant, ReportSpec, Option<ExportType>), ServiceError> {
         let mut checker = Checker::new();
         let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let rules = self.report_rules(tenant.as_ref());
         let selection = conversation_selection(request, &self.config.limits, &mut checker);
-        let cap = rules.check_cap(request.cap, &mut checker);
-        let sort = report_sort(request.sort, &mut checker);
-        let export_type = if for_report {
-            export_type(request.export_type, &rules, &mut checker).map(Some)
-        } else {
-            Some(None)
-        };
-        let (((tenant, selection), (cap, sort)), export_type) = valid(
-            checker,
-            tenant.zip(selection).zip(cap.zip(sort)).zip(export_type),
-        )?;
+        let options = self.report_options(
+            tenant.as_ref(),
+            (request.cap, request.sort, request.export_type),
+            for_report,
+            &mut checker,
+        );
+        let ((tenant, selection), options) = valid(checker, tenant.zip(selection).zip(options))?;
         let spec = ReportSpec::Conversations {
             selection,
-            cap,
-            sort,
+            cap: options.cap,
+            sort: options.sort,
         };
+        let export_type = options.export_type;
         Ok((tenant, spec, export_type))
     }
 
