@@ -48,7 +48,9 @@ fn the_sql_examples_run() {
 
 #[test]
 fn the_token_example_carries_the_grant_it_describes() {
-    let claims: serde_json::Value = serde_json::from_str(&block(&readme(), "json")).unwrap();
+    let text = readme();
+    let section = &text[text.find("### Authentication").unwrap()..];
+    let claims: serde_json::Value = serde_json::from_str(&block(section, "json")).unwrap();
     let grant = talkhouse_core::access::ClaimNames::default()
         .grant(&claims)
         .expect("the example's claims are read with the default names");
@@ -62,5 +64,36 @@ fn the_token_example_carries_the_grant_it_describes() {
             talkhouse_core::access::Scope::Read,
             talkhouse_core::access::Scope::Report
         ]
+    );
+}
+
+#[test]
+fn the_report_rules_example_is_a_valid_config() {
+    let text = readme();
+    let section = &text[text.find("### Reports").unwrap()..];
+    let json = block(section, "json");
+    let policy: talkhouse_core::report::ReportPolicy = serde_json::from_str(&json).unwrap();
+    policy.validate().unwrap();
+    let bot = "9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03".parse().unwrap();
+    assert_eq!(policy.rules(bot).max_sample, 500);
+    assert_eq!(policy.default.max_sample, 10_000);
+    // `serve` refuses the file with an unknown export type, naming the flag.
+    let data = DataDir::new();
+    let bad = data.file("bad.json", &json.replace("[\"CSV\"]", "[\"XLS\"]"));
+    let stderr = run_fails(
+        talkhouse(&data)
+            .args([
+                "serve",
+                "--dev-no-auth",
+                "--no-demo",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--report-config")
+            .arg(&bad),
+    );
+    assert!(
+        stderr.contains("--report-config") && stderr.contains("XLS"),
+        "{stderr}"
     );
 }
