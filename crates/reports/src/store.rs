@@ -101,7 +101,11 @@ impl ReportStore {
         let mut records = Vec::with_capacity(paths.len());
         for path in paths {
             match self.store.get(&path).await {
-                Ok(found) => records.push(serde_json::from_slice(&found.bytes().await?)?),
+                // One unreadable record must not hide the others (or stop a server starting).
+                Ok(found) => match serde_json::from_slice(&found.bytes().await?) {
+                    Ok(record) => records.push(record),
+                    Err(error) => tracing::warn!(%path, %error, "skipping an unreadable report"),
+                },
                 // Deleted between the listing and the read.
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
@@ -155,5 +159,51 @@ impl ReportStore {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use talkhouse_core::report::{ExportType, ReportSpec};
+    use talkhouse_core::window::Zone;
+
+    use super::*;
+
+    fn tenant(bot: u128) -> Tenant {
+        Tenant {
+            org_id: Uuid::from_u128(1),
+            env_id: Uuid::from_u128(2),
+            bot_id: Uuid::from_u128(bot),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_are_found_only_under_their_bot_and_a_broken_one_is_skipped() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = ReportStore::at(&DataLocation::local(folder.path()).unwrap()).unwrap();
+        let spec = ReportSpec::Transcript {
+            session_code: "s".into(),
+            timezone: Zone::UTC,
+        };
+        let record = ReportRecord::new(tenant(3), spec, ExportType::Csv, 1, Utc::now());
+        store.put(&record).await.unwrap();
+        assert_eq!(
+            store.get(&tenant(3), record.id).await.unwrap(),
+            Some(record.clone())
+        );
+        assert_eq!(store.get(&tenant(4), record.id).await.unwrap(), None);
+        assert!(store.list(&tenant(4)).await.unwrap().is_empty());
+
+        let broken = folder.path().join(format!(
+            "reports/{}/{}/{}/x/report.json",
+            Uuid::from_u128(1),
+            Uuid::from_u128(2),
+            Uuid::from_u128(3)
+        ));
+        std::fs::create_dir_all(broken.parent().unwrap()).unwrap();
+        std::fs::write(&broken, "{ not json").unwrap();
+        assert_eq!(store.all().await.unwrap(), [record.clone()]);
+        assert_eq!(store.list(&tenant(3)).await.unwrap(), [record]);
     }
 }
