@@ -953,3 +953,92 @@ async fn reports_are_listed_per_bot_under_the_bot_rules_and_on_the_command_line(
     ]));
     assert!(stderr.contains("no report"), "{stderr}");
 }
+
+/// `talkhouse serve` on 127.0.0.1:0 in its own process; its address.
+fn spawn_server(data: &DataDir) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = talkhouse(data)
+        .args([
+            "serve",
+            "--dev-no-auth",
+            "--no-demo",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--report-workers", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("talkhouse listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, address)
+}
+
+async fn connect(address: &str) -> Clients {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    Clients::with_channel(channel)
+}
+
+#[tokio::test]
+async fn a_report_running_when_the_server_is_killed_is_finished_after_the_restart() {
+    let (data, table, bot, _) = generated(20, 30).await;
+    drop(table);
+    let (mut server, address) = spawn_server(&data);
+    let mut c = connect(&address).await;
+    let request = v1::MessagesReportRequest {
+        bot: bot.clone(),
+        filter: filter("2024-03-01", "2024-03-20"),
+        export_type: v1::ExportType::Xlsx as i32,
+        ..Default::default()
+    };
+    let preview = c
+        .messages
+        .preview_messages_report(request.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .estimate;
+    let id = request_messages(&mut c, request).await;
+    let mut running = false;
+    for _ in 0..1000 {
+        if get(&mut c, &bot, &id).await.status == v1::ReportStatus::Running as i32 {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(running, "the report started");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    drop(c);
+
+    let store =
+        ReportStore::at(&talkhouse_storage::DataLocation::parse(&data.data()).unwrap()).unwrap();
+    let record = store.all().await.unwrap().pop().unwrap();
+    assert_eq!(
+        (record.status, record.attempts, record.row_count),
+        (talkhouse_core::report::ReportStatus::Running, 1, 0),
+        "SIGKILL left the report RUNNING"
+    );
+
+    let (mut server, address) = spawn_server(&data);
+    let mut c = connect(&address).await;
+    let report = ready(&mut c, &bot, &id).await;
+    assert_eq!(report.row_count as i64, preview);
+    let rows = read_rows(ExportType::Xlsx, &download(&mut c, &bot, &id).await, ZONE);
+    assert_eq!(rows.len() as i64, preview);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

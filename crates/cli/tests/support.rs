@@ -240,7 +240,10 @@ pub struct Clients {
 
 impl Clients {
     pub async fn connect(server: &RunningServer) -> Self {
-        let channel = server.channel().await;
+        Self::with_channel(server.channel().await)
+    }
+
+    pub fn with_channel(channel: Channel) -> Self {
         Self {
             dashboard: v1::dashboard_service_client::DashboardServiceClient::new(channel.clone()),
             analytics: v1::analytics_service_client::AnalyticsServiceClient::new(channel.clone()),
