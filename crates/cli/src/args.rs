@@ -143,6 +143,11 @@ pub struct ReportArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_unfinished_reports: u64,
 
+    /// Reports one organization may have waiting or running.
+    #[arg(long, env = "TALKHOUSE_MAX_UNFINISHED_REPORTS_PER_ORG", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_unfinished_reports_per_org: u64,
+
     /// How long a finished report (and its file) is kept.
     #[arg(long, env = "TALKHOUSE_REPORT_TTL_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u64).range(1..=87_600))]

@@ -29,6 +29,7 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     config.reports = ReportSettings {
         workers: args.reports.report_workers as usize,
         max_unfinished: args.reports.max_unfinished_reports as usize,
+        max_unfinished_per_org: args.reports.max_unfinished_reports_per_org as usize,
         time_to_live: Duration::from_secs(args.reports.report_ttl_hours * 3600),
         ..ReportSettings::default()
     };

@@ -676,6 +676,7 @@ async fn reports_interrupted_by_a_restart_are_resumed() {
     let (data, table, bot, _) = generated(20, 30).await;
     let settings = ReportSettings {
         workers: 1,
+        max_unfinished_per_org: 3,
         ..ReportSettings::default()
     };
     let server = RunningServer::start_with(config(settings), table.clone()).await;
@@ -706,6 +707,13 @@ async fn reports_interrupted_by_a_restart_are_resumed() {
     ] {
         ids.push(request_messages(&mut c, request(export)).await);
     }
+    // The organization's share of the queue is full.
+    let status = c
+        .messages
+        .request_messages_report(request(v1::ExportType::Csv))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     // Stop as soon as the first report is RUNNING: the others are still PENDING behind it.
     for _ in 0..600 {
         if get(&mut c, &bot, &ids[0]).await.status == v1::ReportStatus::Running as i32 {

@@ -35,6 +35,12 @@ pub enum Error {
     /// Too many reports are waiting or running.
     #[error("{0} reports are already waiting or running; try again later")]
     Busy(usize),
+
+    /// Too many of the organization's reports are waiting or running.
+    #[error(
+        "this organization already has {0} reports waiting or running; try again when some are READY"
+    )]
+    OrganizationBusy(usize),
 }
 
 impl Error {

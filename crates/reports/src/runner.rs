@@ -1,7 +1,7 @@
 //! The report workers: a bounded pool that produces report files in the background, resumes the
 //! reports a stopped server left unfinished, and expires old reports.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -29,6 +29,8 @@ pub struct ReportSettings {
     pub workers: usize,
     /// Reports waiting or running, beyond which a request is refused.
     pub max_unfinished: usize,
+    /// Reports one organization may have waiting or running, so that one cannot fill the queue.
+    pub max_unfinished_per_org: usize,
     /// How long a finished report is kept.
     pub time_to_live: Duration,
     /// How often expired reports are looked for.
@@ -42,6 +44,7 @@ impl Default for ReportSettings {
         Self {
             workers: 2,
             max_unfinished: 1_000,
+            max_unfinished_per_org: 50,
             time_to_live: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(60),
             chunk_bytes: 64 * 1024,
@@ -65,7 +68,8 @@ pub struct Reports {
     dashboard: Arc<Dashboard>,
     settings: ReportSettings,
     workers: Arc<Semaphore>,
-    unfinished: AtomicUsize,
+    /// Reports waiting or running, per organization.
+    unfinished: Mutex<HashMap<Uuid, usize>>,
     tasks: Mutex<JoinSet<()>>,
 }
 
@@ -82,7 +86,7 @@ impl Reports {
             dashboard,
             workers: Arc::new(Semaphore::new(settings.workers.max(1))),
             settings,
-            unfinished: AtomicUsize::new(0),
+            unfinished: Mutex::default(),
             tasks: Mutex::new(JoinSet::new()),
         });
         reports.resume().await?;
@@ -142,10 +146,7 @@ impl Reports {
         spec: ReportSpec,
         export_type: ExportType,
     ) -> Result<ReportRecord> {
-        let unfinished = self.unfinished.load(Ordering::SeqCst);
-        if unfinished >= self.settings.max_unfinished {
-            return Err(Error::Busy(unfinished));
-        }
+        self.check_room(&tenant)?;
         let snapshot = self.dashboard.latest_snapshot().await?;
         let record = ReportRecord::new(tenant, spec, export_type, snapshot, Utc::now());
         self.store.put(&record).await?;
@@ -153,15 +154,39 @@ impl Reports {
         Ok(record)
     }
 
+    /// Refuses a new report while the queue, or the organization's share of it, is full.
+    fn check_room(&self, tenant: &Tenant) -> Result<()> {
+        let unfinished = self.unfinished.lock().expect("not poisoned");
+        let total: usize = unfinished.values().sum();
+        if total >= self.settings.max_unfinished {
+            return Err(Error::Busy(total));
+        }
+        let own = unfinished.get(&tenant.org_id).copied().unwrap_or(0);
+        if own >= self.settings.max_unfinished_per_org {
+            return Err(Error::OrganizationBusy(own));
+        }
+        Ok(())
+    }
+
+    fn count_unfinished(&self, org: Uuid, change: isize) {
+        let mut unfinished = self.unfinished.lock().expect("not poisoned");
+        let count = unfinished.entry(org).or_default();
+        *count = count.saturating_add_signed(change);
+        if *count == 0 {
+            unfinished.remove(&org);
+        }
+    }
+
     fn enqueue(self: &Arc<Self>, record: ReportRecord) {
-        self.unfinished.fetch_add(1, Ordering::SeqCst);
+        let org = record.tenant.org_id;
+        self.count_unfinished(org, 1);
         let reports = self.clone();
         self.spawn(async move {
             let id = record.id;
             if let Err(error) = reports.run(record).await {
                 tracing::error!(report = %id, error = %error, "report state could not be saved");
             }
-            reports.unfinished.fetch_sub(1, Ordering::SeqCst);
+            reports.count_unfinished(org, -1);
         });
     }
 

@@ -55,7 +55,9 @@ pub enum ServiceError {
 impl From<talkhouse_reports::Error> for ServiceError {
     fn from(error: talkhouse_reports::Error) -> Self {
         match error {
-            talkhouse_reports::Error::Busy(_) => ServiceError::ResourceExhausted(error.to_string()),
+            talkhouse_reports::Error::Busy(_) | talkhouse_reports::Error::OrganizationBusy(_) => {
+                ServiceError::ResourceExhausted(error.to_string())
+            }
             talkhouse_reports::Error::Query(error) => ServiceError::from(error),
             talkhouse_reports::Error::Storage(error) => ServiceError::from(error),
             other => ServiceError::Reports(other),
