@@ -714,6 +714,17 @@ async fn reports_interrupted_by_a_restart_are_resumed() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    // A file is downloadable only once READY.
+    let status = c
+        .reports
+        .download_report(v1::GetReportRequest {
+            bot: bot.clone(),
+            report_id: ids[2].clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("PENDING"), "{}", status.message());
     // Stop as soon as the first report is RUNNING: the others are still PENDING behind it.
     for _ in 0..600 {
         if get(&mut c, &bot, &ids[0]).await.status == v1::ReportStatus::Running as i32 {
