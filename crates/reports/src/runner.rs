@@ -261,24 +261,29 @@ impl Reports {
             record.spec.zone(),
             spool.path(),
         )?;
-        let (batches, mut receiver) = tokio::sync::mpsc::channel(2);
-        let writing = tokio::task::spawn_blocking(move || -> Result<u64> {
+        // `None` marks the end; a channel closed without it was cancelled, and the file is left
+        // unfinished (and deleted with the spool).
+        let (batches, mut receiver) =
+            tokio::sync::mpsc::channel::<Option<arrow::array::RecordBatch>>(2);
+        let writing = tokio::task::spawn_blocking(move || -> Result<Option<u64>> {
             let mut writer = writer;
             let mut written = 0u64;
             while let Some(batch) = receiver.blocking_recv() {
-                let batch: arrow::array::RecordBatch = batch;
+                let Some(batch) = batch else {
+                    writer.finish()?;
+                    return Ok(Some(written));
+                };
                 writer.write(&batch)?;
                 written += batch.num_rows() as u64;
             }
-            writer.finish()?;
-            Ok(written)
+            Ok(None)
         });
         let mut read = Ok(());
         while let Some(batch) = rows.stream.next().await {
             match batch {
                 Ok(batch) if batch.num_rows() == 0 => {}
                 Ok(batch) => {
-                    if batches.send(batch).await.is_err() {
+                    if batches.send(Some(batch)).await.is_err() {
                         break;
                     }
                 }
@@ -288,9 +293,13 @@ impl Reports {
                 }
             }
         }
+        if read.is_ok() {
+            let _ = batches.send(None).await;
+        }
         drop(batches);
         let written = writing.await.map_err(std::io::Error::other)??;
         read?;
+        let written = written.ok_or_else(|| std::io::Error::other("the writer stopped early"))?;
         if written != rows.rows {
             tracing::warn!(
                 report = %record.id, expected = rows.rows, written,
