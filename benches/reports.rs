@@ -193,10 +193,11 @@ async fn run() {
 }
 
 /// DuckDB writing the bot's messages, newest first, to CSV from the table's Parquet files.
-/// Returns seconds, rows and its process's peak memory in MiB.
+/// Returns seconds, rows and its process's peak memory in MiB (VmHWM: `ru_maxrss` would carry
+/// over this process's size through the fork).
 fn duckdb(work: &Path, data: &Path, bot_id: &str) -> Option<(f64, u64, f64)> {
     let script = format!(
-        "import duckdb, resource, time\n\
+        "import duckdb, time\n\
          con = duckdb.connect()\n\
          con.execute('SET enable_progress_bar = false')\n\
          con.execute(\"SET TimeZone = 'America/Sao_Paulo'\")\n\
@@ -209,7 +210,7 @@ fn duckdb(work: &Path, data: &Path, bot_id: &str) -> Option<(f64, u64, f64)> {
            ORDER BY sent_at DESC, message_id DESC) TO '{out}' (HEADER, DELIMITER ',')\"\"\")\n\
          seconds = time.perf_counter() - t\n\
          rows = sum(1 for _ in open('{out}')) - 1\n\
-         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n\
+         peak = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')) / 1024\n\
          print(seconds, rows, peak)\n",
         data = data.display(),
         out = work.join("duckdb.csv").display(),
