@@ -1,6 +1,5 @@
 //! The interactive SQL shell, driven through a pipe, and `talkhouse serve` as the README runs it.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
 use super::support::*;
@@ -33,20 +32,11 @@ fn the_shell_reads_multi_line_statements_lists_tables_and_keeps_history() {
 #[test]
 fn serve_creates_the_demo_in_an_empty_folder_and_stops_on_sigterm() {
     let data = DataDir::new();
-    let mut child = talkhouse(&data)
-        .args(["serve", "--dev-no-auth", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let address = line
-        .trim()
-        .strip_prefix("talkhouse listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (child, address) = spawn_serve(
+        talkhouse(&data)
+            .args(["serve", "--dev-no-auth", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped()),
+    );
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let status = runtime.block_on(async {

@@ -82,6 +82,23 @@ pub fn talkhouse(data: &DataDir) -> Command {
     command
 }
 
+/// Starts `talkhouse serve` (its arguments already on `command`) with stdout piped, and reads
+/// the address it prints first.
+pub fn spawn_serve(command: &mut Command) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line
+        .trim()
+        .strip_prefix("talkhouse listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, address)
+}
+
 pub fn run(command: &mut Command) -> Output {
     command.output().expect("the talkhouse binary runs")
 }
@@ -243,7 +260,17 @@ impl Clients {
         Self::with_channel(server.channel().await)
     }
 
-    pub fn with_channel(channel: Channel) -> Self {
+    /// Clients of a server at `address` (host:port).
+    pub async fn connect_to(address: &str) -> Self {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+            .unwrap()
+            .connect()
+            .await
+            .expect("connect to the server");
+        Self::with_channel(channel)
+    }
+
+    fn with_channel(channel: Channel) -> Self {
         Self {
             dashboard: v1::dashboard_service_client::DashboardServiceClient::new(channel.clone()),
             analytics: v1::analytics_service_client::AnalyticsServiceClient::new(channel.clone()),
