@@ -232,13 +232,7 @@ impl Dashboard {
     }
 
     async fn start(&self, tenant: Tenant, snapshot: Option<u64>) -> Result<Run> {
-        let session = match snapshot {
-            None => self.engine.session().await?,
-            Some(version) => {
-                let snapshot = self.engine.table().snapshot_at(version).await?;
-                QueryEngine::session_for(snapshot).await?
-            }
-        };
+        let session = self.engine.session_at(snapshot).await?;
         let budget = self
             .memory_limit
             .map(|bytes| MemoryBudget::new(&session.ctx, bytes))

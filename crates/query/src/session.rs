@@ -50,6 +50,22 @@ impl QueryEngine {
         Ok(session)
     }
 
+    /// A session over `version`, or over the latest committed version when `None`. A version
+    /// equal to the latest reuses its session instead of replaying the log again.
+    pub async fn session_at(
+        &self,
+        version: Option<u64>,
+    ) -> talkhouse_storage::Result<SnapshotSession> {
+        let Some(version) = version else {
+            return self.session().await;
+        };
+        let latest = self.latest.lock().await.clone();
+        if let Some(session) = latest.filter(|s| s.snapshot.version == version) {
+            return Ok(session);
+        }
+        Self::session_for(self.table.snapshot_at(version).await?).await
+    }
+
     /// A session over the given snapshot.
     pub async fn session_for(snapshot: Snapshot) -> talkhouse_storage::Result<SnapshotSession> {
         let config = SessionConfig::new()

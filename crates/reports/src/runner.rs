@@ -57,10 +57,7 @@ pub enum Download {
     NotFound,
     /// The report exists but has no file to give: its status says why.
     NotReady(ReportStatus),
-    Ready {
-        record: Box<ReportRecord>,
-        chunks: BoxStream<'static, Result<Bytes>>,
-    },
+    Ready(BoxStream<'static, Result<Bytes>>),
 }
 
 pub struct Reports {
@@ -340,10 +337,7 @@ impl Reports {
             return Ok(Download::NotReady(record.status));
         }
         let chunks = rechunk(self.store.file(&record).await?, self.settings.chunk_bytes);
-        Ok(Download::Ready {
-            record: Box::new(record),
-            chunks,
-        })
+        Ok(Download::Ready(chunks))
     }
 
     /// Marks every finished report past its expiry EXPIRED and deletes its file. Returns how

@@ -151,15 +151,6 @@ impl ReportStore {
             Err(e) => Err(e.into()),
         }
     }
-
-    /// Whether the report's file exists.
-    pub async fn has_file(&self, record: &ReportRecord) -> Result<bool> {
-        match self.store.head(&Self::file_path(record)).await {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,14 +11,14 @@ mod report;
 use std::sync::Arc;
 
 use talkhouse_core::Tenant;
-use talkhouse_core::report::{ExportType, ReportPolicy, ReportRules, ReportSort};
+use talkhouse_core::report::{ExportType, ReportPolicy, ReportRules, ReportSort, ReportSpec};
 use talkhouse_core::request::{Checker, Limits};
 use talkhouse_proto::v1;
 use talkhouse_query::dashboard::Dashboard;
 use talkhouse_reports::Reports;
 
 use crate::ServiceError;
-use crate::convert::request::{export_type, report_sort};
+use crate::convert::request::{export_type, report_sort, tenant};
 
 /// What a deployment allows.
 #[derive(Debug, Clone, Default)]
@@ -55,36 +55,37 @@ impl DashboardApi {
     }
 }
 
-/// What every report request carries beside its selection, validated.
-struct ReportOptions {
-    cap: u64,
-    sort: ReportSort,
-    /// Only for a report; a preview ignores it.
-    export_type: Option<ExportType>,
-}
+/// A report (or preview) request as validated: its bot, what the report holds, and for a report
+/// its export type.
+type ReportRequest = (Tenant, ReportSpec, Option<ExportType>);
 
 impl DashboardApi {
-    /// The `(cap, sort, export_type)` of a report or preview request, under its bot's rules.
-    fn report_options(
+    /// Validates a conversations or messages report request: the bot, the `selection`, and the
+    /// `(cap, sort, export_type)` under the bot's rules (the export type only `for_report`).
+    fn report_request<S>(
         &self,
-        tenant: Option<&Tenant>,
+        bot: Option<&v1::BotRef>,
         (cap, sort, export): (Option<i64>, i32, i32),
         for_report: bool,
-        checker: &mut Checker,
-    ) -> Option<ReportOptions> {
-        let rules = self.report_rules(tenant);
-        let cap = rules.check_cap(cap, checker);
-        let sort = report_sort(sort, checker);
+        selection: impl FnOnce(&Limits, &mut Checker) -> Option<S>,
+        spec: fn(S, u64, ReportSort) -> ReportSpec,
+    ) -> Result<ReportRequest, ServiceError> {
+        let mut checker = Checker::new();
+        let tenant = tenant(bot, &mut checker);
+        let rules = self.report_rules(tenant.as_ref());
+        let selection = selection(&self.config.limits, &mut checker);
+        let cap = rules.check_cap(cap, &mut checker);
+        let sort = report_sort(sort, &mut checker);
         let export_type = if for_report {
-            export_type(export, &rules, checker).map(Some)
+            export_type(export, &rules, &mut checker).map(Some)
         } else {
             Some(None)
         };
-        Some(ReportOptions {
-            cap: cap?,
-            sort: sort?,
-            export_type: export_type?,
-        })
+        let (((tenant, selection), (cap, sort)), export_type) = valid(
+            checker,
+            tenant.zip(selection).zip(cap.zip(sort)).zip(export_type),
+        )?;
+        Ok((tenant, spec(selection, cap, sort), export_type))
     }
 }
 

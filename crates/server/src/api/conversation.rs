@@ -153,24 +153,18 @@ impl DashboardApi {
         &self,
         request: &v1::ConversationsReportRequest,
         for_report: bool,
-    ) -> Result<(Tenant, ReportSpec, Option<ExportType>), ServiceError> {
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = conversation_selection(request, &self.config.limits, &mut checker);
-        let options = self.report_options(
-            tenant.as_ref(),
+    ) -> Result<super::ReportRequest, ServiceError> {
+        self.report_request(
+            request.bot.as_ref(),
             (request.cap, request.sort, request.export_type),
             for_report,
-            &mut checker,
-        );
-        let ((tenant, selection), options) = valid(checker, tenant.zip(selection).zip(options))?;
-        let spec = ReportSpec::Conversations {
-            selection,
-            cap: options.cap,
-            sort: options.sort,
-        };
-        let export_type = options.export_type;
-        Ok((tenant, spec, export_type))
+            |limits, checker| conversation_selection(request, limits, checker),
+            |selection, cap, sort| ReportSpec::Conversations {
+                selection,
+                cap,
+                sort,
+            },
+        )
     }
 
     /// Stores and queues a report; answers its id.

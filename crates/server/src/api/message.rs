@@ -1,7 +1,6 @@
 //! `talkhouse.v1.MessageService`.
 
-use talkhouse_core::Tenant;
-use talkhouse_core::report::{ExportType, ReportSpec};
+use talkhouse_core::report::ReportSpec;
 use talkhouse_core::request::Checker;
 use talkhouse_proto::v1;
 use talkhouse_proto::v1::message_service_server::MessageService;
@@ -81,23 +80,17 @@ impl DashboardApi {
         &self,
         request: &v1::MessagesReportRequest,
         for_report: bool,
-    ) -> Result<(Tenant, ReportSpec, Option<ExportType>), ServiceError> {
-        let mut checker = Checker::new();
-        let tenant = tenant(request.bot.as_ref(), &mut checker);
-        let selection = message_selection(request, &self.config.limits, &mut checker);
-        let options = self.report_options(
-            tenant.as_ref(),
+    ) -> Result<super::ReportRequest, ServiceError> {
+        self.report_request(
+            request.bot.as_ref(),
             (request.cap, request.sort, request.export_type),
             for_report,
-            &mut checker,
-        );
-        let ((tenant, selection), options) = valid(checker, tenant.zip(selection).zip(options))?;
-        let spec = ReportSpec::Messages {
-            selection,
-            cap: options.cap,
-            sort: options.sort,
-        };
-        let export_type = options.export_type;
-        Ok((tenant, spec, export_type))
+            |limits, checker| message_selection(request, limits, checker),
+            |selection, cap, sort| ReportSpec::Messages {
+                selection,
+                cap,
+                sort,
+            },
+        )
     }
 }

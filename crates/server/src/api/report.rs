@@ -106,7 +106,7 @@ impl ReportService for DashboardApi {
                 status.as_str()
             ))
             .into()),
-            Download::Ready { chunks, .. } => {
+            Download::Ready(chunks) => {
                 let chunks = chunks.map(|chunk| {
                     chunk
                         .map(|data| v1::ReportChunk { data })
