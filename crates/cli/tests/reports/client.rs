@@ -26,6 +26,21 @@ pub(super) async fn get(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> 
         .into_inner()
 }
 
+/// Why the server refuses to start the download.
+pub(super) async fn download_refused(
+    c: &mut Clients,
+    bot: &Option<v1::BotRef>,
+    id: &str,
+) -> tonic::Status {
+    c.reports
+        .download_report(v1::GetReportRequest {
+            bot: bot.clone(),
+            report_id: id.into(),
+        })
+        .await
+        .expect_err("the download is refused")
+}
+
 /// The whole file; every chunk is at most 64 KiB.
 pub(super) async fn download(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> Vec<u8> {
     let mut stream = c

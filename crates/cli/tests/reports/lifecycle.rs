@@ -47,14 +47,7 @@ async fn reports_interrupted_by_a_restart_are_resumed() {
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     // A file is downloadable only once READY.
-    let status = c
-        .reports
-        .download_report(v1::GetReportRequest {
-            bot: bot.clone(),
-            report_id: ids[2].clone(),
-        })
-        .await
-        .unwrap_err();
+    let status = download_refused(&mut c, &bot, &ids[2]).await;
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("PENDING"), "{}", status.message());
     // Stop as soon as the first report is RUNNING: the others are still PENDING behind it.
@@ -101,14 +94,7 @@ async fn reports_interrupted_by_a_restart_are_resumed() {
     let failed = get(&mut c, &bot, &ids[2]).await;
     assert_eq!(failed.status, v1::ReportStatus::Failed as i32);
     assert!(failed.error.contains("interrupted"), "{}", failed.error);
-    let status = c
-        .reports
-        .download_report(v1::GetReportRequest {
-            bot: bot.clone(),
-            report_id: ids[2].clone(),
-        })
-        .await
-        .unwrap_err();
+    let status = download_refused(&mut c, &bot, &ids[2]).await;
     assert_eq!(status.code(), Code::FailedPrecondition);
     server.stop().await;
     drop(data);
@@ -150,14 +136,7 @@ async fn reports_expire_and_their_files_are_deleted() {
         v1::ReportStatus::Expired as i32
     );
     assert!(!file.exists(), "the sweep deleted {}", file.display());
-    let status = c
-        .reports
-        .download_report(v1::GetReportRequest {
-            bot: bot.clone(),
-            report_id: id.clone(),
-        })
-        .await
-        .unwrap_err();
+    let status = download_refused(&mut c, &bot, &id).await;
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(status.message().contains("EXPIRED"), "{}", status.message());
     server.stop().await;
