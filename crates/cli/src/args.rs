@@ -35,6 +35,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run SQL on the tables: one statement, a file, or an interactive shell.
     Sql(SqlArgs),
+    /// Merge the small files ingest leaves into large sorted ones, one atomic commit per partition.
+    Compact(CompactArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
     Token(TokenArgs),
     /// List, inspect and download the reports stored in the data folder.
@@ -107,6 +109,38 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub reports: ReportArgs,
+
+    /// Answer traffic, accuracy and series from the event tables only, never from rollups
+    /// (the answers are the same; for comparisons and diagnosis).
+    #[arg(long, env = "TALKHOUSE_NO_ROLLUPS")]
+    pub no_rollups: bool,
+
+    /// Seconds between background compactions; 0 never compacts.
+    #[arg(
+        long,
+        env = "TALKHOUSE_COMPACT_INTERVAL_SECONDS",
+        default_value_t = 300
+    )]
+    pub compact_interval_seconds: u64,
+
+    /// A partition is compacted once it holds this many files.
+    #[arg(long, env = "TALKHOUSE_COMPACT_MIN_FILES", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    pub compact_min_files: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// A partition is rewritten when it holds at least this many files.
+    #[arg(long, default_value_t = 2, value_parser = parse_min_files)]
+    pub min_files: usize,
+}
+
+fn parse_min_files(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => Err(format!("{text:?} is not a whole number of at least 2")),
+    }
 }
 
 /// What reports may hold, and the workers that produce them.

@@ -1,10 +1,12 @@
-//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `token` and `reports`.
+//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `compact`, `token` and
+//! `reports`.
 //!
 //! The top of the dependency graph: it wires configuration into the server, storage and query
 //! crates and prints errors plainly, with a non-zero exit code and no stack traces.
 
 mod args;
 mod auth;
+mod compact;
 mod demo;
 mod error;
 mod generate;
@@ -45,6 +47,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Ingest(args) => ingest::run(&data, args).await,
         Command::Generate(args) => generate::run(&data, args).await,
         Command::Sql(args) => sql::run(&data, args).await,
+        Command::Compact(args) => compact::run(&data, args).await,
         Command::Token(args) => auth::token(args),
         Command::Reports(command) => reports::run(&data, command).await,
     }

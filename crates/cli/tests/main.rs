@@ -14,6 +14,7 @@ mod limits;
 mod pruning;
 mod readme;
 mod reports;
+mod rollups;
 mod shell;
 mod slt;
 mod sql_cli;

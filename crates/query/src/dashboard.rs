@@ -9,6 +9,7 @@ mod columns;
 mod model;
 mod predicates;
 mod report;
+mod rollups;
 mod rows;
 mod search;
 mod series;
@@ -46,6 +47,8 @@ use crate::{QueryEngine, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServedBy {
     EventTables,
+    /// The rollup rows of the same snapshot (see `talkhouse_storage::rollup`).
+    Rollups,
 }
 
 /// What an answer was computed from, and what it cost.
@@ -66,23 +69,64 @@ pub struct Answer<T> {
     pub provenance: Provenance,
 }
 
-/// Newest event instant per (snapshot, bot): a snapshot never changes, so neither does this.
-type DataAsOfCache = HashMap<(u64, Tenant), Option<DateTime<Utc>>>;
+/// Facts of one (snapshot, bot): a snapshot never changes, so neither do they. Entries of older
+/// snapshots are dropped when a newer one is first seen: the commit log invalidates, not a clock.
+struct SnapshotCache<T> {
+    entries: Mutex<HashMap<(u64, Tenant), T>>,
+}
+
+impl<T: Clone> SnapshotCache<T> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, snapshot: u64, tenant: Tenant) -> Option<T> {
+        let entries = self.entries.lock().expect("not poisoned");
+        entries.get(&(snapshot, tenant)).cloned()
+    }
+
+    fn insert(&self, snapshot: u64, tenant: Tenant, value: T) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        let newest = entries.keys().map(|(s, _)| *s).max().unwrap_or(0);
+        if snapshot > newest {
+            entries.retain(|(s, _), _| *s == newest);
+        }
+        if entries.len() > 10_000 {
+            entries.clear();
+        }
+        entries.insert((snapshot, tenant), value);
+    }
+}
 
 /// Answers the dashboard endpoints for any bot.
 pub struct Dashboard {
     engine: QueryEngine,
-    data_as_of: Mutex<DataAsOfCache>,
+    /// The newest event instant of a bot, which every answer's provenance carries.
+    data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
+    /// A bot's channels, which every breakdown and series lists.
+    channels: Arc<SnapshotCache<Vec<Channel>>>,
     memory_limit: Option<usize>,
+    use_rollups: bool,
 }
 
 impl Dashboard {
     pub fn new(engine: QueryEngine) -> Self {
         Self {
             engine,
-            data_as_of: Mutex::new(HashMap::new()),
+            data_as_of: SnapshotCache::new(),
+            channels: Arc::new(SnapshotCache::new()),
             memory_limit: None,
+            use_rollups: true,
         }
+    }
+
+    /// Whether traffic, accuracy and series may be answered from rollups (the default) or only
+    /// ever from the event tables; both give the same answers.
+    pub fn with_rollups(mut self, use_rollups: bool) -> Self {
+        self.use_rollups = use_rollups;
+        self
     }
 
     /// Bounds the memory each request's operators may hold (sorts, aggregations, joins); a
@@ -241,6 +285,9 @@ impl Dashboard {
             ctx: session.ctx,
             budget,
             snapshot: session.snapshot.version,
+            rollups: self.use_rollups && session.snapshot.has_rollups,
+            served_by: ServedBy::EventTables,
+            channels: self.channels.clone(),
             tenant,
             rows_scanned: 0,
             bytes_scanned: 0,
@@ -249,24 +296,13 @@ impl Dashboard {
     }
 
     async fn finish<T>(&self, mut run: Run, value: T) -> Result<Answer<T>> {
-        let key = (run.snapshot, run.tenant);
-        let cached = self
-            .data_as_of
-            .lock()
-            .expect("not poisoned")
-            .get(&key)
-            .copied();
-        let data_as_of = match cached {
+        let data_as_of = match self.data_as_of.get(run.snapshot, run.tenant) {
             Some(known) => known,
             None => {
                 let (rows, bytes) = (run.rows_scanned, run.bytes_scanned);
                 let newest = summary::newest_event(&mut run).await?;
                 (run.rows_scanned, run.bytes_scanned) = (rows, bytes);
-                let mut cache = self.data_as_of.lock().expect("not poisoned");
-                if cache.len() > 10_000 {
-                    cache.clear();
-                }
-                cache.insert(key, newest);
+                self.data_as_of.insert(run.snapshot, run.tenant, newest);
                 newest
             }
         };
@@ -275,7 +311,7 @@ impl Dashboard {
             provenance: Provenance {
                 snapshot: run.snapshot,
                 data_as_of,
-                served_by: ServedBy::EventTables,
+                served_by: run.served_by,
                 rows_scanned: run.rows_scanned,
                 bytes_scanned: run.bytes_scanned,
                 elapsed: run.started.elapsed(),
@@ -315,6 +351,10 @@ pub(crate) struct Run {
     /// The request's own memory budget, shared by all its plans; `None` is unbounded.
     budget: Option<MemoryBudget>,
     snapshot: u64,
+    /// Whether this run may read rollups.
+    rollups: bool,
+    served_by: ServedBy,
+    channels: Arc<SnapshotCache<Vec<Channel>>>,
     tenant: Tenant,
     rows_scanned: u64,
     bytes_scanned: u64,
@@ -342,6 +382,9 @@ impl Run {
 
     /// The bot's channels, ordered by uuid.
     async fn channels(&mut self) -> Result<Vec<Channel>> {
+        if let Some(known) = self.channels.get(self.snapshot, self.tenant) {
+            return Ok(known);
+        }
         let df = self
             .ctx
             .table("channels")
@@ -361,6 +404,8 @@ impl Run {
                 });
             }
         }
+        self.channels
+            .insert(self.snapshot, self.tenant, channels.clone());
         Ok(channels)
     }
 

@@ -8,7 +8,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use talkhouse_storage::schema::EVENTS_TABLE;
 use talkhouse_storage::{EventTable, Snapshot};
 
-use crate::views::VIEWS;
+use crate::views::{ROLLUPS, VIEWS};
 
 /// Builds query sessions over the event table.
 #[derive(Clone)]
@@ -79,7 +79,8 @@ impl QueryEngine {
         let ctx = SessionContext::new_with_state(state);
         snapshot.prepare_session(&ctx)?;
         register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
-        for (name, sql) in VIEWS {
+        let rollups = snapshot.has_rollups.then_some(ROLLUPS);
+        for (name, sql) in VIEWS.into_iter().chain(rollups) {
             let plan = ctx
                 .sql(sql)
                 .await

@@ -8,6 +8,16 @@ pub const VIEWS: [(&str, &str); 4] = [
     ("channels", CHANNELS),
 ];
 
+/// The rollup rows (see `talkhouse_storage::rollup`), registered only for tables that carry them.
+pub const ROLLUPS: (&str, &str) = ("rollups", ROLLUPS_SQL);
+
+const ROLLUPS_SQL: &str = "
+SELECT org_id, env_id, bot_id, month, sent_at AS bucket_start, channel_uuid,
+       rollup_untagged AS untagged, rollup_conversations AS conversations,
+       rollup_user_messages AS user_messages, rollup_bot_messages AS bot_messages,
+       rollup_found AS found, rollup_not_found AS not_found
+FROM events WHERE kind = 'rollup'";
+
 /// Columns pass through uncast: a filter on `bot_id` or `month` (the UTC month of `sent_at`) must
 /// reach the scan to prune partitions.
 const MESSAGES: &str = "

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub query_memory_limit: Option<usize>,
     /// The report workers.
     pub reports: ReportSettings,
+    /// Whether traffic, accuracy and series may be answered from rollups.
+    pub use_rollups: bool,
 }
 
 impl ServerConfig {
@@ -43,6 +45,7 @@ impl ServerConfig {
             limits: QueryLimits::default(),
             query_memory_limit: Some(DEFAULT_QUERY_MEMORY_LIMIT),
             reports: ReportSettings::default(),
+            use_rollups: true,
         }
     }
 }
@@ -128,7 +131,8 @@ impl Server {
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .build_v1()
             .expect("the descriptor sets built into this binary are valid");
-        let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()));
+        let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()))
+            .with_rollups(self.config.use_rollups);
         if let Some(bytes) = self.config.query_memory_limit {
             dashboard = dashboard.with_memory_limit(bytes);
         }

@@ -6,22 +6,32 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Builder, Int32Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, Utc};
 use talkhouse_core::Event;
 use uuid::Uuid;
 
-use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, month_of};
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
+use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, month_of};
 use crate::{Error, Result};
 
-/// Encodes `events` (in batch order) into `schema`, every row stamped with `written_at`.
-pub fn encode(events: &[&Event], schema: &SchemaRef, written_at: i64) -> Result<RecordBatch> {
-    let mut columns = Columns::new(events.len(), schema);
+/// Encodes `events` (in batch order), then their `rollups`, into `schema`, every row stamped with
+/// `written_at`.
+pub fn encode(
+    events: &[&Event],
+    rollups: &[(RollupKey, RollupCounts)],
+    schema: &SchemaRef,
+    written_at: i64,
+) -> Result<RecordBatch> {
+    let mut columns = Columns::new(events.len() + rollups.len(), schema);
     for (line, event) in events.iter().enumerate() {
         columns.append(event, line as i64);
+    }
+    for (offset, (key, counts)) in rollups.iter().enumerate() {
+        columns.append_rollup(key, counts, (events.len() + offset) as i64);
     }
     let arrays = schema
         .fields()
@@ -67,6 +77,8 @@ struct Columns {
     user_messages: Int64Builder,
     bot_messages: Int64Builder,
     batch_line: Int64Builder,
+    rollup_untagged: BooleanBuilder,
+    rollup_counts: [Int64Builder; 5],
 }
 
 fn list_builder(schema: &SchemaRef, name: &str, rows: usize) -> ListBuilder<StringBuilder> {
@@ -118,6 +130,8 @@ impl Columns {
             user_messages: Int64Builder::with_capacity(rows),
             bot_messages: Int64Builder::with_capacity(rows),
             batch_line: Int64Builder::with_capacity(rows),
+            rollup_untagged: BooleanBuilder::with_capacity(rows),
+            rollup_counts: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
         }
     }
 
@@ -128,6 +142,10 @@ impl Columns {
         append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
         self.append_month(event.time());
         self.batch_line.append_value(line);
+        self.rollup_untagged.append_null();
+        for builder in &mut self.rollup_counts {
+            builder.append_null();
+        }
         match event {
             Event::Message(m) => {
                 self.kind.append_value(KIND_MESSAGE);
@@ -206,6 +224,56 @@ impl Columns {
         }
     }
 
+    /// A rollup row: its dimensions in the event columns they mean, every other column empty.
+    fn append_rollup(&mut self, key: &RollupKey, counts: &RollupCounts, line: i64) {
+        let tenant = key.tenant;
+        append_uuid(&mut self.org_id, &mut self.uuid_buffer, Some(tenant.org_id));
+        append_uuid(&mut self.env_id, &mut self.uuid_buffer, Some(tenant.env_id));
+        append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
+        let bucket = DateTime::from_timestamp_micros(key.bucket_start).unwrap_or_default();
+        self.append_month(bucket);
+        self.batch_line.append_value(line);
+        self.kind.append_value(KIND_ROLLUP);
+        self.session_code.append_value("");
+        self.user_id.append_value("");
+        self.business_key.append_null();
+        append_uuid(
+            &mut self.channel_uuid,
+            &mut self.uuid_buffer,
+            Some(key.channel_uuid),
+        );
+        append_list(&mut self.tags, &[]);
+        append_list(&mut self.flows, &[]);
+        self.sent_at.append_value(key.bucket_start);
+        for builder in [
+            &mut self.message_id,
+            &mut self.channel_name,
+            &mut self.channel_type,
+            &mut self.sender,
+            &mut self.content_type,
+            &mut self.text,
+            &mut self.nlp_response,
+            &mut self.nlp_response_type,
+            &mut self.nlp_response_name,
+            &mut self.answer_name,
+            &mut self.answer_text,
+            &mut self.flow,
+        ] {
+            builder.append_null();
+        }
+        self.confidence.append_null();
+        self.started_at.append_null();
+        self.ended_at.append_null();
+        self.updated_at.append_null();
+        self.satisfaction.append_null();
+        self.user_messages.append_null();
+        self.bot_messages.append_null();
+        self.rollup_untagged.append_value(key.untagged);
+        for (builder, count) in self.rollup_counts.iter_mut().zip(counts.0) {
+            builder.append_value(count);
+        }
+    }
+
     /// A batch spans few months, so each partition value is formatted once.
     fn append_month(&mut self, time: DateTime<Utc>) {
         let key = (time.year(), time.month());
@@ -262,6 +330,11 @@ impl Columns {
             "user_messages" => Arc::new(self.user_messages.finish()),
             "bot_messages" => Arc::new(self.bot_messages.finish()),
             "batch_line" => Arc::new(self.batch_line.finish()),
+            ROLLUP_UNTAGGED => Arc::new(self.rollup_untagged.finish()),
+            other if ROLLUP_COUNTS.contains(&other) => {
+                let index = ROLLUP_COUNTS.iter().position(|n| *n == other).unwrap_or(0);
+                Arc::new(self.rollup_counts[index].finish())
+            }
             "written_at" => {
                 let mut builder = TimestampMicrosecondBuilder::with_capacity(self.rows);
                 builder.append_value_n(written_at, self.rows);

@@ -5,12 +5,15 @@
 //! Depends on `talkhouse-core` for the event model, and on deltalake, arrow and DataFusion. Knows
 //! nothing of gRPC or of the dashboard's queries.
 
+mod compact;
 mod encode;
 mod error;
 mod location;
+pub mod rollup;
 pub mod schema;
 mod table;
 
+pub use compact::{CompactionOutcome, Partition, PartitionCompacted};
 pub use error::{Error, Result};
 pub use location::DataLocation;
 pub use table::{EventTable, Snapshot, WriteOutcome};

@@ -9,10 +9,15 @@
 use chrono::{DateTime, Utc};
 use deltalake_core::kernel::{ArrayType, DataType, StructField};
 
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED};
+
 pub const EVENTS_TABLE: &str = "events";
 
 pub const KIND_MESSAGE: &str = "message";
 pub const KIND_CONVERSATION: &str = "conversation";
+/// Rollup rows (see [`crate::rollup`]): `sent_at` holds the bucket start, `channel_uuid` the
+/// channel, and the `rollup_*` columns the dimension and the counts.
+pub const KIND_ROLLUP: &str = "rollup";
 
 pub const PARTITION_COLUMNS: [&str; 3] = ["bot_id", "kind", "month"];
 
@@ -64,7 +69,15 @@ pub fn delta_columns() -> Vec<StructField> {
         list("flows"),
         string("text", true),
         string("answer_text", true),
+        StructField::new(ROLLUP_UNTAGGED, DataType::BOOLEAN, true),
     ]
+    .into_iter()
+    .chain(
+        ROLLUP_COUNTS
+            .iter()
+            .map(|name| StructField::new(*name, DataType::LONG, true)),
+    )
+    .collect()
 }
 
 /// The `month` partition value of an instant: its UTC year and month, `2024-03`.

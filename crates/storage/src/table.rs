@@ -5,13 +5,16 @@
 //! log entry leaves only unreferenced files behind. An idempotency key travels in the same commit
 //! as a Delta application transaction (`txn` action) whose version is the batch's fingerprint.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type};
 use chrono::Datelike;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
@@ -22,11 +25,16 @@ use deltalake_core::protocol::SaveMode;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
-use talkhouse_core::Event;
+use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
 use crate::encode::encode;
-use crate::schema::{EVENTS_TABLE, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns};
+use crate::rollup::{
+    ConversationVersion, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup, StoredVersions,
+};
+use crate::schema::{
+    EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns,
+};
 use crate::{DataLocation, Error, Result};
 
 /// How long an idempotency key is remembered.
@@ -51,6 +59,8 @@ pub struct WriteOutcome {
 pub struct Snapshot {
     pub version: u64,
     pub provider: Arc<dyn TableProvider>,
+    /// Whether every commit of the table carries its rollup rows (see [`crate::rollup`]).
+    pub has_rollups: bool,
     table: DeltaTable,
 }
 
@@ -93,6 +103,8 @@ impl EventTable {
                     TableProperty::SetTransactionRetentionDuration,
                     Some(IDEMPOTENCY_RETENTION),
                 )
+                .with_configuration([(ROLLUPS_PROPERTY, Some(ROLLUPS_FORMAT))])
+                .with_raise_if_key_not_exists(false)
                 .with_save_mode(SaveMode::Ignore)
                 .await?;
             table.update_incremental(None).await?;
@@ -111,6 +123,13 @@ impl EventTable {
     /// Where the table (and everything beside it) lives.
     pub fn location(&self) -> &DataLocation {
         &self.location
+    }
+
+    /// A copy of the table state brought up to the latest commit.
+    pub(crate) async fn fresh_table(&self) -> Result<DeltaTable> {
+        let mut table = self.reader.lock().await.clone();
+        table.update_incremental(None).await?;
+        Ok(table)
     }
 
     /// The latest committed version number, read from the log.
@@ -148,6 +167,7 @@ impl EventTable {
         Ok(Snapshot {
             version: table.version().unwrap_or(0),
             provider: table.table_provider().await?,
+            has_rollups: has_rollups(table)?,
             table: table.clone(),
         })
     }
@@ -222,9 +242,17 @@ impl EventTable {
 
         let now = chrono::Utc::now().timestamp_micros();
         writer.last_written_at = now.max(writer.last_written_at + 1);
+        let rollup = if has_rollups(&writer.table)? {
+            let started = std::time::Instant::now();
+            let stored = self.stored_versions(&writer.table, &kept).await?;
+            tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
+            Rollup::of_batch(&kept, &stored, writer.last_written_at).rows()
+        } else {
+            Vec::new()
+        };
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let started = std::time::Instant::now();
-        let batch = encode(&kept, &schema, writer.last_written_at)?;
+        let batch = encode(&kept, &rollup, &schema, writer.last_written_at)?;
         tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
         let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
@@ -244,6 +272,100 @@ impl EventTable {
         outcome.version = table.version();
         writer.table = table;
         Ok(outcome)
+    }
+
+    /// The latest stored version of each conversation the batch holds a version of. A session's
+    /// versions may start in different months, so every month of the batch's bots is read.
+    async fn stored_versions(
+        &self,
+        table: &DeltaTable,
+        events: &[&Event],
+    ) -> Result<StoredVersions> {
+        let mut stored = StoredVersions::new();
+        let mut bots = BTreeSet::new();
+        let mut sessions = BTreeSet::new();
+        for event in events {
+            if let Event::Conversation(c) = event {
+                bots.insert(c.tenant.bot_id.to_string());
+                sessions.insert(c.session_code.clone());
+            }
+        }
+        if sessions.is_empty() || table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
+        let ctx = SessionContext::new();
+        table.update_datafusion_session(&ctx.state())?;
+        let provider = table.table_provider().await?;
+        let batches: Vec<RecordBatch> = ctx
+            .read_table(provider)?
+            .filter(
+                col("kind")
+                    .eq(lit(KIND_CONVERSATION))
+                    .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+                    .and(
+                        col("session_code").in_list(sessions.into_iter().map(lit).collect(), false),
+                    ),
+            )?
+            .select(vec![
+                col("org_id"),
+                col("env_id"),
+                col("bot_id"),
+                col("session_code"),
+                col("started_at"),
+                col("channel_uuid"),
+                cardinality(col("tags")).eq(lit(0u64)).alias("untagged"),
+                col("updated_at"),
+                col("written_at"),
+                col("batch_line"),
+            ])?
+            .collect()
+            .await?;
+        for batch in batches {
+            let text = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);
+            let micros = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Int64);
+            let (org, env, bot, session, channel) =
+                (text(0)?, text(1)?, text(2)?, text(3)?, text(5)?);
+            let (started, updated, written, line) =
+                (micros(4)?, micros(7)?, micros(8)?, micros(9)?);
+            let untagged = batch.column(6).as_boolean();
+            let started = started.as_primitive::<Int64Type>();
+            let updated = updated.as_primitive::<Int64Type>();
+            let written = written.as_primitive::<Int64Type>();
+            let line = line.as_primitive::<Int64Type>();
+            for row in 0..batch.num_rows() {
+                let uuid = |array: &arrow::array::ArrayRef| {
+                    uuid::Uuid::parse_str(array.as_string::<i32>().value(row))
+                };
+                let (Ok(org_id), Ok(env_id), Ok(bot_id), Ok(channel_uuid)) =
+                    (uuid(&org), uuid(&env), uuid(&bot), uuid(&channel))
+                else {
+                    continue;
+                };
+                let tenant = Tenant {
+                    org_id,
+                    env_id,
+                    bot_id,
+                };
+                let version = ConversationVersion {
+                    started_at: started.value(row),
+                    channel_uuid,
+                    untagged: untagged.value(row),
+                    order: (updated.value(row), written.value(row), line.value(row)),
+                };
+                let session = session.as_string::<i32>().value(row).to_string();
+                match stored.entry((tenant, session)) {
+                    Entry::Occupied(mut latest) => {
+                        if latest.get().order < version.order {
+                            latest.insert(version);
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(version);
+                    }
+                }
+            }
+        }
+        Ok(stored)
     }
 
     /// The `(bot, message_id)` pairs already stored among the batch's messages. A repeated message
@@ -290,10 +412,9 @@ impl EventTable {
             .collect()
             .await?;
         for batch in batches {
-            let bot_ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let bot_ids = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
             let bot_ids = bot_ids.as_string::<i32>();
-            let message_ids =
-                arrow::compute::cast(batch.column(1), &arrow::datatypes::DataType::Utf8)?;
+            let message_ids = arrow::compute::cast(batch.column(1), &DataType::Utf8)?;
             let message_ids = message_ids.as_string::<i32>();
             for row in 0..batch.num_rows() {
                 if message_ids.is_null(row) {
@@ -312,6 +433,16 @@ impl EventTable {
         }
         Ok(stored)
     }
+}
+
+/// Whether `table` was created with rollups in every commit.
+fn has_rollups(table: &DeltaTable) -> Result<bool> {
+    Ok(table
+        .snapshot()?
+        .metadata()
+        .configuration()
+        .get(ROLLUPS_PROPERTY)
+        .is_some_and(|format| format == ROLLUPS_FORMAT))
 }
 
 /// The batch as a scan with one slice per core: deltalake then writes the partitions of the table

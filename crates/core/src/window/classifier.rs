@@ -52,6 +52,14 @@ impl Classifier {
         (micros < range.end).then_some(*label)
     }
 
+    /// Whether every range starts and ends on a multiple of `step` microseconds since the epoch:
+    /// then all instants of one `step`-long slot share a label.
+    pub fn aligned_to(&self, step: i64) -> bool {
+        self.ranges
+            .iter()
+            .all(|(range, _)| range.start % step == 0 && range.end % step == 0)
+    }
+
     /// From the first range's start to the last range's end: a cheap pre-filter for scans.
     pub fn bounds(&self) -> Option<InstantRange> {
         Some(InstantRange {

@@ -9,6 +9,7 @@ use talkhouse_core::window::{Granularity, Series};
 
 use super::classify::classify;
 use super::predicates::{channels_and_tags, months, within};
+use super::rollups::{self, Measure};
 use super::{Dataset, Run, SeriesAnswer, columns};
 use crate::Result;
 
@@ -31,6 +32,58 @@ pub(super) async fn series(
 ) -> Result<SeriesAnswer> {
     let granularity = granularity.unwrap_or_else(|| Granularity::auto(&filter.window));
     let series = Series::new(&filter.window, granularity);
+    let measures: &[Measure] = match resource {
+        SeriesResource::Conversations => &[Measure::Conversations],
+        SeriesResource::Messages => &[Measure::UserMessages, Measure::BotMessages],
+        SeriesResource::Users => &[],
+    };
+    let from_rollups = match measures.is_empty() {
+        true => None,
+        false => rollups::sums(run, filter, &series.classifier, measures).await?,
+    };
+    let counts = match from_rollups {
+        Some(sums) => rollups::by_channel(&sums),
+        None => from_events(run, resource, filter, &series).await?,
+    };
+    let mut by_channel: HashMap<String, HashMap<i64, i64>> = HashMap::new();
+    for ((bucket, channel), n) in counts {
+        *by_channel
+            .entry(channel)
+            .or_default()
+            .entry(bucket)
+            .or_insert(0) += n;
+    }
+    let counts = by_channel;
+    let datasets = run
+        .listed_channels(filter)
+        .await?
+        .into_iter()
+        .map(|channel| {
+            let by_bucket = counts.get(&channel.uuid);
+            let data = (0..series.buckets.len() as i64)
+                .map(|b| by_bucket.and_then(|c| c.get(&b)).copied().unwrap_or(0))
+                .collect();
+            Dataset {
+                channel_uuid: channel.uuid,
+                channel_name: channel.name,
+                data,
+            }
+        })
+        .collect();
+    Ok(SeriesAnswer {
+        granularity,
+        buckets: series.buckets,
+        datasets,
+    })
+}
+
+/// Counts per (bucket, channel) from the event tables.
+async fn from_events(
+    run: &mut Run,
+    resource: SeriesResource,
+    filter: &Filter,
+    series: &Series,
+) -> Result<HashMap<(i64, String), i64>> {
     let (df, instant_column) = match resource {
         SeriesResource::Messages => {
             let df = run.messages().await?;
@@ -56,40 +109,16 @@ pub(super) async fn series(
             ],
             vec![measure.alias("n")],
         )?;
-    let mut counts: HashMap<String, HashMap<i64, i64>> = HashMap::new();
+    let mut counts = HashMap::new();
     for batch in run.collect(df).await? {
         let buckets = columns::int64s(&batch, "bucket")?;
         let channels = columns::strings(&batch, "channel_uuid")?;
         let ns = columns::int64s(&batch, "n")?;
         for ((bucket, channel), n) in buckets.into_iter().zip(channels).zip(ns) {
             if let (Some(bucket), Some(channel)) = (bucket, channel) {
-                *counts
-                    .entry(channel)
-                    .or_default()
-                    .entry(bucket)
-                    .or_insert(0) += n.unwrap_or(0);
+                *counts.entry((bucket, channel)).or_insert(0) += n.unwrap_or(0);
             }
         }
     }
-    let datasets = run
-        .listed_channels(filter)
-        .await?
-        .into_iter()
-        .map(|channel| {
-            let by_bucket = counts.get(&channel.uuid);
-            let data = (0..series.buckets.len() as i64)
-                .map(|b| by_bucket.and_then(|c| c.get(&b)).copied().unwrap_or(0))
-                .collect();
-            Dataset {
-                channel_uuid: channel.uuid,
-                channel_name: channel.name,
-                data,
-            }
-        })
-        .collect();
-    Ok(SeriesAnswer {
-        granularity,
-        buckets: series.buckets,
-        datasets,
-    })
+    Ok(counts)
 }

@@ -10,6 +10,7 @@ use talkhouse_core::request::Filter;
 
 use super::classify::classify;
 use super::predicates::{channels_and_tags, instant, months, within};
+use super::rollups::{self, Measure};
 use super::{Accuracy, BreakdownItem, Overview, Run, Traffic, columns};
 use crate::Result;
 
@@ -86,8 +87,14 @@ async fn messages_in_periods(run: &Run, filter: &Filter) -> Result<DataFrame> {
 }
 
 pub(super) async fn conversations(run: &mut Run, filter: &Filter) -> Result<Traffic> {
-    let df = run.conversations().await?;
-    let counts = counts_by_period(run, df, filter, "started_at", col("channel_uuid")).await?;
+    let periods = filter.window.periods();
+    let counts = match rollups::sums(run, filter, &periods, &[Measure::Conversations]).await? {
+        Some(sums) => rollups::by_channel(&sums),
+        None => {
+            let df = run.conversations().await?;
+            counts_by_period(run, df, filter, "started_at", col("channel_uuid")).await?
+        }
+    };
     let breakdown = run
         .listed_channels(filter)
         .await?
@@ -105,8 +112,15 @@ pub(super) async fn conversations(run: &mut Run, filter: &Filter) -> Result<Traf
 }
 
 pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> {
-    let df = messages_in_periods(run, filter).await?;
-    let counts = counts_by_period(run, df, filter, "sent_at", col("sender")).await?;
+    let periods = filter.window.periods();
+    let measures = [Measure::UserMessages, Measure::BotMessages];
+    let counts = match rollups::sums(run, filter, &periods, &measures).await? {
+        Some(sums) => rollups::by_key(&sums, &["USER", "BOT"]),
+        None => {
+            let df = messages_in_periods(run, filter).await?;
+            counts_by_period(run, df, filter, "sent_at", col("sender")).await?
+        }
+    };
     let breakdown = ["USER", "BOT"]
         .into_iter()
         .map(|sender| BreakdownItem {
@@ -175,13 +189,20 @@ pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
 
 /// FOUND and NONE among TEXT user messages, in the window and the previous period.
 pub(super) async fn accuracy(run: &mut Run, filter: &Filter) -> Result<Accuracy> {
-    let df = messages_in_periods(run, filter).await?.filter(
-        col("sender")
-            .eq(lit("USER"))
-            .and(col("content_type").eq(lit("TEXT")))
-            .and(col("nlp_response").in_list(vec![lit("FOUND"), lit("NONE")], false)),
-    )?;
-    let counts = counts_by_period(run, df, filter, "sent_at", col("nlp_response")).await?;
+    let periods = filter.window.periods();
+    let measures = [Measure::Found, Measure::NotFound];
+    let counts = match rollups::sums(run, filter, &periods, &measures).await? {
+        Some(sums) => rollups::by_key(&sums, &["FOUND", "NONE"]),
+        None => {
+            let df = messages_in_periods(run, filter).await?.filter(
+                col("sender")
+                    .eq(lit("USER"))
+                    .and(col("content_type").eq(lit("TEXT")))
+                    .and(col("nlp_response").in_list(vec![lit("FOUND"), lit("NONE")], false)),
+            )?;
+            counts_by_period(run, df, filter, "sent_at", col("nlp_response")).await?
+        }
+    };
     let get = |period: i64, key: &str| counts.get(&(period, key.to_string())).copied().unwrap_or(0);
     Ok(Accuracy {
         found: get(CURRENT, "FOUND"),

@@ -21,6 +21,7 @@ pub fn provenance<T>(answer: &Answer<T>) -> Option<v1::Provenance> {
         data_as_of: p.data_as_of.map(timestamp),
         served_by: match p.served_by {
             ServedBy::EventTables => v1::ServedBy::EventTables as i32,
+            ServedBy::Rollups => v1::ServedBy::Rollups as i32,
         },
         rows_scanned: p.rows_scanned,
         bytes_scanned: p.bytes_scanned,

@@ -1,0 +1,644 @@
+//! Dashboard latency on a large dataset, against DuckDB on the same Parquet files.
+//!
+//! Run: `cargo bench -p talkhouse-cli --bench dashboard -- medium` (or `large`, or `small` for a
+//! quick look). Generates the dataset once under `target/bench-data/{scale}` (reused by later
+//! runs; ingest speed is measured when it is generated), compacts it (timed), starts the server in
+//! this process and times, warm, every analytics endpoint for a 7-, 30- and 365-day window in
+//! America/Sao_Paulo, the first and the 500th page of both searches and a transcript (p50/p95 of
+//! repeated runs), then 32 concurrent clients. DuckDB (installed from PyPI by the benchmark) then
+//! answers the same questions in SQL over exactly the live files of the snapshot the server read,
+//! in the same run, and the ratio is printed per question. Not a test: nothing is asserted.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Days, NaiveDate};
+use talkhouse_core::Event;
+use talkhouse_core::generate::{GenerateConfig, Generator};
+use talkhouse_core::window::{Zone, first_instant};
+use talkhouse_proto::v1;
+use talkhouse_server::{Authentication, Server, ServerConfig};
+use talkhouse_storage::{DataLocation, EventTable};
+use tonic::transport::Channel;
+
+mod peers;
+
+const ZONE: &str = "America/Sao_Paulo";
+const UNTIL: (i32, u32, u32) = (2026, 10, 31);
+const RUNS: usize = 30;
+const PEER_RUNS: usize = 5;
+const CLIENTS: usize = 32;
+const CONCURRENT_SECONDS: u64 = 10;
+const PAGE_SIZE: u32 = 20;
+
+/// A dataset: one large bot and 50 small ones over 365 days.
+struct Scale {
+    name: &'static str,
+    /// Conversations a weekday of the large bot (about 9 messages each).
+    large_bot_per_day: u32,
+    small_bots_per_day: u32,
+}
+
+fn scale(name: &str) -> Scale {
+    match name {
+        "large" => Scale {
+            name: "large",
+            large_bot_per_day: 31_700,
+            small_bots_per_day: 300,
+        },
+        "small" => Scale {
+            name: "small",
+            large_bot_per_day: 300,
+            small_bots_per_day: 20,
+        },
+        _ => Scale {
+            name: "medium",
+            large_bot_per_day: 6_340,
+            small_bots_per_day: 60,
+        },
+    }
+}
+
+fn generators(scale: &Scale) -> [Generator; 2] {
+    let until = NaiveDate::from_ymd_opt(UNTIL.0, UNTIL.1, UNTIL.2).unwrap();
+    [
+        Generator::new(GenerateConfig {
+            seed: 1,
+            bots: 1,
+            days: 365,
+            until,
+            conversations_per_day: scale.large_bot_per_day,
+        }),
+        Generator::new(GenerateConfig {
+            seed: 2,
+            bots: 50,
+            days: 365,
+            until,
+            conversations_per_day: scale.small_bots_per_day,
+        }),
+    ]
+}
+
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn main() {
+    let name = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "medium".into());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(run(scale(&name)));
+}
+
+async fn run(scale: Scale) {
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/bench-data")
+        .join(scale.name);
+    let location = DataLocation::local(&folder).unwrap();
+    let ready = folder.join("READY");
+    let table = Arc::new(EventTable::open(&location).await.unwrap());
+    let [large, small] = generators(&scale);
+    if ready.exists() {
+        println!(
+            "dataset {}: reused from {} ({})",
+            scale.name,
+            folder.display(),
+            std::fs::read_to_string(&ready).unwrap_or_default().trim()
+        );
+    } else {
+        let (messages, seconds) = ingest(&table, [&large, &small]).await;
+        let line = format!(
+            "{messages} messages ingested in {seconds:.1} s, {:.0} messages/s",
+            messages as f64 / seconds
+        );
+        println!("dataset {}: {line}", scale.name);
+        let started = Instant::now();
+        let outcome = table.compact(2, |_| {}).await.unwrap();
+        let compaction = format!(
+            "compaction: {} partitions, {} files into {}, {:.1} s",
+            outcome.partitions.len(),
+            outcome.files_before,
+            outcome.files_after,
+            started.elapsed().as_secs_f64()
+        );
+        println!("{compaction}");
+        std::fs::write(&ready, format!("{line}; {compaction}\n")).unwrap();
+    }
+
+    let bot = large.bots()[0].tenant;
+    let bot_ref = Some(v1::BotRef {
+        org_id: bot.org_id.to_string(),
+        env_id: bot.env_id.to_string(),
+        bot_id: bot.bot_id.to_string(),
+    });
+    let files = table.live_file_uris().await.unwrap();
+    let version = table.latest_version().await.unwrap();
+
+    let (before, _) = memory_mib();
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        Authentication::DisabledForDevelopment,
+    );
+    let server = Server::bind(&config, table.clone()).await.unwrap();
+    let address = server.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let until = NaiveDate::from_ymd_opt(UNTIL.0, UNTIL.1, UNTIL.2).unwrap();
+    let questions = questions(&channel, &bot_ref, until).await;
+    println!(
+        "\nserver: snapshot {version}, {} live files; times in ms, {RUNS} warm runs each",
+        files.len()
+    );
+    println!(
+        "{:<44} {:>8} {:>8} {:>10} {:>10} {:>8}",
+        "question", "p50", "p95", "served by", "duckdb p50", "ratio"
+    );
+    let mut timings = Vec::new();
+    for question in &questions {
+        let mut times = Vec::new();
+        let mut served_by = String::new();
+        for run in 0..RUNS + 3 {
+            let started = Instant::now();
+            served_by = (question.call)(channel.clone()).await;
+            if run >= 3 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        timings.push((
+            percentile(&mut times, 0.5),
+            percentile(&mut times, 0.95),
+            served_by,
+        ));
+    }
+    let (_, peak_serving) = memory_mib();
+
+    let concurrent = concurrent_clients(&channel, &questions).await;
+    let (_, peak) = memory_mib();
+    let _ = stop.send(());
+    let _ = serving.await;
+
+    let peer = duckdb_times(&files, &questions);
+    for (question, (p50, p95, served_by)) in questions.iter().zip(&timings) {
+        let duck = peer.as_ref().and_then(|p| p.get(&question.name)).copied();
+        let (duck_text, ratio) = match duck {
+            Some(d) => (format!("{d:.1}"), format!("{:.1}x", d / p50)),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<44} {p50:>8.2} {p95:>8.2} {served_by:>10} {duck_text:>10} {ratio:>8}",
+            question.name
+        );
+    }
+    println!(
+        "\n{CLIENTS} concurrent clients for {CONCURRENT_SECONDS} s over the analytics questions: \
+         {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms",
+        concurrent.0, concurrent.1, concurrent.2
+    );
+    println!(
+        "server process memory: {before:.0} MiB before serving, peak {peak_serving:.0} MiB over \
+         the timed runs, {peak:.0} MiB with {CLIENTS} clients"
+    );
+}
+
+/// Generates and stores every day of both generators as its own batch; (messages, seconds).
+async fn ingest(table: &EventTable, generators: [&Generator; 2]) -> (usize, f64) {
+    let mut messages = 0;
+    let mut busy = Duration::ZERO;
+    for generator in generators {
+        for day in generator.events() {
+            let count = day
+                .iter()
+                .filter(|e| matches!(e, Event::Message(_)))
+                .count();
+            let started = Instant::now();
+            let outcome = table.write(day, None).await.unwrap();
+            busy += started.elapsed();
+            messages += outcome.messages_written;
+            assert_eq!(outcome.messages_written, count);
+        }
+    }
+    (messages, busy.as_secs_f64())
+}
+
+fn percentile(times: &mut [f64], q: f64) -> f64 {
+    times.sort_by(f64::total_cmp);
+    let index = ((times.len() as f64 - 1.0) * q).round() as usize;
+    times[index]
+}
+
+type Call = Box<
+    dyn Fn(Channel) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// One timed question: the gRPC call (answering its provenance), and DuckDB's SQL for it.
+struct Question {
+    name: String,
+    call: Call,
+    sql: String,
+    analytics: bool,
+}
+
+fn served(provenance: &Option<v1::Provenance>) -> String {
+    match provenance.as_ref().map(|p| p.served_by()) {
+        Some(v1::ServedBy::Rollups) => "rollups".into(),
+        Some(v1::ServedBy::EventTables) => "events".into(),
+        _ => "?".into(),
+    }
+}
+
+/// The UTC instants (as DuckDB timestamp literals) of local midnight of `date` in the zone.
+fn utc(date: NaiveDate) -> String {
+    let zone = Zone::parse(ZONE).unwrap();
+    format!(
+        "TIMESTAMPTZ '{}'",
+        first_instant(zone, date).format("%Y-%m-%d %H:%M:%S+00")
+    )
+}
+
+async fn questions(channel: &Channel, bot: &Option<v1::BotRef>, until: NaiveDate) -> Vec<Question> {
+    let bot_id = bot.as_ref().unwrap().bot_id.clone();
+    let mut questions = Vec::new();
+    let conversations = format!(
+        "(SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY session_code \
+         ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS rank \
+         FROM events WHERE kind = 'conversation' AND bot_id = '{bot_id}') WHERE rank = 1)"
+    );
+    let messages = format!("(SELECT * FROM events WHERE kind = 'message' AND bot_id = '{bot_id}')");
+    for days in [7u64, 30, 365] {
+        let start = until - Days::new(days - 1);
+        let previous = start - Days::new(days);
+        let end = until + Days::new(1);
+        let (s, p, e) = (utc(start), utc(previous), utc(end));
+        let filter = v1::Filter {
+            start_date: start.to_string(),
+            end_date: until.to_string(),
+            timezone: ZONE.into(),
+            ..Default::default()
+        };
+        let request = v1::AnalyticsRequest {
+            bot: bot.clone(),
+            filter: Some(filter.clone()),
+        };
+        let period =
+            |column: &str| format!("CASE WHEN {column} >= {s} THEN 0 ELSE 1 END AS period");
+        let in_periods = |column: &str| format!("{column} >= {p} AND {column} < {e}");
+        let local_day = |column: &str| format!("date_trunc('day', timezone('{ZONE}', {column}))");
+        let analytics: [(&str, String); 7] = [
+            (
+                "conversation traffic",
+                format!(
+                    "SELECT {}, channel_uuid, count(*) FROM {conversations} WHERE {} GROUP BY ALL",
+                    period("started_at"),
+                    in_periods("started_at")
+                ),
+            ),
+            (
+                "message traffic",
+                format!(
+                    "SELECT {}, sender, count(*) FROM {messages} WHERE {} GROUP BY ALL",
+                    period("sent_at"),
+                    in_periods("sent_at")
+                ),
+            ),
+            (
+                "user traffic",
+                format!(
+                    "WITH c AS {conversations}, firsts AS (SELECT user_id, min(started_at) AS first \
+                     FROM c GROUP BY user_id) \
+                     SELECT period, first >= {s} AS new, count(*) FROM (SELECT DISTINCT {}, user_id \
+                     FROM c WHERE {}) JOIN firsts USING (user_id) GROUP BY ALL",
+                    period("started_at"),
+                    in_periods("started_at")
+                ),
+            ),
+            (
+                "accuracy",
+                format!(
+                    "SELECT {}, nlp_response, count(*) FROM {messages} WHERE sender = 'USER' AND \
+                     content_type = 'TEXT' AND nlp_response IN ('FOUND', 'NONE') AND {} GROUP BY ALL",
+                    period("sent_at"),
+                    in_periods("sent_at")
+                ),
+            ),
+            (
+                "conversation series",
+                format!(
+                    "SELECT {} AS day, channel_uuid, count(*) FROM {conversations} \
+                     WHERE started_at >= {s} AND started_at < {e} GROUP BY ALL",
+                    local_day("started_at")
+                ),
+            ),
+            (
+                "message series",
+                format!(
+                    "SELECT {} AS day, channel_uuid, count(*) FROM {messages} \
+                     WHERE sent_at >= {s} AND sent_at < {e} GROUP BY ALL",
+                    local_day("sent_at")
+                ),
+            ),
+            (
+                "user series",
+                format!(
+                    "SELECT {} AS day, channel_uuid, count(DISTINCT user_id) FROM {conversations} \
+                     WHERE started_at >= {s} AND started_at < {e} GROUP BY ALL",
+                    local_day("started_at")
+                ),
+            ),
+        ];
+        for (index, (name, sql)) in analytics.into_iter().enumerate() {
+            let request = request.clone();
+            let call: Call = Box::new(move |channel| {
+                let request = request.clone();
+                Box::pin(async move {
+                    let mut client =
+                        v1::analytics_service_client::AnalyticsServiceClient::new(channel);
+                    let series = |_resource: u8| v1::SeriesRequest {
+                        bot: request.bot.clone(),
+                        filter: request.filter.clone(),
+                        granularity: v1::Granularity::Day as i32,
+                    };
+                    match index {
+                        0 => served(
+                            &client
+                                .get_conversation_traffic(request)
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        1 => served(
+                            &client
+                                .get_message_traffic(request)
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        2 => served(
+                            &client
+                                .get_user_traffic(request)
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        3 => served(
+                            &client
+                                .get_accuracy(request)
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        4 => served(
+                            &client
+                                .get_conversation_series(series(0))
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        5 => served(
+                            &client
+                                .get_message_series(series(1))
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                        _ => served(
+                            &client
+                                .get_user_series(series(2))
+                                .await
+                                .unwrap()
+                                .into_inner()
+                                .provenance,
+                        ),
+                    }
+                })
+            });
+            questions.push(Question {
+                name: format!("{name}, {days} days"),
+                call,
+                sql,
+                analytics: true,
+            });
+        }
+    }
+
+    // Searches over the 30 days before `until`: the first and the 500th page.
+    let start = until - Days::new(29);
+    let (s, e) = (utc(start), utc(until + Days::new(1)));
+    for page in [1u32, 500] {
+        let offset = (page - 1) * PAGE_SIZE;
+        let filter = v1::Filter {
+            start_date: start.to_string(),
+            end_date: until.to_string(),
+            timezone: ZONE.into(),
+            ..Default::default()
+        };
+        let request = v1::SearchConversationsRequest {
+            bot: bot.clone(),
+            filter: Some(filter.clone()),
+            page: Some(page as i32),
+            size: Some(PAGE_SIZE as i32),
+            ..Default::default()
+        };
+        questions.push(Question {
+            name: format!("search conversations, page {page}"),
+            call: Box::new(move |channel| {
+                let request = request.clone();
+                Box::pin(async move {
+                    let mut client =
+                        v1::conversation_service_client::ConversationServiceClient::new(channel);
+                    served(&client.search_conversations(request).await.unwrap().into_inner().provenance)
+                })
+            }),
+            sql: format!(
+                "SELECT (SELECT count(*) FROM {conversations} WHERE started_at >= {s} AND started_at < {e}), \
+                 * FROM {conversations} WHERE started_at >= {s} AND started_at < {e} \
+                 ORDER BY started_at DESC, session_code DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
+            ),
+            analytics: false,
+        });
+        let request = v1::SearchMessagesRequest {
+            bot: bot.clone(),
+            filter: Some(filter),
+            page: Some(page as i32),
+            size: Some(PAGE_SIZE as i32),
+            ..Default::default()
+        };
+        questions.push(Question {
+            name: format!("search messages, page {page}"),
+            call: Box::new(move |channel| {
+                let request = request.clone();
+                Box::pin(async move {
+                    let mut client = v1::message_service_client::MessageServiceClient::new(channel);
+                    served(
+                        &client
+                            .search_messages(request)
+                            .await
+                            .unwrap()
+                            .into_inner()
+                            .provenance,
+                    )
+                })
+            }),
+            sql: format!(
+                "SELECT (SELECT count(*) FROM {messages} WHERE sent_at >= {s} AND sent_at < {e}), \
+                 * FROM {messages} WHERE sent_at >= {s} AND sent_at < {e} \
+                 ORDER BY sent_at DESC, message_id DESC LIMIT {PAGE_SIZE} OFFSET {offset}"
+            ),
+            analytics: false,
+        });
+    }
+
+    // A transcript of a session of the last day.
+    let session = {
+        let mut client =
+            v1::conversation_service_client::ConversationServiceClient::new(channel.clone());
+        client
+            .search_conversations(v1::SearchConversationsRequest {
+                bot: bot.clone(),
+                filter: Some(v1::Filter {
+                    start_date: until.to_string(),
+                    end_date: until.to_string(),
+                    timezone: ZONE.into(),
+                    ..Default::default()
+                }),
+                page: Some(1),
+                size: Some(1),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .content[0]
+            .session_code
+            .clone()
+    };
+    let request = v1::GetConversationRequest {
+        bot: bot.clone(),
+        session_code: session.clone(),
+        timezone: ZONE.into(),
+    };
+    questions.push(Question {
+        name: "transcript".into(),
+        call: Box::new(move |channel| {
+            let request = request.clone();
+            Box::pin(async move {
+                let mut client =
+                    v1::conversation_service_client::ConversationServiceClient::new(channel);
+                served(
+                    &client
+                        .get_conversation(request)
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .provenance,
+                )
+            })
+        }),
+        sql: format!(
+            "SELECT * FROM {conversations} WHERE session_code = '{session}'; \
+             SELECT * FROM {messages} WHERE session_code = '{session}' ORDER BY sent_at, message_id"
+        ),
+        analytics: false,
+    });
+    questions
+}
+
+/// (requests/s, p50 ms, p99 ms) of `CLIENTS` clients each asking the analytics questions in turn.
+async fn concurrent_clients(channel: &Channel, questions: &[Question]) -> (f64, f64, f64) {
+    let questions: Vec<&Question> = questions.iter().filter(|q| q.analytics).collect();
+    let deadline = Instant::now() + Duration::from_secs(CONCURRENT_SECONDS);
+    let started = Instant::now();
+    let mut times: Vec<f64> = Vec::new();
+    let results = futures::future::join_all((0..CLIENTS).map(|client| {
+        let channel = channel.clone();
+        let questions = &questions;
+        async move {
+            let mut times = Vec::new();
+            let mut next = client;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                (questions[next % questions.len()].call)(channel.clone()).await;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+                next += 1;
+            }
+            times
+        }
+    }))
+    .await;
+    for client in results {
+        times.extend(client);
+    }
+    let rate = times.len() as f64 / started.elapsed().as_secs_f64();
+    (
+        rate,
+        percentile(&mut times, 0.5),
+        percentile(&mut times, 0.99),
+    )
+}
+
+/// DuckDB's warm p50 per question, in ms, over exactly the snapshot's live files.
+fn duckdb_times(
+    files: &[String],
+    questions: &[Question],
+) -> Option<std::collections::HashMap<String, f64>> {
+    let files: Vec<String> = files
+        .iter()
+        .map(|f| f.strip_prefix("file://").unwrap_or(f).to_string())
+        .collect();
+    let list = serde_json::to_string(&files).unwrap();
+    let cases: Vec<(String, String)> = questions
+        .iter()
+        .map(|q| (q.name.clone(), q.sql.clone()))
+        .collect();
+    let cases = serde_json::to_string(&cases).unwrap();
+    let script = format!(
+        "import duckdb, time, json, statistics\n\
+         con = duckdb.connect()\n\
+         con.execute('SET enable_progress_bar = false')\n\
+         con.execute(\"CREATE VIEW events AS SELECT * FROM read_parquet({list}, hive_partitioning = true)\")\n\
+         out = {{}}\n\
+         for name, sql in json.loads({cases:?}):\n\
+         \x20   times = []\n\
+         \x20   for run in range({runs}):\n\
+         \x20       t = time.perf_counter()\n\
+         \x20       for statement in sql.split('; '):\n\
+         \x20           con.execute(statement).fetchall()\n\
+         \x20       if run > 0: times.append((time.perf_counter() - t) * 1000)\n\
+         \x20   out[name] = statistics.median(times)\n\
+         print(json.dumps(out))\n",
+        runs = PEER_RUNS + 1,
+    );
+    let printed = peers::python(&script)?;
+    serde_json::from_str(&printed).ok()
+}

@@ -1,0 +1,281 @@
+//! Compaction: each (bot, kind, month) partition that ingest left in several files is rewritten
+//! as few large files, in the order queries read it, in one atomic commit per partition.
+//!
+//! - Messages are sorted by `sent_at`, then `message_id`, so a window's row groups are adjacent
+//!   and their statistics prune the rest.
+//! - Conversation versions a newer version of the same partition supersedes are dropped (the
+//!   `conversations` view would never pick them); the rest are sorted by `started_at`.
+//! - Rollup rows with equal dimensions are summed into one, and rows summing to nothing dropped.
+//!
+//! The commit replaces exactly the files it read (`replaceWhere` on the partition's values), so
+//! a crash before it leaves the table as it was plus unreferenced files, and a crash after it
+//! leaves the compacted table. Files are never deleted here: earlier versions stay readable, so
+//! pinned search pages and reports still find their data.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::prelude::{SessionContext, col, lit};
+use deltalake_core::DeltaTable;
+use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
+use deltalake_core::protocol::SaveMode;
+use futures::TryStreamExt;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use talkhouse_core::Tenant;
+
+use crate::encode::encode;
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
+use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
+use crate::{EventTable, Result};
+
+/// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
+/// few groups, so statistics prune the rest of its month.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Memory the rewrite of one partition may hold before its sort spills to disk.
+const MEMORY_BUDGET: usize = 512 * 1024 * 1024;
+
+/// One partition of the `events` table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Partition {
+    pub bot_id: String,
+    pub kind: String,
+    pub month: String,
+}
+
+impl std::fmt::Display for Partition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bot {} {} {}", self.bot_id, self.kind, self.month)
+    }
+}
+
+/// What one partition's rewrite did.
+#[derive(Debug, Clone)]
+pub struct PartitionCompacted {
+    pub partition: Partition,
+    pub files_before: usize,
+    pub bytes_before: u64,
+    pub version: u64,
+    pub elapsed: Duration,
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default)]
+pub struct CompactionOutcome {
+    pub partitions: Vec<PartitionCompacted>,
+    /// Files of the table before and after.
+    pub files_before: usize,
+    pub files_after: usize,
+}
+
+impl EventTable {
+    /// Rewrites every partition holding at least `min_files` files; `on_partition` hears of each
+    /// rewrite as it commits.
+    pub async fn compact(
+        &self,
+        min_files: usize,
+        mut on_partition: impl FnMut(&PartitionCompacted),
+    ) -> Result<CompactionOutcome> {
+        let mut table = self.fresh_table().await?;
+        let files = files_by_partition(&table).await?;
+        let mut outcome = CompactionOutcome {
+            files_before: files.values().map(|(n, _)| n).sum(),
+            ..CompactionOutcome::default()
+        };
+        for (partition, (count, bytes)) in files {
+            if count < min_files.max(2) {
+                continue;
+            }
+            let started = Instant::now();
+            table = rewrite(table.clone(), &partition).await?;
+            let compacted = PartitionCompacted {
+                partition,
+                files_before: count,
+                bytes_before: bytes,
+                version: table.version().unwrap_or(0),
+                elapsed: started.elapsed(),
+            };
+            on_partition(&compacted);
+            outcome.partitions.push(compacted);
+        }
+        table.update_incremental(None).await?;
+        outcome.files_after = files_by_partition(&table)
+            .await?
+            .values()
+            .map(|(n, _)| n)
+            .sum();
+        Ok(outcome)
+    }
+
+    /// The live Parquet files of the latest version, as URIs: what a reader of the latest
+    /// snapshot reads, and nothing an earlier version left behind.
+    pub async fn live_file_uris(&self) -> Result<Vec<String>> {
+        let table = self.fresh_table().await?;
+        Ok(table.get_file_uris()?.collect())
+    }
+
+    /// The number of live files of the latest version.
+    pub async fn file_count(&self) -> Result<usize> {
+        let table = self.fresh_table().await?;
+        Ok(files_by_partition(&table)
+            .await?
+            .values()
+            .map(|(n, _)| n)
+            .sum())
+    }
+}
+
+/// (files, bytes) of every partition of the table's version.
+async fn files_by_partition(table: &DeltaTable) -> Result<BTreeMap<Partition, (usize, u64)>> {
+    let files: Vec<_> = table
+        .get_active_add_actions_by_partitions(&[])
+        .try_collect()
+        .await?;
+    let mut partitions: BTreeMap<Partition, (usize, u64)> = BTreeMap::new();
+    for file in files {
+        let values = file.partition_values_map();
+        let value = |name: &str| values.get(name).cloned().flatten().unwrap_or_default();
+        let partition = Partition {
+            bot_id: value("bot_id"),
+            kind: value("kind"),
+            month: value("month"),
+        };
+        let entry = partitions.entry(partition).or_default();
+        entry.0 += 1;
+        entry.1 += file.size().max(0) as u64;
+    }
+    Ok(partitions)
+}
+
+/// Rewrites one partition in one commit; answers the new table state.
+async fn rewrite(table: DeltaTable, partition: &Partition) -> Result<DeltaTable> {
+    // delta-rs's own planner writes the files; sorts spill beyond the budget.
+    let ctx = SessionContext::new_with_state(create_session_state_with_spill_config(
+        Some(MEMORY_BUDGET),
+        None,
+    ));
+    table.update_datafusion_session(&ctx.state())?;
+    ctx.register_table(EVENTS_TABLE, table.table_provider().await?)?;
+    let in_partition = col("bot_id")
+        .eq(lit(partition.bot_id.as_str()))
+        .and(col("kind").eq(lit(partition.kind.as_str())))
+        .and(col("month").eq(lit(partition.month.as_str())));
+    let schema = table.snapshot()?.snapshot().arrow_schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\"", f.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let where_partition = format!(
+        "bot_id = '{}' AND kind = '{}' AND month = '{}'",
+        partition.bot_id, partition.kind, partition.month
+    );
+    let input = match partition.kind.as_str() {
+        KIND_MESSAGE => {
+            ctx.sql(&format!(
+                "SELECT {columns} FROM {EVENTS_TABLE} WHERE {where_partition} \
+                 ORDER BY sent_at, message_id"
+            ))
+            .await?
+        }
+        KIND_CONVERSATION => {
+            ctx.sql(&format!(
+                "SELECT {columns} FROM (SELECT *, ROW_NUMBER() OVER (
+                     PARTITION BY org_id, env_id, bot_id, session_code
+                     ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
+                 FROM {EVENTS_TABLE} WHERE {where_partition})
+                 WHERE version_rank = 1 ORDER BY started_at, session_code"
+            ))
+            .await?
+        }
+        KIND_ROLLUP => {
+            let rows = summed_rollups(&ctx, &where_partition).await?;
+            let written_at = chrono::Utc::now().timestamp_micros();
+            let batch = encode(&[], &rows, &schema, written_at)?;
+            ctx.read_batch(batch)?
+        }
+        other => {
+            return Err(crate::Error::Arrow(arrow::error::ArrowError::SchemaError(
+                format!("the events table has a partition of unknown kind {other:?}"),
+            )));
+        }
+    };
+    let table = table
+        .write(Vec::new())
+        .with_input_plan(input.into_unoptimized_plan())
+        .with_session_state(Arc::new(ctx.state()))
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(in_partition)
+        .with_writer_properties(
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .build(),
+        )
+        .await?;
+    Ok(table)
+}
+
+/// The partition's rollup rows with equal dimensions summed, zero rows dropped.
+async fn summed_rollups(
+    ctx: &SessionContext,
+    where_partition: &str,
+) -> Result<Vec<(RollupKey, RollupCounts)>> {
+    let counts = ROLLUP_COUNTS.join(", ");
+    let batches = ctx
+        .sql(&format!(
+            "SELECT org_id, env_id, bot_id, CAST(sent_at AS BIGINT) AS bucket_start, channel_uuid,
+                    {ROLLUP_UNTAGGED} AS untagged, {counts}
+             FROM {EVENTS_TABLE} WHERE {where_partition}"
+        ))
+        .await?
+        .collect()
+        .await?;
+    let mut sums: HashMap<RollupKey, RollupCounts> = HashMap::new();
+    for batch in batches {
+        let text = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);
+        let number = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Int64);
+        let (org, env, bot, channel) = (text(0)?, text(1)?, text(2)?, text(4)?);
+        let bucket = number(3)?;
+        let bucket = bucket.as_primitive::<Int64Type>();
+        let untagged = batch.column(5).as_boolean();
+        let counts = (0..ROLLUP_COUNTS.len())
+            .map(|i| number(6 + i))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        for row in 0..batch.num_rows() {
+            let uuid = |array: &arrow::array::ArrayRef| {
+                uuid::Uuid::parse_str(array.as_string::<i32>().value(row))
+            };
+            let (Ok(org_id), Ok(env_id), Ok(bot_id), Ok(channel_uuid)) =
+                (uuid(&org), uuid(&env), uuid(&bot), uuid(&channel))
+            else {
+                continue;
+            };
+            let key = RollupKey {
+                tenant: Tenant {
+                    org_id,
+                    env_id,
+                    bot_id,
+                },
+                bucket_start: bucket.value(row),
+                channel_uuid,
+                untagged: !untagged.is_null(row) && untagged.value(row),
+            };
+            let sum = sums.entry(key).or_default();
+            for (total, column) in sum.0.iter_mut().zip(&counts) {
+                let column = column.as_primitive::<Int64Type>();
+                if !column.is_null(row) {
+                    *total += column.value(row);
+                }
+            }
+        }
+    }
+    let mut rows: Vec<_> = sums.into_iter().filter(|(_, c)| !c.is_zero()).collect();
+    rows.sort_by_key(|(key, _)| *key);
+    Ok(rows)
+}

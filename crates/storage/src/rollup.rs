@@ -1,0 +1,250 @@
+//! Rollups: what the traffic, accuracy and series endpoints count, summed per bot, 15-minute UTC
+//! bucket, channel and whether the item is untagged.
+//!
+//! Every real UTC offset is a multiple of 15 minutes, so a local day, hour or daylight-saving
+//! change starts on a bucket boundary in every zone: a window's ranges are unions of whole
+//! buckets, and summing buckets answers it exactly. The rows live in the `events` table itself
+//! (kind `rollup`) and are written in the same commit as the events they count, so the rollups of
+//! any snapshot are exactly its events'.
+//!
+//! Messages only ever add. A conversation counts once, at its latest version (the rule of the
+//! `conversations` view); when a batch brings a newer version of a stored conversation, the batch
+//! also subtracts the stored version's count, so the sums stay exact without rewriting anything.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use talkhouse_core::{ContentType, Conversation, Event, Message, NlpResponse, Sender, Tenant};
+use uuid::Uuid;
+
+/// The bucket width, in microseconds.
+pub const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// The table property that marks a table whose every commit carries its rollups; tables created
+/// before rollups existed lack it and are answered from the events alone.
+pub const ROLLUPS_PROPERTY: &str = "talkhouse.rollups";
+pub const ROLLUPS_FORMAT: &str = "15m-v1";
+
+/// The rollup columns, appended to the event columns in new tables.
+pub const ROLLUP_UNTAGGED: &str = "rollup_untagged";
+pub const ROLLUP_COUNTS: [&str; 5] = [
+    "rollup_conversations",
+    "rollup_user_messages",
+    "rollup_bot_messages",
+    "rollup_found",
+    "rollup_not_found",
+];
+
+/// The start of the bucket holding `micros`.
+pub fn bucket_start(micros: i64) -> i64 {
+    micros - micros.rem_euclid(BUCKET_MICROS)
+}
+
+/// One rollup row's dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RollupKey {
+    pub tenant: Tenant,
+    pub bucket_start: i64,
+    pub channel_uuid: Uuid,
+    pub untagged: bool,
+}
+
+/// One rollup row's counts, in the order of [`ROLLUP_COUNTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RollupCounts(pub [i64; 5]);
+
+impl RollupCounts {
+    const CONVERSATIONS: usize = 0;
+    const USER_MESSAGES: usize = 1;
+    const BOT_MESSAGES: usize = 2;
+    const FOUND: usize = 3;
+    const NOT_FOUND: usize = 4;
+
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|n| *n == 0)
+    }
+}
+
+/// Where a conversation version counts, and its place in the order that picks the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationVersion {
+    pub started_at: i64,
+    pub channel_uuid: Uuid,
+    pub untagged: bool,
+    /// `(updated_at, written_at, batch_line)`: the greatest is the latest version.
+    pub order: (i64, i64, i64),
+}
+
+impl ConversationVersion {
+    fn of(c: &Conversation, written_at: i64, batch_line: i64) -> Self {
+        Self {
+            started_at: c.started_at.timestamp_micros(),
+            channel_uuid: c.channel_uuid,
+            untagged: c.tags.is_empty(),
+            order: (c.updated_at.timestamp_micros(), written_at, batch_line),
+        }
+    }
+}
+
+/// The latest stored version of each conversation a batch touches.
+pub type StoredVersions = HashMap<(Tenant, String), ConversationVersion>;
+
+/// The rollup rows one batch adds.
+#[derive(Debug, Default)]
+pub struct Rollup {
+    rows: HashMap<RollupKey, RollupCounts>,
+}
+
+impl Rollup {
+    /// The rows of a batch: `events` in batch order (their `batch_line` is their index), all
+    /// stamped `written_at`, against the latest `stored` versions of their conversations.
+    pub fn of_batch(events: &[&Event], stored: &StoredVersions, written_at: i64) -> Self {
+        let mut rollup = Self::default();
+        let mut latest: HashMap<(Tenant, &str), ConversationVersion> = HashMap::new();
+        for (line, event) in events.iter().enumerate() {
+            match event {
+                Event::Message(m) => rollup.add_message(m),
+                Event::Conversation(c) => {
+                    let version = ConversationVersion::of(c, written_at, line as i64);
+                    let key = (c.tenant, c.session_code.as_str());
+                    if latest.get(&key).is_none_or(|l| l.order < version.order) {
+                        latest.insert(key, version);
+                    }
+                }
+            }
+        }
+        for ((tenant, session_code), version) in latest {
+            match stored.get(&(tenant, session_code.to_string())) {
+                Some(old) if old.order >= version.order => {}
+                Some(old) => {
+                    rollup.add_conversation(tenant, old, -1);
+                    rollup.add_conversation(tenant, &version, 1);
+                }
+                None => rollup.add_conversation(tenant, &version, 1),
+            }
+        }
+        rollup.rows.retain(|_, counts| !counts.is_zero());
+        rollup
+    }
+
+    fn add_message(&mut self, m: &Message) {
+        let counts = self.counts(m.tenant, m.sent_at, m.channel_uuid, m.tags.is_empty());
+        match m.sender {
+            Sender::User => counts.0[RollupCounts::USER_MESSAGES] += 1,
+            Sender::Bot => counts.0[RollupCounts::BOT_MESSAGES] += 1,
+        }
+        if m.sender == Sender::User && m.content_type == ContentType::Text {
+            match m.nlp_response {
+                Some(NlpResponse::Found) => counts.0[RollupCounts::FOUND] += 1,
+                Some(NlpResponse::None) => counts.0[RollupCounts::NOT_FOUND] += 1,
+                None => {}
+            }
+        }
+    }
+
+    fn add_conversation(&mut self, tenant: Tenant, version: &ConversationVersion, sign: i64) {
+        let started_at = DateTime::<Utc>::from_timestamp_micros(version.started_at)
+            .expect("stored instants are in range");
+        let counts = self.counts(tenant, started_at, version.channel_uuid, version.untagged);
+        counts.0[RollupCounts::CONVERSATIONS] += sign;
+    }
+
+    fn counts(
+        &mut self,
+        tenant: Tenant,
+        at: DateTime<Utc>,
+        channel_uuid: Uuid,
+        untagged: bool,
+    ) -> &mut RollupCounts {
+        let key = RollupKey {
+            tenant,
+            bucket_start: bucket_start(at.timestamp_micros()),
+            channel_uuid,
+            untagged,
+        };
+        self.rows.entry(key).or_default()
+    }
+
+    /// The rows, ordered by their key.
+    pub fn rows(&self) -> Vec<(RollupKey, RollupCounts)> {
+        let mut rows: Vec<_> = self.rows.iter().map(|(k, c)| (*k, *c)).collect();
+        rows.sort_by_key(|(key, _)| *key);
+        rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 10, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn buckets_start_every_quarter_hour_before_and_after_the_epoch() {
+        assert_eq!(
+            bucket_start(at(7, 44).timestamp_micros()),
+            at(7, 30).timestamp_micros()
+        );
+        assert_eq!(
+            bucket_start(at(7, 45).timestamp_micros()),
+            at(7, 45).timestamp_micros()
+        );
+        assert_eq!(bucket_start(-1), -BUCKET_MICROS);
+    }
+
+    fn conversation(tenant: Tenant, updated: DateTime<Utc>, tags: &[&str]) -> Event {
+        Event::Conversation(Conversation {
+            tenant,
+            session_code: "s1".into(),
+            user_id: "u".into(),
+            business_key: None,
+            channel_uuid: Uuid::nil(),
+            started_at: at(7, 50),
+            ended_at: None,
+            updated_at: updated,
+            satisfaction: None,
+            flows: vec![],
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            user_messages: 0,
+            bot_messages: 0,
+        })
+    }
+
+    #[test]
+    fn a_newer_version_moves_the_count_and_an_older_one_changes_nothing() {
+        let tenant = Tenant {
+            org_id: Uuid::nil(),
+            env_id: Uuid::nil(),
+            bot_id: Uuid::nil(),
+        };
+        let key = |untagged| RollupKey {
+            tenant,
+            bucket_start: at(7, 45).timestamp_micros(),
+            channel_uuid: Uuid::nil(),
+            untagged,
+        };
+        let first = conversation(tenant, at(8, 0), &[]);
+        let rows = Rollup::of_batch(&[&first], &StoredVersions::new(), 10).rows();
+        assert_eq!(rows, vec![(key(true), RollupCounts([1, 0, 0, 0, 0]))]);
+
+        let mut stored = StoredVersions::new();
+        let Event::Conversation(c) = &first else {
+            unreachable!()
+        };
+        stored.insert((tenant, "s1".into()), ConversationVersion::of(c, 10, 0));
+        let tagged = conversation(tenant, at(9, 0), &["vip"]);
+        let rows = Rollup::of_batch(&[&tagged], &stored, 20).rows();
+        assert_eq!(
+            rows,
+            vec![
+                (key(false), RollupCounts([1, 0, 0, 0, 0])),
+                (key(true), RollupCounts([-1, 0, 0, 0, 0])),
+            ]
+        );
+        let older = conversation(tenant, at(7, 55), &["vip"]);
+        assert!(Rollup::of_batch(&[&older], &stored, 20).rows().is_empty());
+    }
+}
