@@ -23,6 +23,9 @@ use talkhouse_storage::{DataLocation, EventTable};
 use tonic::transport::Channel;
 
 mod peers;
+mod process;
+
+use process::{memory_mib, reset_peak_memory};
 
 const ZONE: &str = "America/Sao_Paulo";
 const UNTIL: (i32, u32, u32) = (2026, 10, 31);
@@ -78,19 +81,6 @@ fn generators(scale: &Scale) -> [Generator; 2] {
             conversations_per_day: scale.small_bots_per_day,
         }),
     ]
-}
-
-fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn main() {
@@ -150,7 +140,7 @@ async fn run(scale: Scale) {
     let version = table.latest_version().await.unwrap();
 
     let (before, _) = memory_mib();
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    reset_peak_memory();
     let config = ServerConfig::new(
         "127.0.0.1:0".parse().unwrap(),
         Authentication::DisabledForDevelopment,

@@ -20,6 +20,9 @@ use talkhouse_server::{Authentication, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 
 mod peers;
+mod process;
+
+use process::{memory_mib, reset_peak_memory};
 
 const MESSAGES: usize = 1_000_000;
 
@@ -47,27 +50,6 @@ fn events() -> (Vec<Event>, Generator) {
     }
     assert_eq!(messages, MESSAGES, "the generator made too few messages");
     (events, generator)
-}
-
-/// (current, peak) resident memory of this process, in MiB, from /proc.
-fn memory_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Resets the peak (VmHWM) to the current resident size.
-fn reset_peak_memory() {
-    if std::fs::write("/proc/self/clear_refs", "5").is_err() {
-        eprintln!("cannot reset the peak memory; the peak includes the data generation");
-    }
 }
 
 fn main() {

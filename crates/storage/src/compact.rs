@@ -12,12 +12,11 @@
 //! leaves the compacted table. Files are never deleted here: earlier versions stay readable, so
 //! pinned search pages and reports still find their data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::array::AsArray;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
@@ -25,12 +24,11 @@ use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use talkhouse_core::Tenant;
 
 use crate::encode::encode;
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
-use crate::{EventTable, Result};
+use crate::{EventTable, Result, read};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
 /// few groups, so statistics prune the rest of its month.
@@ -226,56 +224,51 @@ async fn summed_rollups(
     ctx: &SessionContext,
     where_partition: &str,
 ) -> Result<Vec<(RollupKey, RollupCounts)>> {
-    let counts = ROLLUP_COUNTS.join(", ");
+    let sums = ROLLUP_COUNTS
+        .iter()
+        .map(|c| format!("COALESCE(sum({c}), 0)"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let batches = ctx
         .sql(&format!(
-            "SELECT org_id, env_id, bot_id, CAST(sent_at AS BIGINT) AS bucket_start, channel_uuid,
-                    {ROLLUP_UNTAGGED} AS untagged, {counts}
-             FROM {EVENTS_TABLE} WHERE {where_partition}"
+            "SELECT org_id, env_id, bot_id, sent_at, channel_uuid,
+                    COALESCE({ROLLUP_UNTAGGED}, false), {sums}
+             FROM {EVENTS_TABLE} WHERE {where_partition} GROUP BY 1, 2, 3, 4, 5, 6"
         ))
         .await?
         .collect()
         .await?;
-    let mut sums: HashMap<RollupKey, RollupCounts> = HashMap::new();
+    let mut rows = Vec::new();
     for batch in batches {
-        let text = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);
-        let number = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Int64);
-        let (org, env, bot, channel) = (text(0)?, text(1)?, text(2)?, text(4)?);
-        let bucket = number(3)?;
-        let bucket = bucket.as_primitive::<Int64Type>();
+        let (org, env, bot) = (
+            read::texts(&batch, 0)?,
+            read::texts(&batch, 1)?,
+            read::texts(&batch, 2)?,
+        );
+        let (bucket, channel) = (read::int64s(&batch, 3)?, read::texts(&batch, 4)?);
         let untagged = batch.column(5).as_boolean();
         let counts = (0..ROLLUP_COUNTS.len())
-            .map(|i| number(6 + i))
-            .collect::<std::result::Result<Vec<_>, _>>()?;
+            .map(|i| read::int64s(&batch, 6 + i))
+            .collect::<Result<Vec<_>>>()?;
         for row in 0..batch.num_rows() {
-            let uuid = |array: &arrow::array::ArrayRef| {
-                uuid::Uuid::parse_str(array.as_string::<i32>().value(row))
-            };
-            let (Ok(org_id), Ok(env_id), Ok(bot_id), Ok(channel_uuid)) =
-                (uuid(&org), uuid(&env), uuid(&bot), uuid(&channel))
-            else {
+            let (Some(tenant), Some(channel_uuid)) = (
+                read::tenant_at([&org, &env, &bot], row),
+                read::uuid_at(&channel, row),
+            ) else {
                 continue;
             };
             let key = RollupKey {
-                tenant: Tenant {
-                    org_id,
-                    env_id,
-                    bot_id,
-                },
+                tenant,
                 bucket_start: bucket.value(row),
                 channel_uuid,
-                untagged: !untagged.is_null(row) && untagged.value(row),
+                untagged: untagged.value(row),
             };
-            let sum = sums.entry(key).or_default();
-            for (total, column) in sum.0.iter_mut().zip(&counts) {
-                let column = column.as_primitive::<Int64Type>();
-                if !column.is_null(row) {
-                    *total += column.value(row);
-                }
+            let sums = RollupCounts(std::array::from_fn(|i| counts[i].value(row)));
+            if !sums.is_zero() {
+                rows.push((key, sums));
             }
         }
     }
-    let mut rows: Vec<_> = sums.into_iter().filter(|(_, c)| !c.is_zero()).collect();
     rows.sort_by_key(|(key, _)| *key);
     Ok(rows)
 }

@@ -9,6 +9,7 @@ mod compact;
 mod encode;
 mod error;
 mod location;
+mod read;
 pub mod rollup;
 pub mod schema;
 mod table;

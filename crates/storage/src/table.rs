@@ -9,8 +9,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::array::{AsArray, RecordBatch};
 use chrono::Datelike;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
@@ -25,10 +24,11 @@ use deltalake_core::protocol::SaveMode;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
-use talkhouse_core::{Event, Tenant};
+use talkhouse_core::Event;
 use tokio::sync::Mutex;
 
 use crate::encode::encode;
+use crate::read;
 use crate::rollup::{
     ConversationVersion, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup, StoredVersions,
 };
@@ -293,19 +293,12 @@ impl EventTable {
         if sessions.is_empty() || table.version().unwrap_or(0) == 0 {
             return Ok(stored);
         }
-        let ctx = SessionContext::new();
-        table.update_datafusion_session(&ctx.state())?;
-        let provider = table.table_provider().await?;
-        let batches: Vec<RecordBatch> = ctx
-            .read_table(provider)?
-            .filter(
-                col("kind")
-                    .eq(lit(KIND_CONVERSATION))
-                    .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
-                    .and(
-                        col("session_code").in_list(sessions.into_iter().map(lit).collect(), false),
-                    ),
-            )?
+        let predicate = col("kind")
+            .eq(lit(KIND_CONVERSATION))
+            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+            .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
+        let batches = read::scan(table, predicate)
+            .await?
             .select(vec![
                 col("org_id"),
                 col("env_id"),
@@ -321,30 +314,21 @@ impl EventTable {
             .collect()
             .await?;
         for batch in batches {
-            let text = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);
-            let micros = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Int64);
-            let (org, env, bot, session, channel) =
-                (text(0)?, text(1)?, text(2)?, text(3)?, text(5)?);
-            let (started, updated, written, line) =
-                (micros(4)?, micros(7)?, micros(8)?, micros(9)?);
+            let (org, env, bot) = (
+                read::texts(&batch, 0)?,
+                read::texts(&batch, 1)?,
+                read::texts(&batch, 2)?,
+            );
+            let (session, channel) = (read::texts(&batch, 3)?, read::texts(&batch, 5)?);
+            let (started, updated) = (read::int64s(&batch, 4)?, read::int64s(&batch, 7)?);
+            let (written, line) = (read::int64s(&batch, 8)?, read::int64s(&batch, 9)?);
             let untagged = batch.column(6).as_boolean();
-            let started = started.as_primitive::<Int64Type>();
-            let updated = updated.as_primitive::<Int64Type>();
-            let written = written.as_primitive::<Int64Type>();
-            let line = line.as_primitive::<Int64Type>();
             for row in 0..batch.num_rows() {
-                let uuid = |array: &arrow::array::ArrayRef| {
-                    uuid::Uuid::parse_str(array.as_string::<i32>().value(row))
-                };
-                let (Ok(org_id), Ok(env_id), Ok(bot_id), Ok(channel_uuid)) =
-                    (uuid(&org), uuid(&env), uuid(&bot), uuid(&channel))
-                else {
+                let (Some(tenant), Some(channel_uuid)) = (
+                    read::tenant_at([&org, &env, &bot], row),
+                    read::uuid_at(&channel, row),
+                ) else {
                     continue;
-                };
-                let tenant = Tenant {
-                    org_id,
-                    env_id,
-                    bot_id,
                 };
                 let version = ConversationVersion {
                     started_at: started.value(row),
@@ -352,7 +336,7 @@ impl EventTable {
                     untagged: untagged.value(row),
                     order: (updated.value(row), written.value(row), line.value(row)),
                 };
-                let session = session.as_string::<i32>().value(row).to_string();
+                let session = session.value(row).to_string();
                 match stored.entry((tenant, session)) {
                     Entry::Occupied(mut latest) => {
                         if latest.get().order < version.order {
@@ -397,32 +381,21 @@ impl EventTable {
             .into_iter()
             .map(|(year, month)| lit(format!("{year:04}-{month:02}")))
             .collect();
-        let ctx = SessionContext::new();
-        table.update_datafusion_session(&ctx.state())?;
-        let provider = table.table_provider().await?;
-        let batches: Vec<RecordBatch> = ctx
-            .read_table(provider)?
-            .filter(
-                col("kind")
-                    .eq(lit(KIND_MESSAGE))
-                    .and(col("bot_id").in_list(bots, false))
-                    .and(col("month").in_list(months, false)),
-            )?
+        let predicate = col("kind")
+            .eq(lit(KIND_MESSAGE))
+            .and(col("bot_id").in_list(bots, false))
+            .and(col("month").in_list(months, false));
+        let batches = read::scan(table, predicate)
+            .await?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
             .await?;
         for batch in batches {
-            let bot_ids = arrow::compute::cast(batch.column(0), &DataType::Utf8)?;
-            let bot_ids = bot_ids.as_string::<i32>();
-            let message_ids = arrow::compute::cast(batch.column(1), &DataType::Utf8)?;
-            let message_ids = message_ids.as_string::<i32>();
+            let (bot_ids, message_ids) = (read::texts(&batch, 0)?, read::texts(&batch, 1)?);
             for row in 0..batch.num_rows() {
-                if message_ids.is_null(row) {
-                    continue;
-                }
-                let (Ok(bot), Ok(id)) = (
-                    uuid::Uuid::parse_str(bot_ids.value(row)),
-                    uuid::Uuid::parse_str(message_ids.value(row)),
+                let (Some(bot), Some(id)) = (
+                    read::uuid_at(&bot_ids, row),
+                    read::uuid_at(&message_ids, row),
                 ) else {
                     continue;
                 };

@@ -56,13 +56,18 @@ pub fn months(range: InstantRange) -> Expr {
     col("month").in_list(names, false)
 }
 
+/// The channel condition of the filter (true when it names none).
+pub fn channels(filter: &Filter) -> Expr {
+    if filter.channels.is_empty() {
+        return lit(true);
+    }
+    let channels = filter.channels.iter().map(|c| lit(c.to_string())).collect();
+    col("channel_uuid").in_list(channels, false)
+}
+
 /// Channel and tag conditions of the filter, on the item's own fields.
 pub fn channels_and_tags(filter: &Filter) -> Expr {
-    let mut predicate = lit(true);
-    if !filter.channels.is_empty() {
-        let channels = filter.channels.iter().map(|c| lit(c.to_string())).collect();
-        predicate = predicate.and(col("channel_uuid").in_list(channels, false));
-    }
+    let mut predicate = channels(filter);
     if !filter.tags.is_empty() {
         let tags = filter.tags.iter().map(|t| lit(t.clone())).collect();
         predicate = predicate.and(array_has_any(col("tags"), make_array(tags)));

@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 
 use datafusion::functions_aggregate::expr_fn::sum;
-use datafusion::prelude::{Expr, col, lit};
+use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
 use super::classify::classify;
-use super::predicates::{months, within};
+use super::predicates::{channels, months, tenant, within};
 use super::{Run, ServedBy, columns};
 use crate::Result;
 
@@ -56,14 +56,10 @@ pub(super) async fn sums(
         .ctx
         .table("rollups")
         .await?
-        .filter(super::predicates::tenant(&run.tenant))?
-        .filter(within(classifier, "bucket_start"))?;
+        .filter(tenant(&run.tenant))?
+        .filter(within(classifier, "bucket_start").and(channels(filter)))?;
     if let Some(bounds) = classifier.bounds() {
         rows = rows.filter(months(bounds))?;
-    }
-    if !filter.channels.is_empty() {
-        let channels = filter.channels.iter().map(|c| lit(c.to_string())).collect();
-        rows = rows.filter(col("channel_uuid").in_list(channels, false))?;
     }
     if filter.untagged {
         rows = rows.filter(col("untagged").is_true())?;

@@ -1,0 +1,50 @@
+//! Reads the storage layer makes of its own table: a filtered scan of one table state, and typed
+//! values out of the batches it answers.
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Int64Type};
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::{Expr, SessionContext};
+use deltalake_core::DeltaTable;
+use talkhouse_core::Tenant;
+use uuid::Uuid;
+
+use crate::Result;
+
+/// The rows of `table`'s state that `predicate` keeps.
+pub async fn scan(table: &DeltaTable, predicate: Expr) -> Result<DataFrame> {
+    let ctx = SessionContext::new();
+    table.update_datafusion_session(&ctx.state())?;
+    Ok(ctx
+        .read_table(table.table_provider().await?)?
+        .filter(predicate)?)
+}
+
+/// Column `index` of a batch as text (partition columns arrive dictionary-encoded).
+pub fn texts(batch: &RecordBatch, index: usize) -> Result<StringArray> {
+    let array = arrow::compute::cast(batch.column(index), &DataType::Utf8)?;
+    Ok(array.as_string::<i32>().clone())
+}
+
+/// Column `index` of a batch as 64-bit integers (timestamps as their microseconds).
+pub fn int64s(batch: &RecordBatch, index: usize) -> Result<Int64Array> {
+    let array: ArrayRef = arrow::compute::cast(batch.column(index), &DataType::Int64)?;
+    Ok(array.as_primitive::<Int64Type>().clone())
+}
+
+/// The UUID at `row`; `None` when null or not a UUID.
+pub fn uuid_at(array: &StringArray, row: usize) -> Option<Uuid> {
+    if array.is_null(row) {
+        return None;
+    }
+    Uuid::parse_str(array.value(row)).ok()
+}
+
+/// The tenant of `row` from its org, env and bot columns.
+pub fn tenant_at([org, env, bot]: [&StringArray; 3], row: usize) -> Option<Tenant> {
+    Some(Tenant {
+        org_id: uuid_at(org, row)?,
+        env_id: uuid_at(env, row)?,
+        bot_id: uuid_at(bot, row)?,
+    })
+}
