@@ -34,6 +34,10 @@ const PEER_RUNS: usize = 5;
 const CLIENTS: usize = 32;
 const CONCURRENT_SECONDS: u64 = 10;
 const PAGE_SIZE: u32 = 20;
+/// Batches between compaction rounds while the dataset is generated, and the files a partition
+/// needs to be rewritten (the default of `talkhouse serve`).
+const COMPACT_EVERY: usize = 30;
+const COMPACT_MIN_FILES: usize = 8;
 
 /// A dataset: one large bot and 50 small ones over 365 days.
 struct Scale {
@@ -111,10 +115,19 @@ async fn run(scale: Scale) {
             std::fs::read_to_string(&ready).unwrap_or_default().trim()
         );
     } else {
-        let (messages, seconds) = ingest(&table, [&large, &small]).await;
+        let ingest = ingest(&table, [&large, &small]).await;
+        let (writing, compacting) = (
+            ingest.writing.as_secs_f64(),
+            ingest.compacting.as_secs_f64(),
+        );
         let line = format!(
-            "{messages} messages ingested in {seconds:.1} s, {:.0} messages/s",
-            messages as f64 / seconds
+            "{} messages ingested in {writing:.1} s of writes, {:.0} messages/s; \
+             {} compaction rounds in between took {compacting:.1} s \
+             ({:.0} messages/s counting them)",
+            ingest.messages,
+            ingest.messages as f64 / writing,
+            ingest.rounds,
+            ingest.messages as f64 / (writing + compacting),
         );
         println!("dataset {}: {line}", scale.name);
         let started = Instant::now();
@@ -214,10 +227,27 @@ async fn run(scale: Scale) {
     );
 }
 
-/// Generates and stores every day of both generators as its own batch; (messages, seconds).
-async fn ingest(table: &EventTable, generators: [&Generator; 2]) -> (usize, f64) {
-    let mut messages = 0;
-    let mut busy = Duration::ZERO;
+/// What generating the dataset measured.
+struct Ingest {
+    messages: usize,
+    /// Time inside `EventTable::write`.
+    writing: Duration,
+    /// Time in the compaction rounds between batches.
+    compacting: Duration,
+    rounds: usize,
+}
+
+/// Stores every day of both generators as its own batch, with a compaction round (partitions of
+/// at least `COMPACT_MIN_FILES` files) every `COMPACT_EVERY` batches, as `talkhouse serve` runs
+/// one in the background every few minutes.
+async fn ingest(table: &EventTable, generators: [&Generator; 2]) -> Ingest {
+    let mut ingest = Ingest {
+        messages: 0,
+        writing: Duration::ZERO,
+        compacting: Duration::ZERO,
+        rounds: 0,
+    };
+    let mut batches = 0;
     for generator in generators {
         for day in generator.events() {
             let count = day
@@ -226,12 +256,19 @@ async fn ingest(table: &EventTable, generators: [&Generator; 2]) -> (usize, f64)
                 .count();
             let started = Instant::now();
             let outcome = table.write(day, None).await.unwrap();
-            busy += started.elapsed();
-            messages += outcome.messages_written;
+            ingest.writing += started.elapsed();
+            ingest.messages += outcome.messages_written;
             assert_eq!(outcome.messages_written, count);
+            batches += 1;
+            if batches % COMPACT_EVERY == 0 {
+                let started = Instant::now();
+                table.compact(COMPACT_MIN_FILES, |_| {}).await.unwrap();
+                ingest.compacting += started.elapsed();
+                ingest.rounds += 1;
+            }
         }
     }
-    (messages, busy.as_secs_f64())
+    ingest
 }
 
 fn percentile(times: &mut [f64], q: f64) -> f64 {

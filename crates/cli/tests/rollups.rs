@@ -1,7 +1,8 @@
 //! The rollup path against the event-table path: the same random requests to a server that may
 //! answer from rollups and to one that never does, over data written in many batches (conversation
 //! versions split across batches, late and superseding versions, repeated messages), before and
-//! after compaction. Replay a failure with `TALKHOUSE_ROLLUP_SEED`.
+//! after compaction; and the `conversations` view read through the recorded supersessions
+//! against a window over every version. Replay a failure with `TALKHOUSE_ROLLUP_SEED`.
 
 use chrono::{Duration, NaiveDate};
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -12,7 +13,29 @@ use talkhouse_core::generate::{GenerateConfig, Generator};
 use talkhouse_proto::v1;
 use talkhouse_server::{Authentication, ServerConfig};
 
-use crate::support::{Clients, DataDir, RunningServer};
+use crate::support::{Clients, DataDir, RunningServer, sql_rows};
+
+/// The `conversations` view, read through the supersessions each batch recorded, holds exactly
+/// the latest version of every session, as a window over all versions picks it.
+fn assert_conversations_are_the_latest_versions(data: &DataDir, context: &str) {
+    const COLUMNS: &str = "org_id, env_id, bot_id, session_code, started_at, updated_at, \
+                           channel_uuid, array_to_string(tags, '|'), user_messages";
+    let view = sql_rows(
+        data,
+        &format!("SELECT {COLUMNS} FROM conversations ORDER BY bot_id, session_code"),
+    );
+    let ranked = sql_rows(
+        data,
+        &format!(
+            "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (
+                 PARTITION BY org_id, env_id, bot_id, session_code
+                 ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
+             FROM conversation_versions) WHERE version_rank = 1 ORDER BY bot_id, session_code"
+        ),
+    );
+    assert!(!ranked.is_empty(), "{context}");
+    assert_eq!(view, ranked, "{context}");
+}
 
 /// Zones whose days and hours start on quarter hours UTC (rollups apply), and `+05:07`, whose do
 /// not (the event tables answer).
@@ -204,6 +227,16 @@ async fn rollups_answer_exactly_what_the_event_tables_answer() {
     for batch in batches(&generator, &mut rng) {
         table.write(batch, None).await.unwrap();
     }
+    let recorded = sql_rows(
+        &data,
+        "SELECT (SELECT count(*) FROM events WHERE kind = 'superseded') AS named,
+                (SELECT count(*) FROM events WHERE superseded_at_write) AS at_write",
+    );
+    let [named, at_write]: [u64; 2] =
+        std::array::from_fn(|i| recorded[0].split(',').nth(i).unwrap().parse().unwrap());
+    assert!(named > 0 && at_write > 0, "{recorded:?}");
+    assert_conversations_are_the_latest_versions(&data, "before compaction");
+
     let bot = generator.bots()[0].clone();
     let bot_ref = Some(v1::BotRef {
         org_id: bot.tenant.org_id.to_string(),
@@ -269,6 +302,7 @@ async fn rollups_answer_exactly_what_the_event_tables_answer() {
     let files_before = table.file_count().await.unwrap();
     let outcome = table.compact(2, |_| {}).await.unwrap();
     assert!(outcome.files_after < files_before, "{outcome:?}");
+    assert_conversations_are_the_latest_versions(&data, "after compaction");
     for ((request, granularity, context), before) in requests.iter().zip(&before_compaction) {
         let after = answers(&mut with_rollups, request, *granularity).await;
         assert_eq!(&after, before, "after compaction: {context}");

@@ -4,11 +4,16 @@ use std::sync::Arc;
 
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use talkhouse_storage::schema::EVENTS_TABLE;
 use talkhouse_storage::{EventTable, Snapshot};
 
-use crate::views::{ROLLUPS, VIEWS};
+use crate::views::{CONVERSATIONS_BY_SUPERSESSIONS, ROLLUPS, VIEWS};
+
+/// Room for Parquet footers: a compacted medium dataset holds a few hundred files of about
+/// 100 KiB of footer each.
+const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Builds query sessions over the event table.
 #[derive(Clone)]
@@ -17,6 +22,10 @@ pub struct QueryEngine {
     /// The session of the latest version seen: a snapshot never changes, so its session is
     /// reused until the log shows a newer commit.
     latest: Arc<tokio::sync::Mutex<Option<SnapshotSession>>>,
+    /// Shared by the sessions of every snapshot, so its Parquet footer cache outlives a commit:
+    /// a new snapshot reads the footers of new files only. Entries are keyed by path and
+    /// modification time, and data files are never rewritten in place.
+    runtime: Arc<RuntimeEnv>,
 }
 
 /// A DataFusion session that reads exactly one snapshot of the tables.
@@ -31,6 +40,12 @@ impl QueryEngine {
         Self {
             table,
             latest: Arc::default(),
+            runtime: Arc::new(
+                RuntimeEnvBuilder::new()
+                    .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
+                    .build()
+                    .expect("a runtime without a disk manager or memory pool always builds"),
+            ),
         }
     }
 
@@ -45,7 +60,8 @@ impl QueryEngine {
         if let Some(session) = latest.as_ref().filter(|s| s.snapshot.version == version) {
             return Ok(session.clone());
         }
-        let session = Self::session_for(self.table.snapshot_at(version).await?).await?;
+        let snapshot = self.table.snapshot_at(version).await?;
+        let session = Self::session_with(snapshot, self.runtime.clone()).await?;
         *latest = Some(session.clone());
         Ok(session)
     }
@@ -63,24 +79,36 @@ impl QueryEngine {
         if let Some(session) = latest.filter(|s| s.snapshot.version == version) {
             return Ok(session);
         }
-        Self::session_for(self.table.snapshot_at(version).await?).await
+        Self::session_with(self.table.snapshot_at(version).await?, self.runtime.clone()).await
     }
 
-    /// A session over the given snapshot.
+    /// A session over the given snapshot, with a runtime of its own.
     pub async fn session_for(snapshot: Snapshot) -> talkhouse_storage::Result<SnapshotSession> {
+        Self::session_with(snapshot, Arc::new(RuntimeEnv::default())).await
+    }
+
+    async fn session_with(
+        snapshot: Snapshot,
+        runtime: Arc<RuntimeEnv>,
+    ) -> talkhouse_storage::Result<SnapshotSession> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("talkhouse", "public")
             .with_create_default_catalog_and_schema(true);
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .build();
         let ctx = SessionContext::new_with_state(state);
         snapshot.prepare_session(&ctx)?;
         register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
         let rollups = snapshot.has_rollups.then_some(ROLLUPS);
-        for (name, sql) in VIEWS.into_iter().chain(rollups) {
+        let views = VIEWS.into_iter().map(|view| match view {
+            ("conversations", _) if snapshot.has_supersessions => CONVERSATIONS_BY_SUPERSESSIONS,
+            view => view,
+        });
+        for (name, sql) in views.chain(rollups) {
             let plan = ctx
                 .sql(sql)
                 .await

@@ -1,5 +1,18 @@
 //! The views over the `events` table, defined once in SQL.
 
+/// The columns of `conversations`. `duration_seconds` comes from whole microseconds, so equal
+/// durations are equal doubles.
+macro_rules! conversation_columns {
+    () => {
+        "
+SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid, started_at,
+       ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
+       cardinality(flows) AS flows_travelled,
+       CAST(CAST(COALESCE(ended_at, updated_at) AS BIGINT) - CAST(started_at AS BIGINT) AS DOUBLE)
+           / 1000000.0 AS duration_seconds"
+    };
+}
+
 /// (name, SQL) of every view, in dependency order.
 pub const VIEWS: [(&str, &str); 4] = [
     ("messages", MESSAGES),
@@ -33,20 +46,37 @@ SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid
        written_at, batch_line
 FROM events WHERE kind = 'conversation'";
 
+/// The `conversations` view of tables that record the versions each batch supersedes (see
+/// `talkhouse_storage::versions`): every version neither superseded at write nor named by a later
+/// batch. Unlike a window over all versions, it lets a filter on `started_at` reach the scan.
+pub const CONVERSATIONS_BY_SUPERSESSIONS: (&str, &str) = (
+    "conversations",
+    concat!(
+        conversation_columns!(),
+        "
+FROM events AS version
+WHERE version.kind = 'conversation' AND version.superseded_at_write = false
+  AND NOT EXISTS (
+    SELECT 1 FROM events AS superseded
+    WHERE superseded.kind = 'superseded'
+      AND superseded.bot_id = version.bot_id AND superseded.org_id = version.org_id
+      AND superseded.env_id = version.env_id AND superseded.session_code = version.session_code
+      AND superseded.superseded_written_at = version.written_at
+      AND superseded.superseded_batch_line = version.batch_line)"
+    ),
+);
+
 /// The latest version of each session: greatest `updated_at`, then the one written last.
-/// `duration_seconds` comes from whole microseconds, so equal durations are equal doubles.
-const CONVERSATIONS: &str = "
-SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid, started_at,
-       ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
-       cardinality(flows) AS flows_travelled,
-       CAST(CAST(COALESCE(ended_at, updated_at) AS BIGINT) - CAST(started_at AS BIGINT) AS DOUBLE)
-           / 1000000.0 AS duration_seconds
+const CONVERSATIONS: &str = concat!(
+    conversation_columns!(),
+    "
 FROM (
     SELECT *, ROW_NUMBER() OVER (
         PARTITION BY org_id, env_id, bot_id, session_code
         ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
     FROM conversation_versions)
-WHERE version_rank = 1";
+WHERE version_rank = 1"
+);
 
 /// Every channel of a bot's messages and latest conversations, named after its latest message
 /// that carries a name.

@@ -6,6 +6,8 @@
 //! - Conversation versions a newer version of the same partition supersedes are dropped (the
 //!   `conversations` view would never pick them); the rest are sorted by `started_at`.
 //! - Rollup rows with equal dimensions are summed into one, and rows summing to nothing dropped.
+//! - Rows naming superseded versions are kept (the version they name may live in another
+//!   partition), sorted by session.
 //!
 //! The commit replaces exactly the files it read (`replaceWhere` on the partition's values), so
 //! a crash before it leaves the table as it was plus unreferenced files, and a crash after it
@@ -27,7 +29,8 @@ use parquet::file::properties::WriterProperties;
 
 use crate::encode::encode;
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
-use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
+use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED};
+use crate::versions::BatchVersions;
 use crate::{EventTable, Result, read};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
@@ -191,10 +194,17 @@ async fn rewrite(table: DeltaTable, partition: &Partition) -> Result<DeltaTable>
             ))
             .await?
         }
+        KIND_SUPERSEDED => {
+            ctx.sql(&format!(
+                "SELECT {columns} FROM {EVENTS_TABLE} WHERE {where_partition} \
+                 ORDER BY session_code, superseded_written_at, superseded_batch_line"
+            ))
+            .await?
+        }
         KIND_ROLLUP => {
             let rows = summed_rollups(&ctx, &where_partition).await?;
             let written_at = chrono::Utc::now().timestamp_micros();
-            let batch = encode(&[], &rows, &schema, written_at)?;
+            let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
             ctx.read_batch(batch)?
         }
         other => {

@@ -11,27 +11,41 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, Utc};
-use talkhouse_core::Event;
+use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
-use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, month_of};
+use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, month_of};
+use crate::versions::{
+    BatchVersions, ConversationVersion, SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE,
+    SUPERSEDED_WRITTEN_AT, Superseding,
+};
 use crate::{Error, Result};
 
-/// Encodes `events` (in batch order), then their `rollups`, into `schema`, every row stamped with
-/// `written_at`.
+/// Encodes `events` (in batch order), then their `rollups`, then the stored versions they
+/// supersede, into `schema`, every row stamped with `written_at`.
 pub fn encode(
     events: &[&Event],
+    versions: &BatchVersions,
     rollups: &[(RollupKey, RollupCounts)],
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<RecordBatch> {
-    let mut columns = Columns::new(events.len() + rollups.len(), schema);
+    let superseded: Vec<_> = versions.superseded_stored().collect();
+    let rows = events.len() + rollups.len() + superseded.len();
+    let mut columns = Columns::new(rows, schema);
     for (line, event) in events.iter().enumerate() {
-        columns.append(event, line as i64);
+        let line = line as i64;
+        columns.append(event, line, versions.superseded_at_write.contains(&line));
     }
-    for (offset, (key, counts)) in rollups.iter().enumerate() {
-        columns.append_rollup(key, counts, (events.len() + offset) as i64);
+    let mut line = events.len() as i64;
+    for (key, counts) in rollups {
+        columns.append_rollup(key, counts, line);
+        line += 1;
+    }
+    for (session, old) in superseded {
+        columns.append_superseded(session, old, line);
+        line += 1;
     }
     let arrays = schema
         .fields()
@@ -79,6 +93,9 @@ struct Columns {
     batch_line: Int64Builder,
     rollup_untagged: BooleanBuilder,
     rollup_counts: [Int64Builder; 5],
+    superseded_at_write: BooleanBuilder,
+    superseded_written_at: TimestampMicrosecondBuilder,
+    superseded_batch_line: Int64Builder,
 }
 
 fn list_builder(schema: &SchemaRef, name: &str, rows: usize) -> ListBuilder<StringBuilder> {
@@ -132,22 +149,25 @@ impl Columns {
             batch_line: Int64Builder::with_capacity(rows),
             rollup_untagged: BooleanBuilder::with_capacity(rows),
             rollup_counts: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
+            superseded_at_write: BooleanBuilder::with_capacity(rows),
+            superseded_written_at: times(),
+            superseded_batch_line: Int64Builder::with_capacity(rows),
         }
     }
 
-    fn append(&mut self, event: &Event, line: i64) {
+    /// An event row; `superseded` says whether a newer version of a conversation is already
+    /// known.
+    fn append(&mut self, event: &Event, line: i64, superseded: bool) {
         let tenant = event.tenant();
-        append_uuid(&mut self.org_id, &mut self.uuid_buffer, Some(tenant.org_id));
-        append_uuid(&mut self.env_id, &mut self.uuid_buffer, Some(tenant.env_id));
-        append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
+        self.append_tenant(tenant);
         self.append_month(event.time());
         self.batch_line.append_value(line);
-        self.rollup_untagged.append_null();
-        for builder in &mut self.rollup_counts {
-            builder.append_null();
-        }
+        self.append_no_rollup();
+        self.superseded_written_at.append_null();
+        self.superseded_batch_line.append_null();
         match event {
             Event::Message(m) => {
+                self.superseded_at_write.append_null();
                 self.kind.append_value(KIND_MESSAGE);
                 self.session_code.append_value(&m.session_code);
                 self.user_id.append_value(&m.user_id);
@@ -188,6 +208,7 @@ impl Columns {
                 self.bot_messages.append_null();
             }
             Event::Conversation(c) => {
+                self.superseded_at_write.append_value(superseded);
                 self.kind.append_value(KIND_CONVERSATION);
                 self.session_code.append_value(&c.session_code);
                 self.user_id.append_value(&c.user_id);
@@ -226,10 +247,8 @@ impl Columns {
 
     /// A rollup row: its dimensions in the event columns they mean, every other column empty.
     fn append_rollup(&mut self, key: &RollupKey, counts: &RollupCounts, line: i64) {
-        let tenant = key.tenant;
-        append_uuid(&mut self.org_id, &mut self.uuid_buffer, Some(tenant.org_id));
-        append_uuid(&mut self.env_id, &mut self.uuid_buffer, Some(tenant.env_id));
-        append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
+        self.append_tenant(key.tenant);
+        self.append_no_supersession();
         let bucket = DateTime::from_timestamp_micros(key.bucket_start).unwrap_or_default();
         self.append_month(bucket);
         self.batch_line.append_value(line);
@@ -242,9 +261,53 @@ impl Columns {
             &mut self.uuid_buffer,
             Some(key.channel_uuid),
         );
+        self.sent_at.append_value(key.bucket_start);
+        self.started_at.append_null();
+        self.updated_at.append_null();
+        self.append_no_event_fields();
+        self.rollup_untagged.append_value(key.untagged);
+        for (builder, count) in self.rollup_counts.iter_mut().zip(counts.0) {
+            builder.append_value(count);
+        }
+    }
+
+    /// A stored conversation version the batch supersedes: its session, and the `written_at` and
+    /// `batch_line` that name it.
+    fn append_superseded(&mut self, session: &Superseding, old: &ConversationVersion, line: i64) {
+        self.append_tenant(session.tenant);
+        let started = DateTime::from_timestamp_micros(old.started_at).unwrap_or_default();
+        self.append_month(started);
+        self.batch_line.append_value(line);
+        self.kind.append_value(KIND_SUPERSEDED);
+        self.session_code.append_value(&session.session_code);
+        self.user_id.append_value("");
+        self.business_key.append_null();
+        append_uuid(
+            &mut self.channel_uuid,
+            &mut self.uuid_buffer,
+            Some(old.channel_uuid),
+        );
+        self.sent_at.append_null();
+        self.started_at.append_value(old.started_at);
+        self.updated_at.append_value(old.order.0);
+        self.append_no_event_fields();
+        self.append_no_rollup();
+        self.superseded_at_write.append_null();
+        self.superseded_written_at.append_value(old.order.1);
+        self.superseded_batch_line.append_value(old.order.2);
+    }
+
+    fn append_tenant(&mut self, tenant: Tenant) {
+        append_uuid(&mut self.org_id, &mut self.uuid_buffer, Some(tenant.org_id));
+        append_uuid(&mut self.env_id, &mut self.uuid_buffer, Some(tenant.env_id));
+        append_uuid(&mut self.bot_id, &mut self.uuid_buffer, Some(tenant.bot_id));
+    }
+
+    /// Nulls (and empty lists) in the columns of messages and conversations other than the keys
+    /// and times every row kind sets itself.
+    fn append_no_event_fields(&mut self) {
         append_list(&mut self.tags, &[]);
         append_list(&mut self.flows, &[]);
-        self.sent_at.append_value(key.bucket_start);
         for builder in [
             &mut self.message_id,
             &mut self.channel_name,
@@ -262,16 +325,23 @@ impl Columns {
             builder.append_null();
         }
         self.confidence.append_null();
-        self.started_at.append_null();
         self.ended_at.append_null();
-        self.updated_at.append_null();
         self.satisfaction.append_null();
         self.user_messages.append_null();
         self.bot_messages.append_null();
-        self.rollup_untagged.append_value(key.untagged);
-        for (builder, count) in self.rollup_counts.iter_mut().zip(counts.0) {
-            builder.append_value(count);
+    }
+
+    fn append_no_rollup(&mut self) {
+        self.rollup_untagged.append_null();
+        for builder in &mut self.rollup_counts {
+            builder.append_null();
         }
+    }
+
+    fn append_no_supersession(&mut self) {
+        self.superseded_at_write.append_null();
+        self.superseded_written_at.append_null();
+        self.superseded_batch_line.append_null();
     }
 
     /// A batch spans few months, so each partition value is formatted once.
@@ -335,6 +405,9 @@ impl Columns {
                 let index = ROLLUP_COUNTS.iter().position(|n| *n == other).unwrap_or(0);
                 Arc::new(self.rollup_counts[index].finish())
             }
+            SUPERSEDED_AT_WRITE => Arc::new(self.superseded_at_write.finish()),
+            SUPERSEDED_WRITTEN_AT => time(&mut self.superseded_written_at),
+            SUPERSEDED_BATCH_LINE => Arc::new(self.superseded_batch_line.finish()),
             "written_at" => {
                 let mut builder = TimestampMicrosecondBuilder::with_capacity(self.rows);
                 builder.append_value_n(written_at, self.rows);

@@ -13,6 +13,7 @@ mod read;
 pub mod rollup;
 pub mod schema;
 mod table;
+pub mod versions;
 
 pub use compact::{CompactionOutcome, Partition, PartitionCompacted};
 pub use error::{Error, Result};

@@ -1,19 +1,27 @@
 //! Reads the storage layer makes of its own table: a filtered scan of one table state, and typed
 //! values out of the batches it answers.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::dataframe::DataFrame;
-use datafusion::prelude::{Expr, SessionContext};
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::prelude::{Expr, SessionConfig, SessionContext};
 use deltalake_core::DeltaTable;
 use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
 
-/// The rows of `table`'s state that `predicate` keeps.
-pub async fn scan(table: &DeltaTable, predicate: Expr) -> Result<DataFrame> {
-    let ctx = SessionContext::new();
+/// The rows of `table`'s state that `predicate` keeps. `runtime` is shared by the scans of every
+/// state, so a file's Parquet footer is read once: data files never change once written.
+pub async fn scan(
+    table: &DeltaTable,
+    runtime: &Arc<RuntimeEnv>,
+    predicate: Expr,
+) -> Result<DataFrame> {
+    let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
     table.update_datafusion_session(&ctx.state())?;
     Ok(ctx
         .read_table(table.table_provider().await?)?

@@ -14,8 +14,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use talkhouse_core::{ContentType, Conversation, Event, Message, NlpResponse, Sender, Tenant};
+use talkhouse_core::{ContentType, Event, Message, NlpResponse, Sender, Tenant};
 use uuid::Uuid;
+
+use crate::versions::{BatchVersions, ConversationVersion};
 
 /// The bucket width, in microseconds.
 pub const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
@@ -65,30 +67,6 @@ impl RollupCounts {
     }
 }
 
-/// Where a conversation version counts, and its place in the order that picks the latest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConversationVersion {
-    pub started_at: i64,
-    pub channel_uuid: Uuid,
-    pub untagged: bool,
-    /// `(updated_at, written_at, batch_line)`: the greatest is the latest version.
-    pub order: (i64, i64, i64),
-}
-
-impl ConversationVersion {
-    fn of(c: &Conversation, written_at: i64, batch_line: i64) -> Self {
-        Self {
-            started_at: c.started_at.timestamp_micros(),
-            channel_uuid: c.channel_uuid,
-            untagged: c.tags.is_empty(),
-            order: (c.updated_at.timestamp_micros(), written_at, batch_line),
-        }
-    }
-}
-
-/// The latest stored version of each conversation a batch touches.
-pub type StoredVersions = HashMap<(Tenant, String), ConversationVersion>;
-
 /// The rollup rows one batch adds.
 #[derive(Debug, Default)]
 pub struct Rollup {
@@ -96,32 +74,19 @@ pub struct Rollup {
 }
 
 impl Rollup {
-    /// The rows of a batch: `events` in batch order (their `batch_line` is their index), all
-    /// stamped `written_at`, against the latest `stored` versions of their conversations.
-    pub fn of_batch(events: &[&Event], stored: &StoredVersions, written_at: i64) -> Self {
+    /// The rows of a batch: its messages, and the conversations whose latest version it changes.
+    pub fn of_batch(events: &[&Event], versions: &BatchVersions) -> Self {
         let mut rollup = Self::default();
-        let mut latest: HashMap<(Tenant, &str), ConversationVersion> = HashMap::new();
-        for (line, event) in events.iter().enumerate() {
-            match event {
-                Event::Message(m) => rollup.add_message(m),
-                Event::Conversation(c) => {
-                    let version = ConversationVersion::of(c, written_at, line as i64);
-                    let key = (c.tenant, c.session_code.as_str());
-                    if latest.get(&key).is_none_or(|l| l.order < version.order) {
-                        latest.insert(key, version);
-                    }
-                }
+        for event in events {
+            if let Event::Message(m) = event {
+                rollup.add_message(m);
             }
         }
-        for ((tenant, session_code), version) in latest {
-            match stored.get(&(tenant, session_code.to_string())) {
-                Some(old) if old.order >= version.order => {}
-                Some(old) => {
-                    rollup.add_conversation(tenant, old, -1);
-                    rollup.add_conversation(tenant, &version, 1);
-                }
-                None => rollup.add_conversation(tenant, &version, 1),
+        for superseding in &versions.superseding {
+            if let Some(old) = &superseding.stored {
+                rollup.add_conversation(superseding.tenant, old, -1);
             }
+            rollup.add_conversation(superseding.tenant, &superseding.latest, 1);
         }
         rollup.rows.retain(|_, counts| !counts.is_zero());
         rollup
@@ -176,7 +141,9 @@ impl Rollup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::versions::StoredVersions;
     use chrono::TimeZone;
+    use talkhouse_core::Conversation;
 
     fn at(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 3, 10, h, m, 0).unwrap()
@@ -227,7 +194,10 @@ mod tests {
             untagged,
         };
         let first = conversation(tenant, at(8, 0), &[]);
-        let rows = Rollup::of_batch(&[&first], &StoredVersions::new(), 10).rows();
+        let rollup = |events: &[&Event], stored: &StoredVersions, written_at| {
+            Rollup::of_batch(events, &BatchVersions::of_batch(events, stored, written_at)).rows()
+        };
+        let rows = rollup(&[&first], &StoredVersions::new(), 10);
         assert_eq!(rows, vec![(key(true), RollupCounts([1, 0, 0, 0, 0]))]);
 
         let mut stored = StoredVersions::new();
@@ -236,7 +206,7 @@ mod tests {
         };
         stored.insert((tenant, "s1".into()), ConversationVersion::of(c, 10, 0));
         let tagged = conversation(tenant, at(9, 0), &["vip"]);
-        let rows = Rollup::of_batch(&[&tagged], &stored, 20).rows();
+        let rows = rollup(&[&tagged], &stored, 20);
         assert_eq!(
             rows,
             vec![
@@ -245,6 +215,6 @@ mod tests {
             ]
         );
         let older = conversation(tenant, at(7, 55), &["vip"]);
-        assert!(Rollup::of_batch(&[&older], &stored, 20).rows().is_empty());
+        assert!(rollup(&[&older], &stored, 20).is_empty());
     }
 }

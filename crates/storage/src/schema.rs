@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use deltalake_core::kernel::{ArrayType, DataType, StructField};
 
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED};
+use crate::versions::{SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE, SUPERSEDED_WRITTEN_AT};
 
 pub const EVENTS_TABLE: &str = "events";
 
@@ -18,6 +19,10 @@ pub const KIND_CONVERSATION: &str = "conversation";
 /// Rollup rows (see [`crate::rollup`]): `sent_at` holds the bucket start, `channel_uuid` the
 /// channel, and the `rollup_*` columns the dimension and the counts.
 pub const KIND_ROLLUP: &str = "rollup";
+/// A stored conversation version a later batch superseded (see [`crate::versions`]): the
+/// session's `org_id`, `env_id`, `bot_id`, `session_code`, `started_at` and `updated_at`, and its
+/// `written_at` and `batch_line` in `superseded_written_at` and `superseded_batch_line`.
+pub const KIND_SUPERSEDED: &str = "superseded";
 
 pub const PARTITION_COLUMNS: [&str; 3] = ["bot_id", "kind", "month"];
 
@@ -77,6 +82,11 @@ pub fn delta_columns() -> Vec<StructField> {
             .iter()
             .map(|name| StructField::new(*name, DataType::LONG, true)),
     )
+    .chain([
+        StructField::new(SUPERSEDED_AT_WRITE, DataType::BOOLEAN, true),
+        StructField::new(SUPERSEDED_WRITTEN_AT, DataType::TIMESTAMP, true),
+        StructField::new(SUPERSEDED_BATCH_LINE, DataType::LONG, true),
+    ])
     .collect()
 }
 

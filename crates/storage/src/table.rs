@@ -13,6 +13,7 @@ use arrow::array::{AsArray, RecordBatch};
 use chrono::Datelike;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionContext, col, lit};
@@ -29,11 +30,13 @@ use tokio::sync::Mutex;
 
 use crate::encode::encode;
 use crate::read;
-use crate::rollup::{
-    ConversationVersion, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup, StoredVersions,
-};
+use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup};
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns,
+};
+use crate::versions::{
+    BatchVersions, ConversationVersion, SUPERSESSIONS_FORMAT, SUPERSESSIONS_PROPERTY,
+    StoredVersions,
 };
 use crate::{DataLocation, Error, Result};
 
@@ -61,6 +64,9 @@ pub struct Snapshot {
     pub provider: Arc<dyn TableProvider>,
     /// Whether every commit of the table carries its rollup rows (see [`crate::rollup`]).
     pub has_rollups: bool,
+    /// Whether every commit of the table records the versions it supersedes (see
+    /// [`crate::versions`]).
+    pub has_supersessions: bool,
     table: DeltaTable,
 }
 
@@ -78,6 +84,9 @@ pub struct EventTable {
     writer: Mutex<Writer>,
     reader: Mutex<DeltaTable>,
     location: DataLocation,
+    /// The runtime of the writer's own lookups (stored message ids and conversation versions),
+    /// whose footer cache spares re-reading the footers of every file at each batch.
+    lookups: Arc<RuntimeEnv>,
 }
 
 struct Writer {
@@ -103,7 +112,10 @@ impl EventTable {
                     TableProperty::SetTransactionRetentionDuration,
                     Some(IDEMPOTENCY_RETENTION),
                 )
-                .with_configuration([(ROLLUPS_PROPERTY, Some(ROLLUPS_FORMAT))])
+                .with_configuration([
+                    (ROLLUPS_PROPERTY, Some(ROLLUPS_FORMAT)),
+                    (SUPERSESSIONS_PROPERTY, Some(SUPERSESSIONS_FORMAT)),
+                ])
                 .with_raise_if_key_not_exists(false)
                 .with_save_mode(SaveMode::Ignore)
                 .await?;
@@ -117,6 +129,7 @@ impl EventTable {
             }),
             reader: Mutex::new(reader),
             location: location.clone(),
+            lookups: Arc::new(RuntimeEnv::default()),
         })
     }
 
@@ -167,7 +180,8 @@ impl EventTable {
         Ok(Snapshot {
             version: table.version().unwrap_or(0),
             provider: table.table_provider().await?,
-            has_rollups: has_rollups(table)?,
+            has_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?,
+            has_supersessions: has_property(table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?,
             table: table.clone(),
         })
     }
@@ -242,17 +256,30 @@ impl EventTable {
 
         let now = chrono::Utc::now().timestamp_micros();
         writer.last_written_at = now.max(writer.last_written_at + 1);
-        let rollup = if has_rollups(&writer.table)? {
+        let rollups = has_property(&writer.table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?;
+        let supersessions =
+            has_property(&writer.table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?;
+        let versions = if rollups || supersessions {
             let started = std::time::Instant::now();
             let stored = self.stored_versions(&writer.table, &kept).await?;
             tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
-            Rollup::of_batch(&kept, &stored, writer.last_written_at).rows()
+            BatchVersions::of_batch(&kept, &stored, writer.last_written_at)
+        } else {
+            BatchVersions::default()
+        };
+        let rollup = if rollups {
+            Rollup::of_batch(&kept, &versions).rows()
         } else {
             Vec::new()
         };
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let started = std::time::Instant::now();
-        let batch = encode(&kept, &rollup, &schema, writer.last_written_at)?;
+        let versions = if supersessions {
+            versions
+        } else {
+            BatchVersions::default()
+        };
+        let batch = encode(&kept, &versions, &rollup, &schema, writer.last_written_at)?;
         tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
         let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
@@ -293,11 +320,18 @@ impl EventTable {
         if sessions.is_empty() || table.version().unwrap_or(0) == 0 {
             return Ok(stored);
         }
+        // The range lets file statistics prune where session codes grow with time; DataFusion
+        // prunes with an IN list of at most 20 values only.
+        let (Some(first), Some(last)) = (sessions.first().cloned(), sessions.last().cloned())
+        else {
+            return Ok(stored);
+        };
         let predicate = col("kind")
             .eq(lit(KIND_CONVERSATION))
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+            .and(col("session_code").between(lit(first), lit(last)))
             .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
-        let batches = read::scan(table, predicate)
+        let batches = read::scan(table, &self.lookups, predicate)
             .await?
             .select(vec![
                 col("org_id"),
@@ -385,7 +419,7 @@ impl EventTable {
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots, false))
             .and(col("month").in_list(months, false));
-        let batches = read::scan(table, predicate)
+        let batches = read::scan(table, &self.lookups, predicate)
             .await?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
@@ -408,14 +442,15 @@ impl EventTable {
     }
 }
 
-/// Whether `table` was created with rollups in every commit.
-fn has_rollups(table: &DeltaTable) -> Result<bool> {
+/// Whether `table` was created with `property` set to `format` (rollups or supersessions in
+/// every commit).
+fn has_property(table: &DeltaTable, property: &str, format: &str) -> Result<bool> {
     Ok(table
         .snapshot()?
         .metadata()
         .configuration()
-        .get(ROLLUPS_PROPERTY)
-        .is_some_and(|format| format == ROLLUPS_FORMAT))
+        .get(property)
+        .is_some_and(|value| value == format))
 }
 
 /// The batch as a scan with one slice per core: deltalake then writes the partitions of the table
