@@ -21,7 +21,9 @@ use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
 use deltalake_core::kernel::Transaction;
 use deltalake_core::kernel::transaction::CommitProperties;
+use deltalake_core::logstore::commit_uri_from_version;
 use deltalake_core::protocol::SaveMode;
+use object_store::ObjectStoreExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
@@ -148,14 +150,14 @@ impl EventTable {
     /// The latest committed version number, read from the log.
     pub async fn latest_version(&self) -> Result<u64> {
         let mut reader = self.reader.lock().await;
-        reader.update_incremental(None).await?;
+        catch_up(&mut reader).await?;
         Ok(reader.version().unwrap_or(0))
     }
 
     /// The latest committed version, read from the log.
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let mut reader = self.reader.lock().await;
-        reader.update_incremental(None).await?;
+        catch_up(&mut reader).await?;
         Self::snapshot_of(&reader).await
     }
 
@@ -440,6 +442,21 @@ impl EventTable {
         }
         Ok(stored)
     }
+}
+
+/// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
+/// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,
+/// where replaying the log would list the whole log folder.
+async fn catch_up(table: &mut DeltaTable) -> Result<()> {
+    if let Some(version) = table.version() {
+        let next = commit_uri_from_version(Some(version + 1));
+        let store = table.log_store().object_store(None);
+        if let Err(object_store::Error::NotFound { .. }) = store.head(&next).await {
+            return Ok(());
+        }
+    }
+    table.update_incremental(None).await?;
+    Ok(())
 }
 
 /// Whether `table` was created with `property` set to `format` (rollups or supersessions in
