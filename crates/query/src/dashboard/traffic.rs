@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use arrow::array::RecordBatch;
 use datafusion::common::JoinType;
-use datafusion::functions_aggregate::expr_fn::{count, min};
+use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use talkhouse_core::request::Filter;
 
@@ -148,25 +148,27 @@ pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
             col("user_id"),
         ])?
         .distinct()?;
-    let firsts = run
+    // RETURNING when an earlier conversation exists: a mark join probes the earlier conversations
+    // for the window's users instead of grouping the bot's whole history by user.
+    let new_from = instant(filter.window.first_instant().timestamp_micros());
+    let earlier = run
         .conversations()
         .await?
-        .aggregate(
-            vec![col("user_id")],
-            vec![min(col("started_at")).alias("first_started")],
-        )?
-        .select(vec![
-            col("user_id").alias("first_user"),
-            col("first_started"),
-        ])?;
-    let new_from = instant(filter.window.first_instant().timestamp_micros());
+        .filter(col("started_at").lt(new_from))?
+        .select(vec![col("user_id").alias("earlier_user")])?;
     let df = in_periods
-        .join(firsts, JoinType::Left, &["user_id"], &["first_user"], None)?
+        .join(
+            earlier,
+            JoinType::LeftMark,
+            &["user_id"],
+            &["earlier_user"],
+            None,
+        )?
         .aggregate(
             vec![
                 col("period"),
-                datafusion::prelude::when(col("first_started").gt_eq(new_from), lit("NEW"))
-                    .otherwise(lit("RETURNING"))?
+                datafusion::prelude::when(col("mark"), lit("RETURNING"))
+                    .otherwise(lit("NEW"))?
                     .alias("key"),
             ],
             vec![count(lit(1)).alias("n")],
