@@ -79,14 +79,18 @@ WHERE version_rank = 1"
 );
 
 /// Every channel of a bot's messages and latest conversations, named after its latest message
-/// that carries a name.
+/// that carries a name (the last written, then the greatest `message_id`, on equal instants).
+/// Aggregates rather than a window: a bot has few channels, and a window would sort all of its
+/// messages.
 const CHANNELS: &str = "
 WITH named AS (
-    SELECT org_id, env_id, bot_id, channel_uuid, channel_name, channel_type,
-           ROW_NUMBER() OVER (
-               PARTITION BY org_id, env_id, bot_id, channel_uuid
-               ORDER BY sent_at DESC, written_at DESC) AS name_rank
-    FROM messages WHERE channel_name IS NOT NULL),
+    SELECT org_id, env_id, bot_id, channel_uuid,
+           first_value(channel_name ORDER BY sent_at DESC, written_at DESC, message_id DESC)
+               AS channel_name,
+           first_value(channel_type ORDER BY sent_at DESC, written_at DESC, message_id DESC)
+               AS channel_type
+    FROM messages WHERE channel_name IS NOT NULL
+    GROUP BY org_id, env_id, bot_id, channel_uuid),
 seen AS (
     SELECT org_id, env_id, bot_id, channel_uuid FROM messages
     UNION
@@ -94,5 +98,5 @@ seen AS (
 SELECT seen.org_id, seen.env_id, seen.bot_id, seen.channel_uuid,
        COALESCE(named.channel_name, '') AS channel_name, named.channel_type
 FROM seen LEFT JOIN named
-  ON named.name_rank = 1 AND named.org_id = seen.org_id AND named.env_id = seen.env_id
+  ON named.org_id = seen.org_id AND named.env_id = seen.env_id
  AND named.bot_id = seen.bot_id AND named.channel_uuid = seen.channel_uuid";
