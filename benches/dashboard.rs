@@ -18,12 +18,13 @@ use talkhouse_core::Event;
 use talkhouse_core::generate::{GenerateConfig, Generator};
 use talkhouse_core::window::{Zone, first_instant};
 use talkhouse_proto::v1;
-use talkhouse_server::{Authentication, Server, ServerConfig};
+use talkhouse_server::{Authentication, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 use tonic::transport::Channel;
 
 mod peers;
 mod process;
+mod server;
 
 use process::{memory_mib, reset_peak_memory};
 
@@ -162,17 +163,8 @@ async fn run(scale: Scale) {
     // organization) would refuse most of the concurrent phase instead of measuring it.
     config.limits.max_concurrent = CLIENTS;
     config.limits.max_concurrent_per_tenant = CLIENTS;
-    let server = Server::bind(&config, table.clone()).await.unwrap();
-    let address = server.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = server::start(&config, table.clone()).await;
+    let channel = server.channel.clone();
 
     let until = NaiveDate::from_ymd_opt(UNTIL.0, UNTIL.1, UNTIL.2).unwrap();
     let questions = questions(&channel, &bot_ref, until).await;
@@ -207,8 +199,7 @@ async fn run(scale: Scale) {
 
     let concurrent = concurrent_clients(&channel, &questions).await;
     let (_, peak) = memory_mib();
-    let _ = stop.send(());
-    let _ = serving.await;
+    server.stop().await;
 
     let peer = duckdb_times(&files, &questions);
     println!(

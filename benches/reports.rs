@@ -16,11 +16,12 @@ use talkhouse_core::Event;
 use talkhouse_core::generate::{GenerateConfig, Generator};
 use talkhouse_core::report::ReportRules;
 use talkhouse_proto::v1;
-use talkhouse_server::{Authentication, Server, ServerConfig};
+use talkhouse_server::{Authentication, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 
 mod peers;
 mod process;
+mod server;
 
 use process::{memory_mib, reset_peak_memory};
 
@@ -79,17 +80,8 @@ async fn run() {
         max_sample: MESSAGES as u64,
         ..ReportRules::default()
     };
-    let server = Server::bind(&config, table).await.unwrap();
-    let address = server.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let server = server::start(&config, table).await;
+    let channel = server.channel.clone();
     let mut messages = v1::message_service_client::MessageServiceClient::new(channel.clone());
     let mut reports = v1::report_service_client::ReportServiceClient::new(channel);
     let bot_ref = Some(v1::BotRef {
@@ -154,8 +146,7 @@ async fn run() {
          (+{:.0} MiB)",
         peak - before
     );
-    let _ = stop.send(());
-    let _ = serving.await;
+    server.stop().await;
 
     let bot_id = bot.bot_id.to_string();
     match duckdb(work.path(), &data, &bot_id) {

@@ -4,16 +4,12 @@ use std::sync::Arc;
 
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use talkhouse_storage::schema::EVENTS_TABLE;
 use talkhouse_storage::{EventTable, Snapshot};
 
-use crate::views::{CONVERSATIONS_BY_SUPERSESSIONS, ROLLUPS, VIEWS};
-
-/// Room for Parquet footers: a compacted medium dataset holds a few hundred files of about
-/// 100 KiB of footer each.
-const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
+use crate::views::views_of;
 
 /// Builds query sessions over the event table.
 #[derive(Clone)]
@@ -22,10 +18,6 @@ pub struct QueryEngine {
     /// The session of the latest version seen: a snapshot never changes, so its session is
     /// reused until the log shows a newer commit.
     latest: Arc<tokio::sync::Mutex<Option<SnapshotSession>>>,
-    /// Shared by the sessions of every snapshot, so its Parquet footer cache outlives a commit:
-    /// a new snapshot reads the footers of new files only. Entries are keyed by path and
-    /// modification time, and data files are never rewritten in place.
-    runtime: Arc<RuntimeEnv>,
 }
 
 /// A DataFusion session that reads exactly one snapshot of the tables.
@@ -40,12 +32,6 @@ impl QueryEngine {
         Self {
             table,
             latest: Arc::default(),
-            runtime: Arc::new(
-                RuntimeEnvBuilder::new()
-                    .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
-                    .build()
-                    .expect("a runtime without a disk manager or memory pool always builds"),
-            ),
         }
     }
 
@@ -61,7 +47,7 @@ impl QueryEngine {
             return Ok(session.clone());
         }
         let snapshot = self.table.snapshot_at(version).await?;
-        let session = Self::session_with(snapshot, self.runtime.clone()).await?;
+        let session = Self::session_with(snapshot, self.table.runtime()).await?;
         *latest = Some(session.clone());
         Ok(session)
     }
@@ -79,7 +65,7 @@ impl QueryEngine {
         if let Some(session) = latest.filter(|s| s.snapshot.version == version) {
             return Ok(session);
         }
-        Self::session_with(self.table.snapshot_at(version).await?, self.runtime.clone()).await
+        Self::session_with(self.table.snapshot_at(version).await?, self.table.runtime()).await
     }
 
     /// A session over the given snapshot, with a runtime of its own.
@@ -103,12 +89,7 @@ impl QueryEngine {
         let ctx = SessionContext::new_with_state(state);
         snapshot.prepare_session(&ctx)?;
         register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
-        let rollups = snapshot.has_rollups.then_some(ROLLUPS);
-        let views = VIEWS.into_iter().map(|view| match view {
-            ("conversations", _) if snapshot.has_supersessions => CONVERSATIONS_BY_SUPERSESSIONS,
-            view => view,
-        });
-        for (name, sql) in views.chain(rollups) {
+        for (name, sql) in views_of(&snapshot) {
             let plan = ctx
                 .sql(sql)
                 .await

@@ -1,5 +1,7 @@
 //! The views over the `events` table, defined once in SQL.
 
+use talkhouse_storage::Snapshot;
+
 /// The columns of `conversations`. `duration_seconds` comes from whole microseconds, so equal
 /// durations are equal doubles.
 macro_rules! conversation_columns {
@@ -13,18 +15,28 @@ SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid
     };
 }
 
-/// (name, SQL) of every view, in dependency order.
-pub const VIEWS: [(&str, &str); 4] = [
-    ("messages", MESSAGES),
-    ("conversation_versions", CONVERSATION_VERSIONS),
-    ("conversations", CONVERSATIONS),
-    ("channels", CHANNELS),
-];
+/// (name, SQL) of every view of a snapshot, in dependency order. `conversations` reads the
+/// recorded supersessions where the table keeps them, and `rollups` exists where the table
+/// carries them (see `talkhouse_storage::versions` and `talkhouse_storage::rollup`).
+pub fn views_of(snapshot: &Snapshot) -> Vec<(&'static str, &'static str)> {
+    let conversations = match snapshot.has_supersessions {
+        true => CONVERSATIONS_BY_SUPERSESSIONS,
+        false => CONVERSATIONS,
+    };
+    let mut views = vec![
+        ("messages", MESSAGES),
+        ("conversation_versions", CONVERSATION_VERSIONS),
+        ("conversations", conversations),
+        ("channels", CHANNELS),
+    ];
+    if snapshot.has_rollups {
+        views.push(("rollups", ROLLUPS));
+    }
+    views
+}
 
-/// The rollup rows (see `talkhouse_storage::rollup`), registered only for tables that carry them.
-pub const ROLLUPS: (&str, &str) = ("rollups", ROLLUPS_SQL);
-
-const ROLLUPS_SQL: &str = "
+/// The rollup rows, named after what they count.
+const ROLLUPS: &str = "
 SELECT org_id, env_id, bot_id, month, sent_at AS bucket_start, channel_uuid,
        rollup_untagged AS untagged, rollup_conversations AS conversations,
        rollup_user_messages AS user_messages, rollup_bot_messages AS bot_messages,
@@ -49,11 +61,9 @@ FROM events WHERE kind = 'conversation'";
 /// The `conversations` view of tables that record the versions each batch supersedes (see
 /// `talkhouse_storage::versions`): every version neither superseded at write nor named by a later
 /// batch. Unlike a window over all versions, it lets a filter on `started_at` reach the scan.
-pub const CONVERSATIONS_BY_SUPERSESSIONS: (&str, &str) = (
-    "conversations",
-    concat!(
-        conversation_columns!(),
-        "
+const CONVERSATIONS_BY_SUPERSESSIONS: &str = concat!(
+    conversation_columns!(),
+    "
 FROM events AS version
 WHERE version.kind = 'conversation' AND version.superseded_at_write = false
   AND NOT EXISTS (
@@ -63,7 +73,6 @@ WHERE version.kind = 'conversation' AND version.superseded_at_write = false
       AND superseded.env_id = version.env_id AND superseded.session_code = version.session_code
       AND superseded.superseded_written_at = version.written_at
       AND superseded.superseded_batch_line = version.batch_line)"
-    ),
 );
 
 /// The latest version of each session: greatest `updated_at`, then the one written last.

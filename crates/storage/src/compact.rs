@@ -250,21 +250,16 @@ async fn summed_rollups(
         .await?;
     let mut rows = Vec::new();
     for batch in batches {
-        let (org, env, bot) = (
-            read::texts(&batch, 0)?,
-            read::texts(&batch, 1)?,
-            read::texts(&batch, 2)?,
-        );
+        let tenants = read::tenant_columns(&batch, 0)?;
         let (bucket, channel) = (read::int64s(&batch, 3)?, read::texts(&batch, 4)?);
         let untagged = batch.column(5).as_boolean();
         let counts = (0..ROLLUP_COUNTS.len())
             .map(|i| read::int64s(&batch, 6 + i))
             .collect::<Result<Vec<_>>>()?;
         for row in 0..batch.num_rows() {
-            let (Some(tenant), Some(channel_uuid)) = (
-                read::tenant_at([&org, &env, &bot], row),
-                read::uuid_at(&channel, row),
-            ) else {
+            let (Some(tenant), Some(channel_uuid)) =
+                (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
+            else {
                 continue;
             };
             let key = RollupKey {

@@ -48,8 +48,17 @@ pub fn uuid_at(array: &StringArray, row: usize) -> Option<Uuid> {
     Uuid::parse_str(array.value(row)).ok()
 }
 
+/// The org, env and bot columns, as text, from `first` on.
+pub fn tenant_columns(batch: &RecordBatch, first: usize) -> Result<[StringArray; 3]> {
+    Ok([
+        texts(batch, first)?,
+        texts(batch, first + 1)?,
+        texts(batch, first + 2)?,
+    ])
+}
+
 /// The tenant of `row` from its org, env and bot columns.
-pub fn tenant_at([org, env, bot]: [&StringArray; 3], row: usize) -> Option<Tenant> {
+pub fn tenant_at([org, env, bot]: &[StringArray; 3], row: usize) -> Option<Tenant> {
     Some(Tenant {
         org_id: uuid_at(org, row)?,
         env_id: uuid_at(env, row)?,

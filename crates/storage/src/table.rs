@@ -13,7 +13,7 @@ use arrow::array::{AsArray, RecordBatch};
 use chrono::Datelike;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionContext, col, lit};
@@ -41,6 +41,9 @@ use crate::versions::{
     StoredVersions,
 };
 use crate::{DataLocation, Error, Result};
+
+/// Room for Parquet footers: a compacted medium dataset holds about 2,000 files.
+const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION: &str = "interval 7 days";
@@ -86,9 +89,11 @@ pub struct EventTable {
     writer: Mutex<Writer>,
     reader: Mutex<DeltaTable>,
     location: DataLocation,
-    /// The runtime of the writer's own lookups (stored message ids and conversation versions),
-    /// whose footer cache spares re-reading the footers of every file at each batch.
-    lookups: Arc<RuntimeEnv>,
+    /// The runtime every read of this table runs in: the writer's lookups and the query
+    /// sessions of every snapshot. Its Parquet footer cache outlives a commit, so a new snapshot
+    /// reads the footers of new files only (keyed by path and modification time; data files are
+    /// never rewritten in place).
+    runtime: Arc<RuntimeEnv>,
 }
 
 struct Writer {
@@ -131,8 +136,17 @@ impl EventTable {
             }),
             reader: Mutex::new(reader),
             location: location.clone(),
-            lookups: Arc::new(RuntimeEnv::default()),
+            runtime: Arc::new(
+                RuntimeEnvBuilder::new()
+                    .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
+                    .build()?,
+            ),
         })
+    }
+
+    /// The runtime (and its footer cache) for sessions that read this table.
+    pub fn runtime(&self) -> Arc<RuntimeEnv> {
+        self.runtime.clone()
     }
 
     /// Where the table (and everything beside it) lives.
@@ -274,14 +288,15 @@ impl EventTable {
         } else {
             Vec::new()
         };
-        let schema = writer.table.snapshot()?.snapshot().arrow_schema();
-        let started = std::time::Instant::now();
-        let versions = if supersessions {
+        // Tables created before supersessions have no columns for them: record none.
+        let recorded = if supersessions {
             versions
         } else {
             BatchVersions::default()
         };
-        let batch = encode(&kept, &versions, &rollup, &schema, writer.last_written_at)?;
+        let schema = writer.table.snapshot()?.snapshot().arrow_schema();
+        let started = std::time::Instant::now();
+        let batch = encode(&kept, &recorded, &rollup, &schema, writer.last_written_at)?;
         tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
         let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
@@ -319,21 +334,21 @@ impl EventTable {
                 sessions.insert(c.session_code.clone());
             }
         }
-        if sessions.is_empty() || table.version().unwrap_or(0) == 0 {
-            return Ok(stored);
-        }
         // The range lets file statistics prune where session codes grow with time; DataFusion
         // prunes with an IN list of at most 20 values only.
         let (Some(first), Some(last)) = (sessions.first().cloned(), sessions.last().cloned())
         else {
             return Ok(stored);
         };
+        if table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
         let predicate = col("kind")
             .eq(lit(KIND_CONVERSATION))
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
             .and(col("session_code").between(lit(first), lit(last)))
             .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
-        let batches = read::scan(table, &self.lookups, predicate)
+        let batches = read::scan(table, &self.runtime, predicate)
             .await?
             .select(vec![
                 col("org_id"),
@@ -350,20 +365,15 @@ impl EventTable {
             .collect()
             .await?;
         for batch in batches {
-            let (org, env, bot) = (
-                read::texts(&batch, 0)?,
-                read::texts(&batch, 1)?,
-                read::texts(&batch, 2)?,
-            );
+            let tenants = read::tenant_columns(&batch, 0)?;
             let (session, channel) = (read::texts(&batch, 3)?, read::texts(&batch, 5)?);
             let (started, updated) = (read::int64s(&batch, 4)?, read::int64s(&batch, 7)?);
             let (written, line) = (read::int64s(&batch, 8)?, read::int64s(&batch, 9)?);
             let untagged = batch.column(6).as_boolean();
             for row in 0..batch.num_rows() {
-                let (Some(tenant), Some(channel_uuid)) = (
-                    read::tenant_at([&org, &env, &bot], row),
-                    read::uuid_at(&channel, row),
-                ) else {
+                let (Some(tenant), Some(channel_uuid)) =
+                    (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
+                else {
                     continue;
                 };
                 let version = ConversationVersion {
@@ -421,7 +431,7 @@ impl EventTable {
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots, false))
             .and(col("month").in_list(months, false));
-        let batches = read::scan(table, &self.lookups, predicate)
+        let batches = read::scan(table, &self.runtime, predicate)
             .await?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
