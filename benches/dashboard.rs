@@ -670,5 +670,7 @@ fn duckdb_times(
         runs = PEER_RUNS + 1,
     );
     let printed = peers::python(&script)?;
-    serde_json::from_str(&printed).ok()
+    serde_json::from_str(&printed)
+        .inspect_err(|error| eprintln!("duckdb answered {printed:?}: {error}"))
+        .ok()
 }

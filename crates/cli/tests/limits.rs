@@ -223,7 +223,7 @@ async fn deadlines_cancel_queries_and_give_their_slot_back() {
     let server = RunningServer::start_with(server_config(|_| {}), table).await;
     let mut c = Clients::connect(&server).await;
     let mut request = Request::new(heavy(&flood.heavy_bot));
-    request.set_timeout(Duration::from_millis(5));
+    request.set_timeout(Duration::from_millis(1));
     let status = refused(&mut c, request).await;
     assert!(
         matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),

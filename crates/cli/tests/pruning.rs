@@ -62,3 +62,32 @@ fn other_bots_and_months_are_never_opened() {
         run(talkhouse(&data).args(["sql", "-c", "SELECT message_id, length(text) FROM messages"]));
     assert!(!output.status.success());
 }
+
+/// Delta keeps timestamp statistics in milliseconds: a file whose latest instant is 0.7 ms past
+/// the second has a recorded maximum 0.7 ms too early, and must still be read for a range that
+/// starts in between.
+#[test]
+fn file_statistics_do_not_prune_sub_millisecond_instants() {
+    let data = DataDir::new();
+    let file = data.file(
+        "events.jsonl",
+        &jsonl(&[message(1, "s-1", "2024-03-05T10:00:00.000700Z")]),
+    );
+    run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    let rows = sql_rows(
+        &data,
+        &format!(
+            "SELECT message_id FROM messages WHERE bot_id = '{BOT}' \
+             AND sent_at >= TIMESTAMP '2024-03-05T10:00:00.000500Z'"
+        ),
+    );
+    assert_eq!(rows, [message_id(1)]);
+    let rows = sql_rows(
+        &data,
+        &format!(
+            "SELECT message_id FROM messages WHERE bot_id = '{BOT}' \
+             AND sent_at > TIMESTAMP '2024-03-05T10:00:00.000700Z'"
+        ),
+    );
+    assert!(rows.is_empty(), "{rows:?}");
+}

@@ -28,6 +28,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::encode::encode;
+use crate::live_files::{self, FileStatistics};
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED};
 use crate::versions::BatchVersions;
@@ -92,7 +93,7 @@ impl EventTable {
                 continue;
             }
             let started = Instant::now();
-            table = rewrite(table.clone(), &partition).await?;
+            table = rewrite(table.clone(), &partition, &self.file_statistics).await?;
             let compacted = PartitionCompacted {
                 partition,
                 files_before: count,
@@ -153,14 +154,21 @@ async fn files_by_partition(table: &DeltaTable) -> Result<BTreeMap<Partition, (u
 }
 
 /// Rewrites one partition in one commit; answers the new table state.
-async fn rewrite(table: DeltaTable, partition: &Partition) -> Result<DeltaTable> {
+async fn rewrite(
+    table: DeltaTable,
+    partition: &Partition,
+    file_statistics: &FileStatistics,
+) -> Result<DeltaTable> {
     // delta-rs's own planner writes the files; sorts spill beyond the budget.
     let ctx = SessionContext::new_with_state(create_session_state_with_spill_config(
         Some(MEMORY_BUDGET),
         None,
     ));
     table.update_datafusion_session(&ctx.state())?;
-    ctx.register_table(EVENTS_TABLE, table.table_provider().await?)?;
+    ctx.register_table(
+        EVENTS_TABLE,
+        live_files::provider(&table, file_statistics).await?,
+    )?;
     let in_partition = col("bot_id")
         .eq(lit(partition.bot_id.as_str()))
         .and(col("kind").eq(lit(partition.kind.as_str())))

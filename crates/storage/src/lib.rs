@@ -8,6 +8,7 @@
 mod compact;
 mod encode;
 mod error;
+mod live_files;
 mod location;
 mod read;
 pub mod rollup;

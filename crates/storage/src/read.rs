@@ -13,18 +13,21 @@ use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
+use crate::live_files::{self, FileStatistics};
 
-/// The rows of `table`'s state that `predicate` keeps. `runtime` is shared by the scans of every
-/// state, so a file's Parquet footer is read once: data files never change once written.
+/// The rows of `table`'s state that `predicate` keeps. `runtime` and `file_statistics` are shared
+/// by the scans of every state, so a file's Parquet footer and log statistics are read once: data
+/// files never change once written.
 pub async fn scan(
     table: &DeltaTable,
     runtime: &Arc<RuntimeEnv>,
+    file_statistics: &FileStatistics,
     predicate: Expr,
 ) -> Result<DataFrame> {
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
     table.update_datafusion_session(&ctx.state())?;
     Ok(ctx
-        .read_table(table.table_provider().await?)?
+        .read_table(live_files::provider(table, file_statistics).await?)?
         .filter(predicate)?)
 }
 

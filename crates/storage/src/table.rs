@@ -31,6 +31,7 @@ use talkhouse_core::Event;
 use tokio::sync::Mutex;
 
 use crate::encode::encode;
+use crate::live_files::{self, FileStatistics};
 use crate::read;
 use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup};
 use crate::schema::{
@@ -94,6 +95,8 @@ pub struct EventTable {
     /// reads the footers of new files only (keyed by path and modification time; data files are
     /// never rewritten in place).
     runtime: Arc<RuntimeEnv>,
+    /// The statistics of every data file any scan of this table has read from the log.
+    pub(crate) file_statistics: Arc<FileStatistics>,
 }
 
 struct Writer {
@@ -141,6 +144,7 @@ impl EventTable {
                     .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
                     .build()?,
             ),
+            file_statistics: Arc::default(),
         })
     }
 
@@ -172,7 +176,7 @@ impl EventTable {
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let mut reader = self.reader.lock().await;
         catch_up(&mut reader).await?;
-        Self::snapshot_of(&reader).await
+        self.snapshot_of(&reader).await
     }
 
     /// An earlier committed version, for paging through the data an earlier answer read.
@@ -189,13 +193,13 @@ impl EventTable {
         if table.version() != Some(version) {
             return Err(unavailable());
         }
-        Self::snapshot_of(&table).await
+        self.snapshot_of(&table).await
     }
 
-    async fn snapshot_of(table: &DeltaTable) -> Result<Snapshot> {
+    async fn snapshot_of(&self, table: &DeltaTable) -> Result<Snapshot> {
         Ok(Snapshot {
             version: table.version().unwrap_or(0),
-            provider: table.table_provider().await?,
+            provider: live_files::provider(table, &self.file_statistics).await?,
             has_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?,
             has_supersessions: has_property(table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?,
             table: table.clone(),
@@ -348,7 +352,7 @@ impl EventTable {
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
             .and(col("session_code").between(lit(first), lit(last)))
             .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
-        let batches = read::scan(table, &self.runtime, predicate)
+        let batches = read::scan(table, &self.runtime, &self.file_statistics, predicate)
             .await?
             .select(vec![
                 col("org_id"),
@@ -431,7 +435,7 @@ impl EventTable {
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots, false))
             .and(col("month").in_list(months, false));
-        let batches = read::scan(table, &self.runtime, predicate)
+        let batches = read::scan(table, &self.runtime, &self.file_statistics, predicate)
             .await?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
