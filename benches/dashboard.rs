@@ -34,6 +34,8 @@ const RUNS: usize = 30;
 const PEER_RUNS: usize = 5;
 const CLIENTS: usize = 32;
 const CONCURRENT_SECONDS: u64 = 10;
+/// Commits before each of the "first answer after a commit" timings.
+const COMMITS: usize = 10;
 const PAGE_SIZE: u32 = 20;
 /// Batches between compaction rounds while the dataset is generated, and the files a partition
 /// needs to be rewritten (the default of `talkhouse serve`).
@@ -199,6 +201,8 @@ async fn run(scale: Scale) {
 
     let concurrent = concurrent_clients(&channel, &questions).await;
     let (_, peak) = memory_mib();
+    let mut after_commit =
+        first_answers_after_commits(&table, &small, &channel, &questions[0]).await;
     server.stop().await;
 
     let peer = duckdb_times(&files, &questions);
@@ -223,9 +227,54 @@ async fn run(scale: Scale) {
         concurrent.0, concurrent.1, concurrent.2, concurrent.3
     );
     println!(
+        "first answer after each of {COMMITS} one-message commits ({}): p50 {:.1} ms, max {:.1} ms",
+        questions[0].name,
+        percentile(&mut after_commit, 0.5),
+        percentile(&mut after_commit, 1.0),
+    );
+    println!(
         "server process memory: {before:.0} MiB before serving, peak {peak_serving:.0} MiB over \
          the timed runs, {peak:.0} MiB with {CLIENTS} clients"
     );
+}
+
+/// The time of the first answer to `question` after each of `COMMITS` commits of one new message
+/// of a small bot: what a dashboard waits for under steady ingest, when a new snapshot's session,
+/// channel list and `data_as_of` are built for it. The messages stay in the dataset (a few per
+/// run); DuckDB reads the files listed before them.
+async fn first_answers_after_commits(
+    table: &EventTable,
+    small: &Generator,
+    channel: &Channel,
+    question: &Question,
+) -> Vec<f64> {
+    let template = small
+        .events()
+        .next()
+        .unwrap()
+        .into_iter()
+        .find(|e| matches!(e, Event::Message(_)))
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..COMMITS {
+        let mut event = template.clone();
+        if let Event::Message(message) = &mut event {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            message.message_id = uuid::Uuid::from_u128(now.as_nanos());
+        }
+        let outcome = table.write(vec![event], None).await.unwrap();
+        assert_eq!(outcome.messages_written, 1);
+        let started = Instant::now();
+        let served_by = (question.call)(channel.clone()).await;
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(
+            matches!(served_by.as_str(), "rollups" | "events"),
+            "{served_by}"
+        );
+    }
+    times
 }
 
 /// What generating the dataset measured.
@@ -656,7 +705,8 @@ fn duckdb_times(
         "import duckdb, time, json, statistics\n\
          con = duckdb.connect()\n\
          con.execute('SET enable_progress_bar = false')\n\
-         con.execute(\"CREATE VIEW events AS SELECT * FROM read_parquet({list}, hive_partitioning = true)\")\n\
+         files = json.loads({list:?})\n\
+         con.execute('CREATE VIEW events AS SELECT * FROM read_parquet(' + repr(files) + ', hive_partitioning = true)')\n\
          out = {{}}\n\
          for name, sql in json.loads({cases:?}):\n\
          \x20   times = []\n\
