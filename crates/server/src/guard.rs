@@ -177,9 +177,12 @@ impl Shared {
         let Some(deadline) = ticket.deadline else {
             return inner.call(request).await;
         };
-        match tokio::time::timeout_at(deadline, inner.call(request)).await {
-            Ok(response) => response,
-            Err(_) => {
+        let answer = tokio::time::timeout_at(deadline, inner.call(request)).await;
+        // The timer fires at millisecond granularity, so a query may complete after its deadline
+        // but before the timer: an answer that late is refused all the same.
+        match answer {
+            Ok(response) if Instant::now() <= deadline => response,
+            _ => {
                 tracing::info!(
                     method = ticket.method.path,
                     "query cancelled at its deadline"
