@@ -1,8 +1,8 @@
 //! One table version as a DataFusion table whose file list is read from the Delta log once.
 //!
 //! deltalake's own provider replays the snapshot's file actions on every scan and parses each
-//! file's JSON statistics to skip files: about 50 ms per scan on a table of 2,000 files, paid by
-//! every query of a dashboard. Here the live files and their partition values are listed once per
+//! file's JSON statistics to skip files: about 55 ms per query on the 1,866 files of the medium
+//! benchmark (`benches/RESULTS.md`), paid by every query of a dashboard. Here the live files and their partition values are listed once per
 //! version, and each file's statistics are parsed once per process ([`FileStatistics`]: files are
 //! never rewritten in place). A scan keeps the files whose partition values pass the query's
 //! partition filters, then those whose statistics may hold matching rows (both one vectorized
@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, RecordBatch, new_empty_array};
 use arrow::datatypes::{DataType, FieldRef, Schema, SchemaRef, TimeUnit};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
@@ -167,17 +167,11 @@ pub struct LiveFiles {
     /// For each column of `schema`, its index among the scan's columns.
     scan_index: Vec<usize>,
     store: ObjectStoreUrl,
-    files: Vec<LiveFile>,
+    /// Each with its partition values, and statistics over the data columns followed by exact
+    /// bounds of the partition columns.
+    files: Vec<PartitionedFile>,
     /// One row per file: its partition values, typed as in `schema`.
     partitions: RecordBatch,
-}
-
-#[derive(Debug)]
-struct LiveFile {
-    object: ObjectMeta,
-    partition_values: Vec<ScalarValue>,
-    /// Over the data columns, then exact bounds of the partition columns.
-    statistics: Arc<Statistics>,
 }
 
 impl LiveFiles {
@@ -219,19 +213,16 @@ impl LiveFiles {
                 reason: error.to_string(),
             })?;
         let mut files = Vec::new();
-        let mut values: Vec<Vec<Option<String>>> = vec![Vec::new(); PARTITION_COLUMNS.len()];
         for file in table.snapshot()?.log_data() {
             let location =
                 Path::from_iter(root_path.parts().chain(file.object_store_path().parts()));
             let partition = file.partition_values_map();
             let mut partition_values = Vec::with_capacity(PARTITION_COLUMNS.len());
-            for (index, field) in partition_fields.iter().enumerate() {
-                let value = partition.get(field.name()).cloned().flatten();
-                partition_values.push(match &value {
-                    Some(text) => ScalarValue::try_from_string(text.clone(), field.data_type())?,
+            for field in &partition_fields {
+                partition_values.push(match partition.get(field.name()).cloned().flatten() {
+                    Some(text) => ScalarValue::try_from_string(text, field.data_type())?,
                     None => ScalarValue::try_from(field.data_type())?,
                 });
-                values[index].push(value);
             }
             let object = ObjectMeta {
                 location,
@@ -241,19 +232,15 @@ impl LiveFiles {
                 version: None,
             };
             let data_statistics = statistics.of(&object.location, &file, &data_schema);
-            let with_partitions = PartitionedFile::from(object.clone())
-                .with_partition_values(partition_values.clone())
-                .with_statistics(data_statistics);
-            files.push(LiveFile {
-                statistics: with_partitions
-                    .statistics
-                    .expect("statistics were just set"),
-                object,
-                partition_values,
-            });
+            // Appends exact bounds of the partition columns to the data columns' statistics.
+            files.push(
+                PartitionedFile::from(object)
+                    .with_partition_values(partition_values)
+                    .with_statistics(data_statistics),
+            );
         }
-        statistics.keep_only(&files.iter().map(|f| &f.object.location).collect());
-        let partitions = partition_batch(&partition_fields, values)?;
+        statistics.keep_only(&files.iter().map(|f| &f.object_meta.location).collect());
+        let partitions = partition_batch(&partition_fields, &files)?;
         Ok(Self {
             schema,
             scan_schema: TableSchema::builder(Arc::new(Schema::new(data_fields)))
@@ -268,12 +255,16 @@ impl LiveFiles {
 
     /// The files that may hold rows the filters keep: first by the partition values, with the
     /// filters that read only partition columns; then by the remaining files' statistics.
-    fn chosen(&self, state: &dyn Session, filters: &[Expr]) -> DataFusionResult<Vec<&LiveFile>> {
+    fn chosen(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> DataFusionResult<Vec<&PartitionedFile>> {
         let (on_partitions, on_data): (Vec<Expr>, Vec<Expr>) = filters
             .iter()
             .cloned()
             .partition(|filter| expr_applicable_for_cols(&PARTITION_COLUMNS, filter));
-        let mut chosen: Vec<&LiveFile> = match conjunction(on_partitions) {
+        let mut chosen: Vec<&PartitionedFile> = match conjunction(on_partitions) {
             None => self.files.iter().collect(),
             Some(predicate) => {
                 let schema = DFSchema::try_from(self.partitions.schema())?;
@@ -301,7 +292,14 @@ impl LiveFiles {
                 .build(physical)
             {
                 let statistics = PrunableStatistics::new(
-                    chosen.iter().map(|file| file.statistics.clone()).collect(),
+                    chosen
+                        .iter()
+                        .map(|file| {
+                            file.statistics
+                                .clone()
+                                .unwrap_or_else(|| Arc::new(Statistics::new_unknown(&table_schema)))
+                        })
+                        .collect(),
                     table_schema,
                 );
                 let kept = pruning.prune(&statistics)?;
@@ -317,13 +315,17 @@ impl LiveFiles {
 }
 
 /// The partition values of every file as one batch, typed as the table shows them.
-fn partition_batch(fields: &[FieldRef], values: Vec<Vec<Option<String>>>) -> Result<RecordBatch> {
+fn partition_batch(fields: &[FieldRef], files: &[PartitionedFile]) -> Result<RecordBatch> {
     let columns = fields
         .iter()
-        .zip(values)
-        .map(|(field, values)| {
-            let text: ArrayRef = Arc::new(StringArray::from(values));
-            Ok(arrow::compute::cast(&text, field.data_type())?)
+        .enumerate()
+        .map(|(index, field)| match files.is_empty() {
+            true => Ok(new_empty_array(field.data_type())),
+            false => Ok(ScalarValue::iter_to_array(
+                files
+                    .iter()
+                    .map(|file| file.partition_values[index].clone()),
+            )?),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(RecordBatch::try_new(
@@ -372,12 +374,12 @@ impl TableProvider for LiveFiles {
         let mut statistics = Statistics::new_unknown(self.scan_schema.table_schema());
         let (mut rows, mut bytes) = (Precision::Exact(0), 0usize);
         for (index, file) in chosen.iter().enumerate() {
-            let mut partitioned = PartitionedFile::from(file.object.clone())
-                .with_partition_values(file.partition_values.clone());
-            partitioned.statistics = Some(file.statistics.clone());
-            file_groups[index % groups].push(partitioned);
-            bytes += file.object.size as usize;
-            rows = rows.add(&file.statistics.num_rows);
+            bytes += file.object_meta.size as usize;
+            rows = match &file.statistics {
+                Some(statistics) => rows.add(&statistics.num_rows),
+                None => Precision::Absent,
+            };
+            file_groups[index % groups].push((*file).clone());
         }
         // Filters above the scan keep fewer rows than the files hold.
         statistics.num_rows = rows.to_inexact();
