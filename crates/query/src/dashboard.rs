@@ -4,6 +4,7 @@
 //! every answer with its [`Provenance`]: the snapshot read, the newest event of the bot in it,
 //! and the rows and bytes the scans read.
 
+mod bot_facts;
 mod classify;
 mod columns;
 mod model;
@@ -40,7 +41,9 @@ use talkhouse_core::request::{
     ConversationSearch, ConversationSelection, Filter, MessageSearch, MessageSelection,
 };
 use talkhouse_core::window::Granularity;
+use talkhouse_storage::Snapshot;
 
+use self::bot_facts::{BotFacts, FileFactsCache};
 use crate::{QueryEngine, Result};
 
 /// How an answer was computed.
@@ -103,10 +106,7 @@ impl<T: Clone> SnapshotCache<T> {
 /// Answers the dashboard endpoints for any bot.
 pub struct Dashboard {
     engine: QueryEngine,
-    /// The newest event instant of a bot, which every answer's provenance carries.
-    data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
-    /// A bot's channels, which every breakdown and series lists.
-    channels: Arc<SnapshotCache<Vec<Channel>>>,
+    caches: Arc<BotCaches>,
     memory_limit: Option<usize>,
     use_rollups: bool,
 }
@@ -115,8 +115,11 @@ impl Dashboard {
     pub fn new(engine: QueryEngine) -> Self {
         Self {
             engine,
-            data_as_of: SnapshotCache::new(),
-            channels: Arc::new(SnapshotCache::new()),
+            caches: Arc::new(BotCaches {
+                data_as_of: SnapshotCache::new(),
+                channels: SnapshotCache::new(),
+                files: FileFactsCache::default(),
+            }),
             memory_limit: None,
             use_rollups: true,
         }
@@ -284,10 +287,10 @@ impl Dashboard {
         Ok(Run {
             ctx: session.ctx,
             budget,
-            snapshot: session.snapshot.version,
             rollups: self.use_rollups && session.snapshot.has_rollups,
+            snapshot: session.snapshot,
             served_by: ServedBy::EventTables,
-            channels: self.channels.clone(),
+            caches: self.caches.clone(),
             tenant,
             rows_scanned: 0,
             bytes_scanned: 0,
@@ -296,20 +299,11 @@ impl Dashboard {
     }
 
     async fn finish<T>(&self, mut run: Run, value: T) -> Result<Answer<T>> {
-        let data_as_of = match self.data_as_of.get(run.snapshot, run.tenant) {
-            Some(known) => known,
-            None => {
-                let (rows, bytes) = (run.rows_scanned, run.bytes_scanned);
-                let newest = summary::newest_event(&mut run).await?;
-                (run.rows_scanned, run.bytes_scanned) = (rows, bytes);
-                self.data_as_of.insert(run.snapshot, run.tenant, newest);
-                newest
-            }
-        };
+        let data_as_of = run.data_as_of().await?;
         Ok(Answer {
             value,
             provenance: Provenance {
-                snapshot: run.snapshot,
+                snapshot: run.snapshot.version,
                 data_as_of,
                 served_by: run.served_by,
                 rows_scanned: run.rows_scanned,
@@ -318,6 +312,16 @@ impl Dashboard {
             },
         })
     }
+}
+
+/// What every answer about a bot needs besides its own plan, kept per (snapshot, bot).
+struct BotCaches {
+    /// The newest event instant of a bot, which every answer's provenance carries.
+    data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
+    /// A bot's channels, which every breakdown and series lists.
+    channels: SnapshotCache<Vec<Channel>>,
+    /// What each live file holds of a bot, from which both of the above are combined.
+    files: FileFactsCache,
 }
 
 /// A request's memory pool, and the session settings that fit it; built once per request.
@@ -350,11 +354,11 @@ pub(crate) struct Run {
     ctx: SessionContext,
     /// The request's own memory budget, shared by all its plans; `None` is unbounded.
     budget: Option<MemoryBudget>,
-    snapshot: u64,
+    snapshot: Snapshot,
     /// Whether this run may read rollups.
     rollups: bool,
     served_by: ServedBy,
-    channels: Arc<SnapshotCache<Vec<Channel>>>,
+    caches: Arc<BotCaches>,
     tenant: Tenant,
     rows_scanned: u64,
     bytes_scanned: u64,
@@ -382,8 +386,11 @@ impl Run {
 
     /// The bot's channels, ordered by uuid.
     async fn channels(&mut self) -> Result<Vec<Channel>> {
-        if let Some(known) = self.channels.get(self.snapshot, self.tenant) {
+        if let Some(known) = self.caches.channels.get(self.snapshot.version, self.tenant) {
             return Ok(known);
+        }
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.channels);
         }
         let df = self
             .ctx
@@ -404,9 +411,50 @@ impl Run {
                 });
             }
         }
-        self.channels
-            .insert(self.snapshot, self.tenant, channels.clone());
+        self.caches
+            .channels
+            .insert(self.snapshot.version, self.tenant, channels.clone());
         Ok(channels)
+    }
+
+    /// The newest event instant of the bot.
+    async fn data_as_of(&mut self) -> Result<Option<DateTime<Utc>>> {
+        if let Some(known) = self
+            .caches
+            .data_as_of
+            .get(self.snapshot.version, self.tenant)
+        {
+            return Ok(known);
+        }
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.newest);
+        }
+        let (rows, bytes) = (self.rows_scanned, self.bytes_scanned);
+        let newest = summary::newest_event(self).await?;
+        (self.rows_scanned, self.bytes_scanned) = (rows, bytes);
+        self.caches
+            .data_as_of
+            .insert(self.snapshot.version, self.tenant, newest);
+        Ok(newest)
+    }
+
+    /// The bot's channels and newest instant from the facts of its live files, cached for the
+    /// snapshot; `None` where the table lacks rollups or the run may not use them (the answer
+    /// then comes from the views over all of the bot's events).
+    async fn bot_facts(&mut self) -> Result<Option<BotFacts>> {
+        if !self.rollups {
+            return Ok(None);
+        }
+        let caches = self.caches.clone();
+        let Some(facts) = caches.files.bot_facts(self).await? else {
+            return Ok(None);
+        };
+        let (version, tenant) = (self.snapshot.version, self.tenant);
+        caches
+            .channels
+            .insert(version, tenant, facts.channels.clone());
+        caches.data_as_of.insert(version, tenant, facts.newest);
+        Ok(Some(facts))
     }
 
     /// The channels an answer lists: those asked for, in the order asked, or every channel of

@@ -51,6 +51,14 @@ pub async fn provider(
     table: &DeltaTable,
     statistics: &FileStatistics,
 ) -> Result<Arc<dyn TableProvider>> {
+    Ok(read(table, statistics).await?.0)
+}
+
+/// The provider for one version of `table`, and its [`LiveFiles`] when that is what it is.
+pub async fn read(
+    table: &DeltaTable,
+    statistics: &FileStatistics,
+) -> Result<(Arc<dyn TableProvider>, Option<Arc<LiveFiles>>)> {
     let delta = table.table_provider().await?;
     let snapshot = table.snapshot()?;
     let configuration = snapshot.metadata().configuration();
@@ -58,9 +66,10 @@ pub async fn provider(
     let deletion_vectors = setting("delta.enableDeletionVectors") == Some("true");
     let column_mapping = setting("delta.columnMapping.mode").is_some_and(|mode| mode != "none");
     if deletion_vectors || column_mapping {
-        return Ok(delta);
+        return Ok((delta, None));
     }
-    Ok(Arc::new(LiveFiles::of(table, delta.schema(), statistics)?))
+    let live = Arc::new(LiveFiles::of(table, delta.schema(), statistics)?);
+    Ok((live.clone(), Some(live)))
 }
 
 /// The statistics of every data file read so far, by location: parsed from the log's JSON once.
@@ -253,6 +262,41 @@ impl LiveFiles {
         })
     }
 
+    /// The location and `kind` of every file of one bot's partitions.
+    pub fn of_bot(&self, bot_id: &str) -> Vec<(Path, String)> {
+        let column = |name: &str| PARTITION_COLUMNS.iter().position(|p| *p == name);
+        let (Some(bot), Some(kind)) = (column("bot_id"), column("kind")) else {
+            return Vec::new();
+        };
+        self.files
+            .iter()
+            .filter(|file| text(&file.partition_values[bot]).as_deref() == Some(bot_id))
+            .filter_map(|file| {
+                let kind = text(&file.partition_values[kind])?;
+                Some((file.object_meta.location.clone(), kind))
+            })
+            .collect()
+    }
+
+    /// The same table reading only the file at `location` (nothing when it is not live).
+    pub fn only(&self, location: &Path) -> Result<Self> {
+        let files: Vec<PartitionedFile> = self
+            .files
+            .iter()
+            .filter(|file| &file.object_meta.location == location)
+            .cloned()
+            .collect();
+        let fields = self.partitions.schema().fields().to_vec();
+        Ok(Self {
+            schema: self.schema.clone(),
+            scan_schema: self.scan_schema.clone(),
+            scan_index: self.scan_index.clone(),
+            store: self.store.clone(),
+            partitions: partition_batch(&fields, &files)?,
+            files,
+        })
+    }
+
     /// The files that may hold rows the filters keep: first by the partition values, with the
     /// filters that read only partition columns; then by the remaining files' statistics.
     fn chosen(
@@ -311,6 +355,17 @@ impl LiveFiles {
             }
         }
         Ok(chosen)
+    }
+}
+
+/// A partition value as text (partition columns are dictionary-encoded strings).
+fn text(value: &ScalarValue) -> Option<String> {
+    match value {
+        ScalarValue::Dictionary(_, inner) => text(inner),
+        ScalarValue::Utf8(text) | ScalarValue::Utf8View(text) | ScalarValue::LargeUtf8(text) => {
+            text.clone()
+        }
+        _ => None,
     }
 }
 

@@ -24,6 +24,7 @@ use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::logstore::commit_uri_from_version;
 use deltalake_core::protocol::SaveMode;
 use object_store::ObjectStoreExt;
+use object_store::path::Path;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
@@ -31,7 +32,7 @@ use talkhouse_core::Event;
 use tokio::sync::Mutex;
 
 use crate::encode::encode;
-use crate::live_files::{self, FileStatistics};
+use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::read;
 use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup};
 use crate::schema::{
@@ -73,6 +74,8 @@ pub struct Snapshot {
     /// Whether every commit of the table records the versions it supersedes (see
     /// [`crate::versions`]).
     pub has_supersessions: bool,
+    /// What `provider` reads, file by file; `None` when it is deltalake's own provider.
+    live_files: Option<Arc<LiveFiles>>,
     table: DeltaTable,
 }
 
@@ -81,6 +84,22 @@ impl Snapshot {
     pub fn prepare_session(&self, ctx: &SessionContext) -> Result<()> {
         self.table.update_datafusion_session(&ctx.state())?;
         Ok(())
+    }
+
+    /// The location and `kind` of every live file of one bot's partitions; `None` when the
+    /// snapshot is not read file by file.
+    pub fn files_of_bot(&self, bot_id: &str) -> Option<Vec<(Path, String)>> {
+        Some(self.live_files.as_ref()?.of_bot(bot_id))
+    }
+
+    /// The `events` table of this snapshot restricted to the one file at `location`; `None`
+    /// when the snapshot is not read file by file.
+    pub fn file_table(&self, location: &Path) -> Option<Result<Arc<dyn TableProvider>>> {
+        let live = self.live_files.as_ref()?;
+        Some(
+            live.only(location)
+                .map(|only| Arc::new(only) as Arc<dyn TableProvider>),
+        )
     }
 }
 
@@ -197,9 +216,11 @@ impl EventTable {
     }
 
     async fn snapshot_of(&self, table: &DeltaTable) -> Result<Snapshot> {
+        let (provider, live_files) = live_files::read(table, &self.file_statistics).await?;
         Ok(Snapshot {
             version: table.version().unwrap_or(0),
-            provider: live_files::provider(table, &self.file_statistics).await?,
+            provider,
+            live_files,
             has_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?,
             has_supersessions: has_property(table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?,
             table: table.clone(),

@@ -1,0 +1,236 @@
+//! A bot's channel list and newest event instant, combined from the facts of each of its live
+//! files.
+//!
+//! Data files never change once written, so each file's facts are read once per process, and a
+//! new snapshot reads only the files its commits added: under steady ingest, the first answer
+//! after a commit reads the new rows instead of the bot's whole history. The facts combine
+//! exactly whatever a commit added or removed. The newest instant and a channel's latest named
+//! message are maxima. Whether a latest conversation version uses a channel is a sum of rollup
+//! counts (a superseded version's count is retracted, see `talkhouse_storage::rollup`).
+//! Compaction rewrites files but changes none of these.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use datafusion::functions_aggregate::expr_fn::{max, sum};
+use datafusion::functions_aggregate::first_last::first_value_udaf;
+use datafusion::logical_expr::ExprFunctionExt;
+use datafusion::prelude::{Expr, col};
+use object_store::path::Path;
+use talkhouse_core::Tenant;
+use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
+
+use super::{Channel, Run, columns, predicates};
+use crate::Result;
+
+/// A bot's channels, ordered by uuid, and its newest event instant.
+#[derive(Debug, Clone)]
+pub(super) struct BotFacts {
+    pub channels: Vec<Channel>,
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// What one file holds of one bot.
+#[derive(Debug, Default)]
+struct FileFacts {
+    /// The latest `sent_at` of its messages or `updated_at` of its conversation versions.
+    newest: Option<i64>,
+    channels: HashMap<String, ChannelFacts>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct ChannelFacts {
+    has_messages: bool,
+    /// Latest conversation versions on the channel, by the rollup rows' counts.
+    conversations: i64,
+    /// The channel's latest message that carries a name.
+    named: Option<NamedBy>,
+}
+
+#[derive(Debug, Clone)]
+struct NamedBy {
+    /// `(sent_at, written_at, message_id)`: the greatest names the channel.
+    order: (i64, i64, String),
+    name: String,
+    channel_type: Option<String>,
+}
+
+/// The facts of every live file read so far, per bot.
+#[derive(Default)]
+pub(super) struct FileFactsCache {
+    known: Mutex<HashMap<Tenant, HashMap<Path, Arc<FileFacts>>>>,
+}
+
+impl FileFactsCache {
+    /// The facts of the run's bot in the run's snapshot; `None` when the snapshot is not read
+    /// file by file. The table must carry rollups.
+    pub async fn bot_facts(&self, run: &mut Run) -> Result<Option<BotFacts>> {
+        let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
+            return Ok(None);
+        };
+        let known = self.known_of(run.tenant, &files);
+        let mut per_file = Vec::with_capacity(files.len());
+        for (location, kind) in &files {
+            let facts = match known.get(location) {
+                Some(facts) => facts.clone(),
+                None => {
+                    let facts = Arc::new(file_facts(run, location, kind).await?);
+                    self.remember(run.tenant, location, facts.clone());
+                    facts
+                }
+            };
+            per_file.push(facts);
+        }
+        Ok(Some(combine(&per_file)))
+    }
+
+    /// The known facts of the bot's live files; facts of files no longer live are forgotten.
+    fn known_of(&self, tenant: Tenant, live: &[(Path, String)]) -> HashMap<Path, Arc<FileFacts>> {
+        let mut known = self.known.lock().expect("not poisoned");
+        if known.len() > 10_000 && !known.contains_key(&tenant) {
+            known.clear();
+        }
+        let files = known.entry(tenant).or_default();
+        if files.len() > live.len() {
+            let live: std::collections::HashSet<&Path> = live.iter().map(|(l, _)| l).collect();
+            files.retain(|location, _| live.contains(location));
+        }
+        files.clone()
+    }
+
+    fn remember(&self, tenant: Tenant, location: &Path, facts: Arc<FileFacts>) {
+        let mut known = self.known.lock().expect("not poisoned");
+        known
+            .entry(tenant)
+            .or_default()
+            .insert(location.clone(), facts);
+    }
+}
+
+/// Reads one file's facts for the run's bot: one small aggregate over that file alone.
+async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFacts> {
+    let aggregates: (Vec<Expr>, Vec<Expr>) = match kind {
+        KIND_MESSAGE => {
+            let order = || {
+                ["sent_at", "written_at", "message_id"]
+                    .map(|c| col(c).sort(false, false))
+                    .to_vec()
+            };
+            let latest_named = |column: &str, alias: &str| {
+                first_value_udaf()
+                    .call(vec![col(column)])
+                    .order_by(order())
+                    .filter(col("channel_name").is_not_null())
+                    .build()
+                    .map(|e| e.alias(alias))
+            };
+            (
+                vec![col("channel_uuid")],
+                vec![
+                    max(col("sent_at")).alias("newest"),
+                    latest_named("channel_name", "channel_name")?,
+                    latest_named("channel_type", "channel_type")?,
+                    latest_named("sent_at", "named_sent_at")?,
+                    latest_named("written_at", "named_written_at")?,
+                    latest_named("message_id", "named_message_id")?,
+                ],
+            )
+        }
+        KIND_CONVERSATION => (vec![], vec![max(col("updated_at")).alias("newest")]),
+        KIND_ROLLUP => (
+            vec![col("channel_uuid")],
+            vec![sum(col("rollup_conversations")).alias("conversations")],
+        ),
+        _ => return Ok(FileFacts::default()),
+    };
+    let Some(table) = run.snapshot.file_table(location) else {
+        return Ok(FileFacts::default());
+    };
+    let df = run
+        .ctx
+        .read_table(table?)?
+        .filter(predicates::tenant(&run.tenant))?
+        .aggregate(aggregates.0, aggregates.1)?;
+    let mut facts = FileFacts::default();
+    for batch in run.collect(df).await? {
+        if kind == KIND_CONVERSATION {
+            facts.newest = latest(facts.newest, columns::int64s(&batch, "newest")?);
+            continue;
+        }
+        let channels = columns::strings(&batch, "channel_uuid")?;
+        if kind == KIND_ROLLUP {
+            let counts = columns::int64s(&batch, "conversations")?;
+            for (channel, count) in channels.into_iter().zip(counts) {
+                if let Some(channel) = channel {
+                    facts.channels.entry(channel).or_default().conversations += count.unwrap_or(0);
+                }
+            }
+            continue;
+        }
+        facts.newest = latest(facts.newest, columns::int64s(&batch, "newest")?);
+        let names = columns::strings(&batch, "channel_name")?;
+        let types = columns::strings(&batch, "channel_type")?;
+        let sent = columns::int64s(&batch, "named_sent_at")?;
+        let written = columns::int64s(&batch, "named_written_at")?;
+        let ids = columns::strings(&batch, "named_message_id")?;
+        for (row, channel) in channels.into_iter().enumerate() {
+            let Some(channel) = channel else { continue };
+            let entry = facts.channels.entry(channel).or_default();
+            entry.has_messages = true;
+            if let (Some(name), Some(sent), Some(written), Some(id)) =
+                (&names[row], sent[row], written[row], &ids[row])
+            {
+                entry.named = Some(NamedBy {
+                    order: (sent, written, id.clone()),
+                    name: name.clone(),
+                    channel_type: types[row].clone(),
+                });
+            }
+        }
+    }
+    Ok(facts)
+}
+
+fn latest(known: Option<i64>, values: Vec<Option<i64>>) -> Option<i64> {
+    values.into_iter().flatten().chain(known).max()
+}
+
+/// The bot's facts from those of its files: channels used by a message or by a latest
+/// conversation version, each named by its latest named message.
+fn combine(files: &[Arc<FileFacts>]) -> BotFacts {
+    let mut newest = None;
+    let mut channels: BTreeMap<&str, ChannelFacts> = BTreeMap::new();
+    for file in files {
+        newest = newest.max(file.newest);
+        for (uuid, facts) in &file.channels {
+            let channel = channels.entry(uuid).or_default();
+            channel.has_messages |= facts.has_messages;
+            channel.conversations += facts.conversations;
+            if let Some(named) = &facts.named
+                && channel
+                    .named
+                    .as_ref()
+                    .is_none_or(|known| known.order < named.order)
+            {
+                channel.named = Some(named.clone());
+            }
+        }
+    }
+    BotFacts {
+        channels: channels
+            .into_iter()
+            .filter(|(_, facts)| facts.has_messages || facts.conversations > 0)
+            .map(|(uuid, facts)| Channel {
+                uuid: uuid.to_string(),
+                name: facts
+                    .named
+                    .as_ref()
+                    .map(|n| n.name.clone())
+                    .unwrap_or_default(),
+                channel_type: facts.named.and_then(|n| n.channel_type),
+            })
+            .collect(),
+        newest: newest.and_then(DateTime::from_timestamp_micros),
+    }
+}
