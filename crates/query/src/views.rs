@@ -60,7 +60,8 @@ FROM events WHERE kind = 'conversation'";
 
 /// The `conversations` view of tables that record the versions each batch supersedes (see
 /// `talkhouse_storage::versions`): every version neither superseded at write nor named by a later
-/// batch. Unlike a window over all versions, it lets a filter on `started_at` reach the scan.
+/// batch. Unlike a window over all versions, it lets a filter on `started_at` reach the scan, of
+/// the versions and of the markers: a marker repeats the `started_at` of the version it names.
 const CONVERSATIONS_BY_SUPERSESSIONS: &str = concat!(
     conversation_columns!(),
     "
@@ -71,6 +72,7 @@ WHERE version.kind = 'conversation' AND version.superseded_at_write = false
     WHERE superseded.kind = 'superseded'
       AND superseded.bot_id = version.bot_id AND superseded.org_id = version.org_id
       AND superseded.env_id = version.env_id AND superseded.session_code = version.session_code
+      AND superseded.started_at = version.started_at
       AND superseded.superseded_written_at = version.written_at
       AND superseded.superseded_batch_line = version.batch_line)"
 );
