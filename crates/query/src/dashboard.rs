@@ -324,6 +324,23 @@ struct BotCaches {
     files: FileFactsCache,
 }
 
+/// The number of rows of `df`, as the one row of column `n`.
+fn counted(df: DataFrame) -> Result<DataFrame> {
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::prelude::lit;
+    Ok(df.aggregate(vec![], vec![count(lit(1)).alias("n")])?)
+}
+
+/// The answer of [`counted`].
+fn count_in(batches: &[RecordBatch]) -> Result<u64> {
+    Ok(batches
+        .first()
+        .map(|b| columns::int64s(b, "n"))
+        .transpose()?
+        .and_then(|n| n.first().copied().flatten())
+        .unwrap_or(0) as u64)
+}
+
 /// A request's memory pool, and the session settings that fit it; built once per request.
 struct MemoryBudget {
     runtime: Arc<RuntimeEnv>,
@@ -484,11 +501,26 @@ impl Run {
 
     /// Runs a plan and adds what its scans read to the run.
     async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
-        let task = Arc::new(self.task(&df));
-        let plan = df.create_physical_plan().await?;
-        let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
-        self.add_scan_metrics(&plan);
-        Ok(batches)
+        let mut answers = self.collect_all(vec![df]).await?;
+        Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// Runs independent plans at the same time and adds what their scans read to the run.
+    async fn collect_all(&mut self, dfs: Vec<DataFrame>) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut plans = Vec::with_capacity(dfs.len());
+        for df in dfs {
+            let task = Arc::new(self.task(&df));
+            plans.push((df.create_physical_plan().await?, task));
+        }
+        let answers =
+            futures::future::try_join_all(plans.iter().map(|(plan, task)| {
+                datafusion::physical_plan::collect(plan.clone(), task.clone())
+            }))
+            .await?;
+        for (plan, _) in &plans {
+            self.add_scan_metrics(plan);
+        }
+        Ok(answers)
     }
 
     /// Runs a plan as a stream of batches, under the run's memory budget.
@@ -512,16 +544,8 @@ impl Run {
     }
 
     async fn count(&mut self, df: DataFrame) -> Result<u64> {
-        use datafusion::functions_aggregate::expr_fn::count;
-        use datafusion::prelude::lit;
-        let df = df.aggregate(vec![], vec![count(lit(1)).alias("n")])?;
-        let batches = self.collect(df).await?;
-        Ok(batches
-            .first()
-            .map(|b| columns::int64s(b, "n"))
-            .transpose()?
-            .and_then(|n| n.first().copied().flatten())
-            .unwrap_or(0) as u64)
+        let batches = self.collect(counted(df)?).await?;
+        count_in(&batches)
     }
 
     fn add_scan_metrics(&mut self, plan: &Arc<dyn ExecutionPlan>) {

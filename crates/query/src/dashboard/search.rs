@@ -1,5 +1,6 @@
 //! The conversation and message lists, transcripts, and the selections reports count.
 
+use arrow::array::RecordBatch;
 use datafusion::common::JoinType;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use talkhouse_core::request::{
@@ -9,9 +10,12 @@ use talkhouse_core::request::{
 use talkhouse_core::window::Classifier;
 
 use super::predicates::{
-    channels_and_tags, conversation_search, evaluated_user_message, message_search, months, within,
+    channels_and_tags, conversation_search, evaluated_user_message, instant, message_search,
+    months, within,
 };
-use super::{ConversationRow, MessageRow, PageOf, Run, Transcript, rows};
+use super::{
+    ConversationRow, MessageRow, PageOf, Run, Transcript, columns, count_in, counted, rows,
+};
 use crate::Result;
 
 /// Labels the instants of the filter's window (and nothing of the previous period).
@@ -71,24 +75,70 @@ fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortEx
         .collect()
 }
 
+/// One page of `df` in the order of `keys`, whose last key identifies a row. The top-K runs over
+/// the key columns alone; only the page's rows are then read in full, found by their identity
+/// and bounded by their instants (so statistics prune the files and row groups), where a top-K
+/// over every column would decode every text of the window.
 async fn page<T>(
     run: &mut Run,
     df: DataFrame,
     keys: &[&str],
     order: Order,
     page: Page,
-    read: fn(&[arrow::array::RecordBatch]) -> Result<Vec<T>>,
+    read: fn(&[RecordBatch]) -> Result<Vec<T>>,
 ) -> Result<PageOf<T>> {
-    let total = run.count(df.clone()).await?;
-    let items = if page.offset() >= total {
-        Vec::new()
-    } else {
-        let df = df
-            .sort(ordering(keys, order))?
-            .limit(page.offset() as usize, Some(page.size as usize))?;
-        read(&run.collect(df).await?)?
-    };
+    let on_page = df
+        .clone()
+        .select(keys.iter().map(|key| col(*key)).collect::<Vec<Expr>>())?
+        .sort(ordering(keys, order))?
+        .limit(page.offset() as usize, Some(page.size as usize))?;
+    let [count, on_page]: [Vec<RecordBatch>; 2] = run
+        .collect_all(vec![counted(df.clone())?, on_page])
+        .await?
+        .try_into()
+        .expect("two plans, two answers");
+    let total = count_in(&count)?;
+    let rows: usize = on_page.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Ok(PageOf {
+            items: Vec::new(),
+            page,
+            total,
+        });
+    }
+    let df = df
+        .filter(rows_of(&on_page, keys)?)?
+        .sort(ordering(keys, order))?
+        .limit(0, Some(rows))?;
+    let items = read(&run.collect(df).await?)?;
     Ok(PageOf { items, page, total })
+}
+
+/// The rows whose identity (the last key) is among `batches`, within the bounds of their
+/// `sent_at` or `started_at` when those are keys.
+fn rows_of(batches: &[RecordBatch], keys: &[&str]) -> Result<Expr> {
+    let identity = keys.last().copied().unwrap_or("message_id");
+    let mut identities = Vec::new();
+    for batch in batches {
+        identities.extend(columns::strings(batch, identity)?.into_iter().flatten());
+    }
+    let mut predicate = col(identity).in_list(identities.into_iter().map(lit).collect(), false);
+    for key in keys
+        .iter()
+        .filter(|k| ["sent_at", "started_at"].contains(k))
+    {
+        let mut instants = Vec::new();
+        for batch in batches {
+            instants.extend(columns::instants(batch, key)?.into_iter().flatten());
+        }
+        if let (Some(first), Some(last)) = (instants.iter().min(), instants.iter().max()) {
+            predicate = predicate.and(col(*key).between(
+                instant(first.timestamp_micros()),
+                instant(last.timestamp_micros()),
+            ));
+        }
+    }
+    Ok(predicate)
 }
 
 pub(super) async fn conversations(
@@ -182,15 +232,18 @@ pub(super) async fn selected_messages(
 pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
     let same_session = col("session_code").eq(lit(session_code.to_string()));
     let records = run.conversations().await?.filter(same_session.clone())?;
-    let record = rows::conversations(&run.collect(records).await?)?
-        .into_iter()
-        .next();
     let messages = run
         .messages()
         .await?
         .filter(same_session)?
         .sort(ordering(&["sent_at", "message_id"], Order::Asc))?;
-    let messages = rows::messages(&run.collect(messages).await?)?;
+    let [records, messages]: [Vec<RecordBatch>; 2] = run
+        .collect_all(vec![records, messages])
+        .await?
+        .try_into()
+        .expect("two plans, two answers");
+    let record = rows::conversations(&records)?.into_iter().next();
+    let messages = rows::messages(&messages)?;
     Ok(match record {
         Some(conversation) => Some(Transcript {
             conversation,
