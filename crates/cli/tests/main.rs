@@ -7,6 +7,7 @@ mod crash;
 mod dashboard_crosscheck;
 mod dashboard_errors;
 mod dashboard_fixture;
+mod duplicates;
 mod freshness;
 mod fuzz_grpc;
 mod generator;

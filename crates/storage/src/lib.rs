@@ -10,6 +10,7 @@ mod encode;
 mod error;
 mod live_files;
 mod location;
+mod message_ids;
 mod read;
 pub mod rollup;
 pub mod schema;

@@ -262,28 +262,32 @@ impl LiveFiles {
         })
     }
 
+    /// The location and partition values (`bot_id`, `kind`, `month`, as text) of every file.
+    pub fn partitions(&self) -> impl Iterator<Item = (&Path, Vec<Option<String>>)> {
+        self.files.iter().map(|file| {
+            let values = file.partition_values.iter().map(text).collect();
+            (&file.object_meta.location, values)
+        })
+    }
+
     /// The location and `kind` of every file of one bot's partitions.
     pub fn of_bot(&self, bot_id: &str) -> Vec<(Path, String)> {
-        let column = |name: &str| PARTITION_COLUMNS.iter().position(|p| *p == name);
-        let (Some(bot), Some(kind)) = (column("bot_id"), column("kind")) else {
-            return Vec::new();
-        };
-        self.files
-            .iter()
-            .filter(|file| text(&file.partition_values[bot]).as_deref() == Some(bot_id))
-            .filter_map(|file| {
-                let kind = text(&file.partition_values[kind])?;
-                Some((file.object_meta.location.clone(), kind))
+        self.partitions()
+            .filter_map(|(location, values)| match values.as_slice() {
+                [Some(bot), Some(kind), _] if bot == bot_id => {
+                    Some((location.clone(), kind.clone()))
+                }
+                _ => None,
             })
             .collect()
     }
 
-    /// The same table reading only the file at `location` (nothing when it is not live).
-    pub fn only(&self, location: &Path) -> Result<Self> {
+    /// The same table reading only the files at `locations` (those of them that are live).
+    pub fn restricted_to(&self, locations: &HashSet<&Path>) -> Result<Self> {
         let files: Vec<PartitionedFile> = self
             .files
             .iter()
-            .filter(|file| &file.object_meta.location == location)
+            .filter(|file| locations.contains(&file.object_meta.location))
             .cloned()
             .collect();
         let fields = self.partitions.schema().fields().to_vec();

@@ -10,7 +10,6 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
-use chrono::Datelike;
 use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -33,10 +32,11 @@ use tokio::sync::Mutex;
 
 use crate::encode::encode;
 use crate::live_files::{self, FileStatistics, LiveFiles};
+use crate::message_ids::StoredMessageIds;
 use crate::read;
 use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup};
 use crate::schema::{
-    EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns,
+    EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns, month_of,
 };
 use crate::versions::{
     BatchVersions, ConversationVersion, SUPERSESSIONS_FORMAT, SUPERSESSIONS_PROPERTY,
@@ -97,7 +97,7 @@ impl Snapshot {
     pub fn file_table(&self, location: &Path) -> Option<Result<Arc<dyn TableProvider>>> {
         let live = self.live_files.as_ref()?;
         Some(
-            live.only(location)
+            live.restricted_to(&HashSet::from([location]))
                 .map(|only| Arc::new(only) as Arc<dyn TableProvider>),
         )
     }
@@ -121,6 +121,7 @@ pub struct EventTable {
 struct Writer {
     table: DeltaTable,
     last_written_at: i64,
+    message_ids: StoredMessageIds,
 }
 
 impl EventTable {
@@ -155,6 +156,7 @@ impl EventTable {
             writer: Mutex::new(Writer {
                 table,
                 last_written_at: 0,
+                message_ids: StoredMessageIds::default(),
             }),
             reader: Mutex::new(reader),
             location: location.clone(),
@@ -267,7 +269,7 @@ impl EventTable {
         };
 
         let started = std::time::Instant::now();
-        let stored_ids = self.stored_message_ids(&writer.table, &events).await?;
+        let stored_ids = self.stored_message_ids(&mut writer, &events).await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
         let mut seen: HashSet<(uuid::Uuid, uuid::Uuid)> = HashSet::new();
         let mut outcome = WriteOutcome::default();
@@ -424,53 +426,65 @@ impl EventTable {
     }
 
     /// The `(bot, message_id)` pairs already stored among the batch's messages. A repeated message
-    /// carries its original `sent_at`, so only the batch's (bot, month) partitions are read.
+    /// carries its original `sent_at`, so only the batch's (bot, month) partitions are read, and
+    /// of those only the files the writer has not read before (see [`StoredMessageIds`]).
     async fn stored_message_ids(
         &self,
-        table: &DeltaTable,
+        writer: &mut Writer,
         events: &[Event],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
-        let mut stored = HashSet::new();
-        if table.version().unwrap_or(0) == 0 {
-            return Ok(stored);
+        if writer.table.version().unwrap_or(0) == 0 {
+            return Ok(HashSet::new());
         }
-        let mut bots = BTreeSet::new();
-        let mut months = BTreeSet::new();
-        let mut ids = HashSet::new();
-        for event in events {
-            if let Event::Message(m) = event {
-                bots.insert(m.tenant.bot_id);
-                months.insert((m.sent_at.year(), m.sent_at.month()));
-                ids.insert(m.message_id);
-            }
-        }
-        if ids.is_empty() {
-            return Ok(stored);
-        }
-        let bots = bots.into_iter().map(|bot| lit(bot.to_string())).collect();
-        let months = months
-            .into_iter()
-            .map(|(year, month)| lit(format!("{year:04}-{month:02}")))
+        let wanted: Vec<(uuid::Uuid, uuid::Uuid, String)> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Message(m) => Some((m.tenant.bot_id, m.message_id, month_of(m.sent_at))),
+                Event::Conversation(_) => None,
+            })
             .collect();
+        if wanted.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let (_, live) = live_files::read(&writer.table, &self.file_statistics).await?;
+        let Some(live) = live else {
+            return self.scanned_message_ids(&writer.table, &wanted).await;
+        };
+        writer
+            .message_ids
+            .stored(&writer.table, &live, &self.runtime, &wanted)
+            .await
+    }
+
+    /// [`Self::stored_message_ids`] for a table read through deltalake's provider: a scan of the
+    /// batch's partitions.
+    async fn scanned_message_ids(
+        &self,
+        table: &DeltaTable,
+        wanted: &[(uuid::Uuid, uuid::Uuid, String)],
+    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+        let ids: HashSet<(uuid::Uuid, uuid::Uuid)> =
+            wanted.iter().map(|(bot, id, _)| (*bot, *id)).collect();
+        let bots: BTreeSet<String> = wanted.iter().map(|(bot, _, _)| bot.to_string()).collect();
+        let months: BTreeSet<&String> = wanted.iter().map(|(_, _, month)| month).collect();
         let predicate = col("kind")
             .eq(lit(KIND_MESSAGE))
-            .and(col("bot_id").in_list(bots, false))
-            .and(col("month").in_list(months, false));
+            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+            .and(col("month").in_list(months.into_iter().map(|m| lit(m.clone())).collect(), false));
         let batches = read::scan(table, &self.runtime, &self.file_statistics, predicate)
             .await?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
             .await?;
+        let mut stored = HashSet::new();
         for batch in batches {
             let (bot_ids, message_ids) = (read::texts(&batch, 0)?, read::texts(&batch, 1)?);
             for row in 0..batch.num_rows() {
-                let (Some(bot), Some(id)) = (
+                if let (Some(bot), Some(id)) = (
                     read::uuid_at(&bot_ids, row),
                     read::uuid_at(&message_ids, row),
-                ) else {
-                    continue;
-                };
-                if ids.contains(&id) {
+                ) && ids.contains(&(bot, id))
+                {
                     stored.insert((bot, id));
                 }
             }
