@@ -70,9 +70,13 @@ async fn a_batch_committed_by_another_process_is_in_the_next_answer() {
 const MOVED_AWAY: &str = "00000000-0000-4000-8000-0000000000c3";
 const UNNAMED: &str = "00000000-0000-4000-8000-0000000000c4";
 
-/// What every answer about the bot carries besides its own numbers: the channel list (name and
-/// type), `data_as_of`, and the rows its scans read.
-async fn bot_facts(c: &mut Clients) -> (Vec<(String, String, String)>, String, u64) {
+/// The bot as its summary shows it: the channels (uuid, name, type), then the first and the last
+/// data set.
+type Summary = (Vec<(String, String, String)>, String, String);
+
+/// What every answer about the bot carries besides its own numbers: the summary, `data_as_of`,
+/// and the rows the scans of a traffic answer read.
+async fn bot_facts(c: &mut Clients) -> (Summary, String, u64) {
     // Asked first after a commit, and about a month without data: the rows it reads are those
     // that the channel list and `data_as_of` need, next to nothing for its own plan.
     let traffic = c
@@ -98,8 +102,10 @@ async fn bot_facts(c: &mut Clients) -> (Vec<(String, String, String)>, String, u
         .into_iter()
         .map(|c| (c.uuid, c.name, c.r#type))
         .collect();
+    let first = instant(&summary.first_data_set).to_rfc3339();
+    let last = instant(&summary.last_data_set).to_rfc3339();
     (
-        channels,
+        (channels, first, last),
         instant(&provenance.data_as_of).to_rfc3339(),
         provenance.rows_scanned,
     )
@@ -130,6 +136,9 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
     );
     moving["channel_uuid"] = serde_json::json!(MOVED_AWAY);
     history.push(moving);
+    // A record without messages starts before every message.
+    let first = "2024-01-31T23:59:59.000500Z";
+    history.push(conversation("s-early", first, first, None));
     run_ok(
         talkhouse(&data)
             .arg("ingest")
@@ -148,7 +157,14 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
         Clients::connect(&views).await,
     );
 
-    let (channels, data_as_of, cold_rows) = bot_facts(&mut by_files).await;
+    let ((channels, first, last), data_as_of, cold_rows) = bot_facts(&mut by_files).await;
+    assert_eq!(
+        (first.as_str(), last.as_str()),
+        (
+            "2024-01-31T23:59:59.000500+00:00",
+            "2024-02-09T23:59:00+00:00"
+        )
+    );
     assert_eq!(
         channels,
         [
@@ -162,7 +178,10 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
         "the first answer reads every file: {cold_rows}"
     );
     let expected = bot_facts(&mut by_views).await;
-    assert_eq!((&channels, &data_as_of), (&expected.0, &expected.1));
+    assert_eq!(
+        (&(channels, first, last), &data_as_of),
+        (&expected.0, &expected.1)
+    );
 
     // A later message renames the channel (an even later one carries no name), a message is
     // the only one of a channel and names none, and the only conversation of MOVED_AWAY moves
@@ -181,7 +200,12 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
         "2024-02-04T08:00:00Z",
         None,
     );
-    let update = jsonl(&[renamed, unnamed, latest_unnamed, moved]);
+
+    // A record starts after every message, and the earliest one moves to a later start.
+    let last = "2024-02-25T08:07:06.123456Z";
+    let late = conversation("s-late", last, last, None);
+    let early_moved = conversation("s-early", "2024-02-02T00:00:00Z", last, None);
+    let update = jsonl(&[renamed, unnamed, latest_unnamed, moved, late, early_moved]);
     run_ok(
         talkhouse(&data)
             .arg("ingest")
@@ -189,7 +213,14 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
     );
 
     let after_commit = bot_facts(&mut by_files).await;
-    let (channels, data_as_of, rows) = after_commit.clone();
+    let ((channels, first, last), data_as_of, rows) = after_commit.clone();
+    assert_eq!(
+        (first.as_str(), last.as_str()),
+        (
+            "2024-02-01T00:00:00+00:00",
+            "2024-02-25T08:07:06.123456+00:00"
+        )
+    );
     assert_eq!(
         channels,
         [
@@ -201,19 +232,20 @@ async fn the_first_answer_after_a_commit_reads_only_the_new_files() {
             (UNNAMED.into(), String::new(), String::new()),
         ]
     );
-    assert_eq!(data_as_of, "2024-02-20T10:00:00.000900+00:00");
+    assert_eq!(data_as_of, "2024-02-25T08:07:06.123456+00:00");
     assert!(
         rows < 50,
-        "after a commit of 4 events, an answer reads {rows} rows (the first read {cold_rows})"
+        "after a commit of 6 events, an answer reads {rows} rows (the first read {cold_rows})"
     );
     let expected = bot_facts(&mut by_views).await;
-    assert_eq!((&channels, &data_as_of), (&expected.0, &expected.1));
+    let summary = (channels, first, last);
+    assert_eq!((&summary, &data_as_of), (&expected.0, &expected.1));
 
     run_ok(talkhouse(&data).arg("compact"));
-    let (channels, data_as_of, _) = bot_facts(&mut by_files).await;
-    assert_eq!((&channels, &data_as_of), (&after_commit.0, &after_commit.1));
+    let (summary, data_as_of, _) = bot_facts(&mut by_files).await;
+    assert_eq!((&summary, &data_as_of), (&after_commit.0, &after_commit.1));
     let expected = bot_facts(&mut by_views).await;
-    assert_eq!((&channels, &data_as_of), (&expected.0, &expected.1));
+    assert_eq!((&summary, &data_as_of), (&expected.0, &expected.1));
     files.stop().await;
     views.stop().await;
 }

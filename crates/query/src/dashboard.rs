@@ -116,9 +116,10 @@ impl Dashboard {
         Self {
             engine,
             caches: Arc::new(BotCaches {
+                facts: SnapshotCache::new(),
+                files: FileFactsCache::default(),
                 data_as_of: SnapshotCache::new(),
                 channels: SnapshotCache::new(),
-                files: FileFactsCache::default(),
             }),
             memory_limit: None,
             use_rollups: true,
@@ -316,12 +317,15 @@ impl Dashboard {
 
 /// What every answer about a bot needs besides its own plan, kept per (snapshot, bot).
 struct BotCaches {
-    /// The newest event instant of a bot, which every answer's provenance carries.
-    data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
-    /// A bot's channels, which every breakdown and series lists.
-    channels: SnapshotCache<Vec<Channel>>,
-    /// What each live file holds of a bot, from which both of the above are combined.
+    /// A bot's channels, newest event instant and data span, combined from `files`.
+    facts: SnapshotCache<Arc<BotFacts>>,
+    /// What each live file holds of a bot.
     files: FileFactsCache,
+    /// The newest event instant of a bot, which every answer's provenance carries, and its
+    /// channels, which every breakdown and series lists: read from the views where the facts
+    /// do not apply.
+    data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
+    channels: SnapshotCache<Vec<Channel>>,
 }
 
 /// The number of rows of `df`, as the one row of column `n`.
@@ -403,11 +407,11 @@ impl Run {
 
     /// The bot's channels, ordered by uuid.
     async fn channels(&mut self) -> Result<Vec<Channel>> {
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.channels.clone());
+        }
         if let Some(known) = self.caches.channels.get(self.snapshot.version, self.tenant) {
             return Ok(known);
-        }
-        if let Some(facts) = self.bot_facts().await? {
-            return Ok(facts.channels);
         }
         let df = self
             .ctx
@@ -436,15 +440,15 @@ impl Run {
 
     /// The newest event instant of the bot.
     async fn data_as_of(&mut self) -> Result<Option<DateTime<Utc>>> {
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.newest);
+        }
         if let Some(known) = self
             .caches
             .data_as_of
             .get(self.snapshot.version, self.tenant)
         {
             return Ok(known);
-        }
-        if let Some(facts) = self.bot_facts().await? {
-            return Ok(facts.newest);
         }
         let (rows, bytes) = (self.rows_scanned, self.bytes_scanned);
         let newest = summary::newest_event(self).await?;
@@ -455,22 +459,23 @@ impl Run {
         Ok(newest)
     }
 
-    /// The bot's channels and newest instant from the facts of its live files, cached for the
-    /// snapshot; `None` where the table lacks rollups or the run may not use them (the answer
-    /// then comes from the views over all of the bot's events).
-    async fn bot_facts(&mut self) -> Result<Option<BotFacts>> {
+    /// The bot's facts from those of its live files, cached for the snapshot; `None` where the
+    /// table lacks rollups or the run may not use them (answers then come from the views over
+    /// all of the bot's events).
+    async fn bot_facts(&mut self) -> Result<Option<Arc<BotFacts>>> {
         if !self.rollups {
             return Ok(None);
+        }
+        let (version, tenant) = (self.snapshot.version, self.tenant);
+        if let Some(known) = self.caches.facts.get(version, tenant) {
+            return Ok(Some(known));
         }
         let caches = self.caches.clone();
         let Some(facts) = caches.files.bot_facts(self).await? else {
             return Ok(None);
         };
-        let (version, tenant) = (self.snapshot.version, self.tenant);
-        caches
-            .channels
-            .insert(version, tenant, facts.channels.clone());
-        caches.data_as_of.insert(version, tenant, facts.newest);
+        let facts = Arc::new(facts);
+        caches.facts.insert(version, tenant, facts.clone());
         Ok(Some(facts))
     }
 

@@ -1,19 +1,20 @@
-//! A bot's channel list and newest event instant, combined from the facts of each of its live
-//! files.
+//! A bot's channel list, newest event instant and data span, combined from the facts of each of
+//! its live files.
 //!
 //! Data files never change once written, so each file's facts are read once per process, and a
 //! new snapshot reads only the files its commits added: under steady ingest, the first answer
 //! after a commit reads the new rows instead of the bot's whole history. The facts combine
-//! exactly whatever a commit added or removed. The newest instant and a channel's latest named
-//! message are maxima. Whether a latest conversation version uses a channel is a sum of rollup
-//! counts (a superseded version's count is retracted, see `talkhouse_storage::rollup`).
-//! Compaction rewrites files but changes none of these.
+//! exactly whatever a commit added or removed. The newest instant, the messages' span and a
+//! channel's latest named message are minima and maxima. Whether a latest conversation version
+//! uses a channel, or starts in a 15-minute bucket, is a sum of rollup counts (a superseded
+//! version's count is retracted, see `talkhouse_storage::rollup`). Compaction rewrites files but
+//! changes none of these.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use datafusion::functions_aggregate::expr_fn::{max, sum};
+use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{Expr, col};
@@ -24,11 +25,17 @@ use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
 use super::{Channel, Run, columns, predicates};
 use crate::Result;
 
-/// A bot's channels, ordered by uuid, and its newest event instant.
+/// A bot's channels, ordered by uuid, its newest event instant, and where its data starts and
+/// ends.
 #[derive(Debug, Clone)]
 pub(super) struct BotFacts {
     pub channels: Vec<Channel>,
     pub newest: Option<DateTime<Utc>>,
+    /// The first and last `sent_at` of the bot's messages.
+    pub messages: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The first and last 15-minute bucket (their starts) in which a latest conversation version
+    /// starts.
+    pub conversation_buckets: Option<(i64, i64)>,
 }
 
 /// What one file holds of one bot.
@@ -36,6 +43,10 @@ pub(super) struct BotFacts {
 struct FileFacts {
     /// The latest `sent_at` of its messages or `updated_at` of its conversation versions.
     newest: Option<i64>,
+    /// The first and last `sent_at` of its messages.
+    messages: Option<(i64, i64)>,
+    /// The rollup rows' conversation counts per bucket start.
+    conversation_buckets: HashMap<i64, i64>,
     channels: HashMap<String, ChannelFacts>,
 }
 
@@ -128,6 +139,7 @@ async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFa
             (
                 vec![col("channel_uuid")],
                 vec![
+                    min(col("sent_at")).alias("first"),
                     max(col("sent_at")).alias("newest"),
                     latest_named("channel_name", "channel_name")?,
                     latest_named("channel_type", "channel_type")?,
@@ -139,7 +151,7 @@ async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFa
         }
         KIND_CONVERSATION => (vec![], vec![max(col("updated_at")).alias("newest")]),
         KIND_ROLLUP => (
-            vec![col("channel_uuid")],
+            vec![col("channel_uuid"), col("sent_at").alias("bucket")],
             vec![sum(col("rollup_conversations")).alias("conversations")],
         ),
         _ => return Ok(FileFacts::default()),
@@ -161,14 +173,21 @@ async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFa
         let channels = columns::strings(&batch, "channel_uuid")?;
         if kind == KIND_ROLLUP {
             let counts = columns::int64s(&batch, "conversations")?;
-            for (channel, count) in channels.into_iter().zip(counts) {
-                if let Some(channel) = channel {
-                    facts.channels.entry(channel).or_default().conversations += count.unwrap_or(0);
-                }
+            let buckets = columns::int64s(&batch, "bucket")?;
+            for ((channel, count), bucket) in channels.into_iter().zip(counts).zip(buckets) {
+                let (Some(channel), Some(bucket)) = (channel, bucket) else {
+                    continue;
+                };
+                let count = count.unwrap_or(0);
+                facts.channels.entry(channel).or_default().conversations += count;
+                *facts.conversation_buckets.entry(bucket).or_default() += count;
             }
             continue;
         }
-        facts.newest = latest(facts.newest, columns::int64s(&batch, "newest")?);
+        let newest = columns::int64s(&batch, "newest")?;
+        let first = columns::int64s(&batch, "first")?;
+        facts.newest = latest(facts.newest, newest.clone());
+        facts.messages = span(facts.messages, first.into_iter().zip(newest));
         let names = columns::strings(&batch, "channel_name")?;
         let types = columns::strings(&batch, "channel_type")?;
         let sent = columns::int64s(&batch, "named_sent_at")?;
@@ -196,13 +215,31 @@ fn latest(known: Option<i64>, values: Vec<Option<i64>>) -> Option<i64> {
     values.into_iter().flatten().chain(known).max()
 }
 
+/// The span covering `known` and every (first, last) of `spans`.
+fn span(
+    known: Option<(i64, i64)>,
+    spans: impl IntoIterator<Item = (Option<i64>, Option<i64>)>,
+) -> Option<(i64, i64)> {
+    spans
+        .into_iter()
+        .filter_map(|(first, last)| first.zip(last))
+        .chain(known)
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+}
+
 /// The bot's facts from those of its files: channels used by a message or by a latest
 /// conversation version, each named by its latest named message.
 fn combine(files: &[Arc<FileFacts>]) -> BotFacts {
     let mut newest = None;
+    let mut messages = None;
+    let mut buckets: HashMap<i64, i64> = HashMap::new();
     let mut channels: BTreeMap<&str, ChannelFacts> = BTreeMap::new();
     for file in files {
         newest = newest.max(file.newest);
+        messages = span(messages, file.messages.map(|(a, b)| (Some(a), Some(b))));
+        for (bucket, count) in &file.conversation_buckets {
+            *buckets.entry(*bucket).or_default() += count;
+        }
         for (uuid, facts) in &file.channels {
             let channel = channels.entry(uuid).or_default();
             channel.has_messages |= facts.has_messages;
@@ -232,5 +269,15 @@ fn combine(files: &[Arc<FileFacts>]) -> BotFacts {
             })
             .collect(),
         newest: newest.and_then(DateTime::from_timestamp_micros),
+        messages: messages.and_then(|(first, last)| {
+            DateTime::from_timestamp_micros(first).zip(DateTime::from_timestamp_micros(last))
+        }),
+        conversation_buckets: span(
+            None,
+            buckets
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(bucket, _)| (Some(bucket), Some(bucket))),
+        ),
     }
 }
