@@ -13,17 +13,21 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::functions_aggregate::expr_fn::{max, min, sum};
 use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::ExprFunctionExt;
-use datafusion::prelude::{Expr, col};
+use datafusion::prelude::{DataFrame, Expr, col};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
 use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
 
 use super::{Channel, Run, columns, predicates};
 use crate::Result;
+
+/// Files whose facts are read at the same time.
+const FILES_AT_ONCE: usize = 4;
 
 /// A bot's channels, ordered by uuid, its newest event instant, and where its data starts and
 /// ends.
@@ -80,19 +84,33 @@ impl FileFactsCache {
         let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
             return Ok(None);
         };
-        let known = self.known_of(run.tenant, &files);
-        let mut per_file = Vec::with_capacity(files.len());
+        let mut known = self.known_of(run.tenant, &files);
+        let mut unread = Vec::new();
+        let mut plans = Vec::new();
         for (location, kind) in &files {
-            let facts = match known.get(location) {
-                Some(facts) => facts.clone(),
-                None => {
-                    let facts = Arc::new(file_facts(run, location, kind).await?);
-                    self.remember(run.tenant, location, facts.clone());
-                    facts
-                }
-            };
-            per_file.push(facts);
+            if !known.contains_key(location)
+                && let Some(plan) = facts_plan(run, location, kind)?
+            {
+                unread.push((location, kind));
+                plans.push(plan);
+            }
         }
+        // New files are read a few at a time: a snapshot after compaction brings several.
+        let mut answers = Vec::with_capacity(plans.len());
+        let mut plans = plans.into_iter().peekable();
+        while plans.peek().is_some() {
+            let group = plans.by_ref().take(FILES_AT_ONCE).collect();
+            answers.extend(run.collect_all(group).await?);
+        }
+        for ((location, kind), batches) in unread.into_iter().zip(answers) {
+            let facts = Arc::new(facts_of(kind, &batches)?);
+            self.remember(run.tenant, location, facts.clone());
+            known.insert(location.clone(), facts);
+        }
+        let per_file: Vec<Arc<FileFacts>> = files
+            .iter()
+            .filter_map(|(location, _)| known.get(location).cloned())
+            .collect();
         Ok(Some(combine(&per_file)))
     }
 
@@ -119,8 +137,9 @@ impl FileFactsCache {
     }
 }
 
-/// Reads one file's facts for the run's bot: one small aggregate over that file alone.
-async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFacts> {
+/// The plan that reads one file's facts for the run's bot: one small aggregate over that file
+/// alone; `None` for files that hold none (supersession markers).
+fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame>> {
     let aggregates: (Vec<Expr>, Vec<Expr>) = match kind {
         KIND_MESSAGE => {
             let order = || {
@@ -154,26 +173,31 @@ async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFa
             vec![col("channel_uuid"), col("sent_at").alias("bucket")],
             vec![sum(col("rollup_conversations")).alias("conversations")],
         ),
-        _ => return Ok(FileFacts::default()),
+        _ => return Ok(None),
     };
     let Some(table) = run.snapshot.file_table(location) else {
-        return Ok(FileFacts::default());
+        return Ok(None);
     };
-    let df = run
-        .ctx
-        .read_table(table?)?
-        .filter(predicates::tenant(&run.tenant))?
-        .aggregate(aggregates.0, aggregates.1)?;
+    Ok(Some(
+        run.ctx
+            .read_table(table?)?
+            .filter(predicates::tenant(&run.tenant))?
+            .aggregate(aggregates.0, aggregates.1)?,
+    ))
+}
+
+/// A file's facts from the answer of its [`facts_plan`].
+fn facts_of(kind: &str, batches: &[RecordBatch]) -> Result<FileFacts> {
     let mut facts = FileFacts::default();
-    for batch in run.collect(df).await? {
+    for batch in batches {
         if kind == KIND_CONVERSATION {
-            facts.newest = latest(facts.newest, columns::int64s(&batch, "newest")?);
+            facts.newest = latest(facts.newest, columns::int64s(batch, "newest")?);
             continue;
         }
-        let channels = columns::strings(&batch, "channel_uuid")?;
+        let channels = columns::strings(batch, "channel_uuid")?;
         if kind == KIND_ROLLUP {
-            let counts = columns::int64s(&batch, "conversations")?;
-            let buckets = columns::int64s(&batch, "bucket")?;
+            let counts = columns::int64s(batch, "conversations")?;
+            let buckets = columns::int64s(batch, "bucket")?;
             for ((channel, count), bucket) in channels.into_iter().zip(counts).zip(buckets) {
                 let (Some(channel), Some(bucket)) = (channel, bucket) else {
                     continue;
@@ -184,15 +208,15 @@ async fn file_facts(run: &mut Run, location: &Path, kind: &str) -> Result<FileFa
             }
             continue;
         }
-        let newest = columns::int64s(&batch, "newest")?;
-        let first = columns::int64s(&batch, "first")?;
+        let newest = columns::int64s(batch, "newest")?;
+        let first = columns::int64s(batch, "first")?;
         facts.newest = latest(facts.newest, newest.clone());
         facts.messages = span(facts.messages, first.into_iter().zip(newest));
-        let names = columns::strings(&batch, "channel_name")?;
-        let types = columns::strings(&batch, "channel_type")?;
-        let sent = columns::int64s(&batch, "named_sent_at")?;
-        let written = columns::int64s(&batch, "named_written_at")?;
-        let ids = columns::strings(&batch, "named_message_id")?;
+        let names = columns::strings(batch, "channel_name")?;
+        let types = columns::strings(batch, "channel_type")?;
+        let sent = columns::int64s(batch, "named_sent_at")?;
+        let written = columns::int64s(batch, "named_written_at")?;
+        let ids = columns::strings(batch, "named_message_id")?;
         for (row, channel) in channels.into_iter().enumerate() {
             let Some(channel) = channel else { continue };
             let entry = facts.channels.entry(channel).or_default();
