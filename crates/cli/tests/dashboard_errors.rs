@@ -347,14 +347,7 @@ async fn every_contract_error_has_its_code_and_names_the_field() {
     assert_eq!(status.code(), Code::NotFound);
 
     // The server still serves after all of that.
-    let summary = c
-        .dashboard
-        .get_summary(v1::GetSummaryRequest {
-            bot: bot_ref(ORG, ENV, BOT),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = c.summary(bot_ref(ORG, ENV, BOT)).await;
     assert!(!summary.has_data);
     server.stop().await;
 }

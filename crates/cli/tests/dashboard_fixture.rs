@@ -50,14 +50,7 @@ async fn every_endpoint_answers_the_fixture_exactly() {
     let mut c = Clients::connect(&server).await;
 
     // Summary.
-    let summary = c
-        .dashboard
-        .get_summary(v1::GetSummaryRequest {
-            bot: bot_ref(ORG, ENV, BOT1),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = c.summary(bot_ref(ORG, ENV, BOT1)).await;
     assert!(summary.has_data);
     assert_eq!(
         instant(&summary.first_data_set).to_rfc3339(),
@@ -87,22 +80,12 @@ async fn every_endpoint_answers_the_fixture_exactly() {
 
     // Another bot of the same org, or a bot with no data at all, sees none of bot 01.
     let empty = c
-        .dashboard
-        .get_summary(v1::GetSummaryRequest {
-            bot: bot_ref(ORG, ENV, "0b000000-0000-4000-8000-0000000000ff"),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .summary(bot_ref(ORG, ENV, "0b000000-0000-4000-8000-0000000000ff"))
+        .await;
     assert!(!empty.has_data && empty.channels.is_empty() && empty.first_data_set.is_none());
     let wrong_env = c
-        .dashboard
-        .get_summary(v1::GetSummaryRequest {
-            bot: bot_ref(ORG, "0e000000-0000-4000-8000-000000000009", BOT1),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+        .summary(bot_ref(ORG, "0e000000-0000-4000-8000-000000000009", BOT1))
+        .await;
     assert!(!wrong_env.has_data);
 
     // Conversation traffic, UTC, 03-10 against 03-09: B against A.

@@ -89,14 +89,7 @@ async fn bot_facts(c: &mut Clients) -> (Summary, String, u64) {
         .unwrap()
         .into_inner();
     let provenance = traffic.provenance.unwrap();
-    let summary = c
-        .dashboard
-        .get_summary(v1::GetSummaryRequest {
-            bot: bot_ref(ORG, ENV, BOT),
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = c.summary(bot_ref(ORG, ENV, BOT)).await;
     let channels = summary
         .channels
         .into_iter()

@@ -270,6 +270,15 @@ impl Clients {
         Self::with_channel(channel)
     }
 
+    /// The summary of a bot, which must be answered.
+    pub async fn summary(&mut self, bot: Option<v1::BotRef>) -> v1::GetSummaryResponse {
+        self.dashboard
+            .get_summary(v1::GetSummaryRequest { bot })
+            .await
+            .expect("a summary")
+            .into_inner()
+    }
+
     fn with_channel(channel: Channel) -> Self {
         Self {
             dashboard: v1::dashboard_service_client::DashboardServiceClient::new(channel.clone()),
