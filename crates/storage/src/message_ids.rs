@@ -68,7 +68,7 @@ impl StoredMessageIds {
                 live_files.entry(key).or_default().insert(location);
             }
         }
-        let mut unread: HashSet<&Path> = HashSet::new();
+        let mut unread: HashMap<&Path, &PartitionKey> = HashMap::new();
         for key in &touched {
             let files = live_files.remove(key).unwrap_or_default();
             let partition = self.partitions.entry(key.clone()).or_default();
@@ -79,16 +79,16 @@ impl StoredMessageIds {
                     ..PartitionIds::default()
                 };
             }
-            unread.extend(files.into_iter().filter(|f| !partition.files.contains(*f)));
+            for file in files.into_iter().filter(|f| !partition.files.contains(*f)) {
+                unread.insert(file, key);
+            }
         }
         if !unread.is_empty() {
             // A file counts as read only once its ids are in: a failed read leaves none behind.
-            self.read(table, live, runtime, &unread).await?;
-            for (location, values) in live.partitions() {
-                if let [Some(bot), _, Some(month)] = values.as_slice()
-                    && unread.contains(location)
-                    && let Some(partition) = self.partitions.get_mut(&(bot.clone(), month.clone()))
-                {
+            let files: HashSet<&Path> = unread.keys().copied().collect();
+            self.read(table, live, runtime, &files).await?;
+            for (location, key) in unread {
+                if let Some(partition) = self.partitions.get_mut(key) {
                     partition.files.insert(location.clone());
                 }
             }
