@@ -16,6 +16,7 @@ mod search;
 mod series;
 mod summary;
 mod traffic;
+mod user_rollups;
 
 pub use model::{
     Accuracy, BreakdownItem, Channel, ConversationRow, Dataset, MessageRow, Overview, PageOf,
@@ -44,6 +45,7 @@ use talkhouse_core::window::Granularity;
 use talkhouse_storage::Snapshot;
 
 use self::bot_facts::{BotFacts, FileFactsCache};
+use self::user_rollups::{UserIndex, UserRollupFiles};
 use crate::{QueryEngine, Result};
 
 /// How an answer was computed.
@@ -120,6 +122,8 @@ impl Dashboard {
                 files: FileFactsCache::default(),
                 data_as_of: SnapshotCache::new(),
                 channels: SnapshotCache::new(),
+                users: SnapshotCache::new(),
+                user_files: UserRollupFiles::default(),
             }),
             memory_limit: None,
             use_rollups: true,
@@ -326,6 +330,10 @@ struct BotCaches {
     /// do not apply.
     data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
     channels: SnapshotCache<Vec<Channel>>,
+    /// A bot's users per bucket and channel, combined from `user_files`.
+    users: SnapshotCache<Arc<UserIndex>>,
+    /// The user rollup rows of each live file of a bot.
+    user_files: UserRollupFiles,
 }
 
 /// The number of rows of `df`, as the one row of column `n`.
@@ -477,6 +485,25 @@ impl Run {
         let facts = Arc::new(facts);
         caches.facts.insert(version, tenant, facts.clone());
         Ok(Some(facts))
+    }
+
+    /// The bot's users per bucket and channel, cached for the snapshot; `None` where the table
+    /// lacks user rollups or the run may not use rollups.
+    async fn user_index(&mut self) -> Result<Option<Arc<UserIndex>>> {
+        if !self.rollups || !self.snapshot.has_user_rollups {
+            return Ok(None);
+        }
+        let (version, tenant) = (self.snapshot.version, self.tenant);
+        if let Some(known) = self.caches.users.get(version, tenant) {
+            return Ok(Some(known));
+        }
+        let caches = self.caches.clone();
+        let Some(index) = caches.user_files.index(self).await? else {
+            return Ok(None);
+        };
+        let index = Arc::new(index);
+        caches.users.insert(version, tenant, index.clone());
+        Ok(Some(index))
     }
 
     /// The channels an answer lists: those asked for, in the order asked, or every channel of

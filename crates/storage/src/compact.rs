@@ -27,10 +27,12 @@ use futures::TryStreamExt;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::encode::encode;
+use crate::encode::{RollupRows, encode};
 use crate::live_files::{self, FileStatistics};
-use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
-use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED};
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
+use crate::schema::{
+    EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP,
+};
 use crate::versions::BatchVersions;
 use crate::{EventTable, Result, read};
 
@@ -209,8 +211,24 @@ async fn rewrite(
             ))
             .await?
         }
-        KIND_ROLLUP => {
+        KIND_ROLLUP | KIND_USER_ROLLUP => {
             let rows = summed_rollups(&ctx, &where_partition).await?;
+            let rows = match partition.kind.as_str() {
+                KIND_ROLLUP => RollupRows {
+                    buckets: rows
+                        .into_iter()
+                        .map(|(key, counts)| (key.rollup, counts))
+                        .collect(),
+                    users: Vec::new(),
+                },
+                _ => RollupRows {
+                    buckets: Vec::new(),
+                    users: rows
+                        .into_iter()
+                        .map(|(key, counts)| (key, counts.conversations()))
+                        .collect(),
+                },
+            };
             let written_at = chrono::Utc::now().timestamp_micros();
             let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
             ctx.read_batch(batch)?
@@ -237,11 +255,12 @@ async fn rewrite(
     Ok(table)
 }
 
-/// The partition's rollup rows with equal dimensions summed, zero rows dropped.
+/// The partition's rollup rows (or user rollup rows) with equal dimensions summed, zero rows
+/// dropped; a rollup row's user is empty.
 async fn summed_rollups(
     ctx: &SessionContext,
     where_partition: &str,
-) -> Result<Vec<(RollupKey, RollupCounts)>> {
+) -> Result<Vec<(UserRollupKey, RollupCounts)>> {
     let sums = ROLLUP_COUNTS
         .iter()
         .map(|c| format!("COALESCE(sum({c}), 0)"))
@@ -250,8 +269,8 @@ async fn summed_rollups(
     let batches = ctx
         .sql(&format!(
             "SELECT org_id, env_id, bot_id, sent_at, channel_uuid,
-                    COALESCE({ROLLUP_UNTAGGED}, false), {sums}
-             FROM {EVENTS_TABLE} WHERE {where_partition} GROUP BY 1, 2, 3, 4, 5, 6"
+                    COALESCE({ROLLUP_UNTAGGED}, false), user_id, {sums}
+             FROM {EVENTS_TABLE} WHERE {where_partition} GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ))
         .await?
         .collect()
@@ -261,8 +280,9 @@ async fn summed_rollups(
         let tenants = read::tenant_columns(&batch, 0)?;
         let (bucket, channel) = (read::int64s(&batch, 3)?, read::texts(&batch, 4)?);
         let untagged = batch.column(5).as_boolean();
+        let user = read::texts(&batch, 6)?;
         let counts = (0..ROLLUP_COUNTS.len())
-            .map(|i| read::int64s(&batch, 6 + i))
+            .map(|i| read::int64s(&batch, 7 + i))
             .collect::<Result<Vec<_>>>()?;
         for row in 0..batch.num_rows() {
             let (Some(tenant), Some(channel_uuid)) =
@@ -270,11 +290,14 @@ async fn summed_rollups(
             else {
                 continue;
             };
-            let key = RollupKey {
-                tenant,
-                bucket_start: bucket.value(row),
-                channel_uuid,
-                untagged: untagged.value(row),
+            let key = UserRollupKey {
+                rollup: RollupKey {
+                    tenant,
+                    bucket_start: bucket.value(row),
+                    channel_uuid,
+                    untagged: untagged.value(row),
+                },
+                user_id: user.value(row).to_string(),
             };
             let sums = RollupCounts(std::array::from_fn(|i| counts[i].value(row)));
             if !sums.is_zero() {
@@ -282,6 +305,6 @@ async fn summed_rollups(
             }
         }
     }
-    rows.sort_by_key(|(key, _)| *key);
+    rows.sort_by(|(a, _), (b, _)| a.cmp(b));
     Ok(rows)
 }

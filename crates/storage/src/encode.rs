@@ -14,33 +14,48 @@ use chrono::{DateTime, Datelike, Utc};
 use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
-use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey};
-use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, month_of};
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
+use crate::schema::{
+    KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP, month_of,
+};
 use crate::versions::{
     BatchVersions, ConversationVersion, SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE,
     SUPERSEDED_WRITTEN_AT, Superseding,
 };
 use crate::{Error, Result};
 
+/// The rollup rows a batch or a compaction writes.
+#[derive(Debug, Default)]
+pub struct RollupRows {
+    pub buckets: Vec<(RollupKey, RollupCounts)>,
+    /// User rollup rows and their conversation counts.
+    pub users: Vec<(UserRollupKey, i64)>,
+}
+
 /// Encodes `events` (in batch order), then their `rollups`, then the stored versions they
 /// supersede, into `schema`, every row stamped with `written_at`.
 pub fn encode(
     events: &[&Event],
     versions: &BatchVersions,
-    rollups: &[(RollupKey, RollupCounts)],
+    rollups: &RollupRows,
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<RecordBatch> {
     let superseded: Vec<_> = versions.superseded_stored().collect();
-    let rows = events.len() + rollups.len() + superseded.len();
+    let rows = events.len() + rollups.buckets.len() + rollups.users.len() + superseded.len();
     let mut columns = Columns::new(rows, schema);
     for (line, event) in events.iter().enumerate() {
         let line = line as i64;
         columns.append(event, line, versions.superseded_at_write.contains(&line));
     }
     let mut line = events.len() as i64;
-    for (key, counts) in rollups {
-        columns.append_rollup(key, counts, line);
+    for (key, counts) in &rollups.buckets {
+        columns.append_rollup(KIND_ROLLUP, key, "", counts, line);
+        line += 1;
+    }
+    for (key, conversations) in &rollups.users {
+        let counts = RollupCounts::of_conversations(*conversations);
+        columns.append_rollup(KIND_USER_ROLLUP, &key.rollup, &key.user_id, &counts, line);
         line += 1;
     }
     for (session, old) in superseded {
@@ -245,16 +260,24 @@ impl Columns {
         }
     }
 
-    /// A rollup row: its dimensions in the event columns they mean, every other column empty.
-    fn append_rollup(&mut self, key: &RollupKey, counts: &RollupCounts, line: i64) {
+    /// A rollup row of `kind`: its dimensions in the event columns they mean, every other column
+    /// empty.
+    fn append_rollup(
+        &mut self,
+        kind: &str,
+        key: &RollupKey,
+        user_id: &str,
+        counts: &RollupCounts,
+        line: i64,
+    ) {
         self.append_tenant(key.tenant);
         self.append_no_supersession();
         let bucket = DateTime::from_timestamp_micros(key.bucket_start).unwrap_or_default();
         self.append_month(bucket);
         self.batch_line.append_value(line);
-        self.kind.append_value(KIND_ROLLUP);
+        self.kind.append_value(kind);
         self.session_code.append_value("");
-        self.user_id.append_value("");
+        self.user_id.append_value(user_id);
         self.business_key.append_null();
         append_uuid(
             &mut self.channel_uuid,

@@ -7,6 +7,11 @@
 //! (kind `rollup`) and are written in the same commit as the events they count, so the rollups of
 //! any snapshot are exactly its events'.
 //!
+//! Tables with user rollups also keep, per bucket, channel and untagged, the count of each user's
+//! latest conversation versions (kind `user_rollup`, the user in `user_id`): the distinct users of
+//! any window and each user's first conversation are read from these rows, not from the
+//! conversations.
+//!
 //! Messages only ever add. A conversation counts once, at its latest version (the rule of the
 //! `conversations` view); when a batch brings a newer version of a stored conversation, the batch
 //! also subtracts the stored version's count, so the sums stay exact without rewriting anything.
@@ -26,6 +31,9 @@ pub const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
 /// before rollups existed lack it and are answered from the events alone.
 pub const ROLLUPS_PROPERTY: &str = "talkhouse.rollups";
 pub const ROLLUPS_FORMAT: &str = "15m-v1";
+/// The table property that marks a table whose every commit carries its user rollup rows.
+pub const USER_ROLLUPS_PROPERTY: &str = "talkhouse.user_rollups";
+pub const USER_ROLLUPS_FORMAT: &str = "15m-v1";
 
 /// The rollup columns, appended to the event columns in new tables.
 pub const ROLLUP_UNTAGGED: &str = "rollup_untagged";
@@ -51,6 +59,13 @@ pub struct RollupKey {
     pub untagged: bool,
 }
 
+/// One user rollup row's dimensions: a user's latest conversation versions in one rollup row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserRollupKey {
+    pub rollup: RollupKey,
+    pub user_id: String,
+}
+
 /// One rollup row's counts, in the order of [`ROLLUP_COUNTS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RollupCounts(pub [i64; 5]);
@@ -65,18 +80,35 @@ impl RollupCounts {
     pub fn is_zero(&self) -> bool {
         self.0.iter().all(|n| *n == 0)
     }
+
+    /// The counts of a user rollup row holding `conversations`.
+    pub fn of_conversations(conversations: i64) -> Self {
+        let mut counts = Self::default();
+        counts.0[Self::CONVERSATIONS] = conversations;
+        counts
+    }
+
+    pub fn conversations(&self) -> i64 {
+        self.0[Self::CONVERSATIONS]
+    }
 }
 
 /// The rollup rows one batch adds.
 #[derive(Debug, Default)]
 pub struct Rollup {
     rows: HashMap<RollupKey, RollupCounts>,
+    /// The user rollup rows, when the table keeps them.
+    users: Option<HashMap<UserRollupKey, i64>>,
 }
 
 impl Rollup {
-    /// The rows of a batch: its messages, and the conversations whose latest version it changes.
-    pub fn of_batch(events: &[&Event], versions: &BatchVersions) -> Self {
-        let mut rollup = Self::default();
+    /// The rows of a batch: its messages, and the conversations whose latest version it changes;
+    /// `with_users` for the user rollup rows too.
+    pub fn of_batch(events: &[&Event], versions: &BatchVersions, with_users: bool) -> Self {
+        let mut rollup = Self {
+            users: with_users.then(HashMap::new),
+            ..Self::default()
+        };
         for event in events {
             if let Event::Message(m) = event {
                 rollup.add_message(m);
@@ -89,6 +121,9 @@ impl Rollup {
             rollup.add_conversation(superseding.tenant, &superseding.latest, 1);
         }
         rollup.rows.retain(|_, counts| !counts.is_zero());
+        if let Some(users) = &mut rollup.users {
+            users.retain(|_, count| *count != 0);
+        }
         rollup
     }
 
@@ -112,6 +147,18 @@ impl Rollup {
             .expect("stored instants are in range");
         let counts = self.counts(tenant, started_at, version.channel_uuid, version.untagged);
         counts.0[RollupCounts::CONVERSATIONS] += sign;
+        if let Some(users) = &mut self.users {
+            let key = UserRollupKey {
+                rollup: RollupKey {
+                    tenant,
+                    bucket_start: bucket_start(version.started_at),
+                    channel_uuid: version.channel_uuid,
+                    untagged: version.untagged,
+                },
+                user_id: version.user_id.clone(),
+            };
+            *users.entry(key).or_default() += sign;
+        }
     }
 
     fn counts(
@@ -134,6 +181,18 @@ impl Rollup {
     pub fn rows(&self) -> Vec<(RollupKey, RollupCounts)> {
         let mut rows: Vec<_> = self.rows.iter().map(|(k, c)| (*k, *c)).collect();
         rows.sort_by_key(|(key, _)| *key);
+        rows
+    }
+
+    /// The user rollup rows with their conversation counts, ordered by their key.
+    pub fn user_rows(&self) -> Vec<(UserRollupKey, i64)> {
+        let mut rows: Vec<_> = self
+            .users
+            .iter()
+            .flatten()
+            .map(|(key, count)| (key.clone(), *count))
+            .collect();
+        rows.sort();
         rows
     }
 }
@@ -194,18 +253,36 @@ mod tests {
             untagged,
         };
         let first = conversation(tenant, at(8, 0), &[]);
+        let of_batch = |events: &[&Event], stored: &StoredVersions, written_at| {
+            Rollup::of_batch(
+                events,
+                &BatchVersions::of_batch(events, stored, written_at),
+                true,
+            )
+        };
         let rollup = |events: &[&Event], stored: &StoredVersions, written_at| {
-            Rollup::of_batch(events, &BatchVersions::of_batch(events, stored, written_at)).rows()
+            of_batch(events, stored, written_at).rows()
+        };
+        let user = |untagged, user_id: &str| UserRollupKey {
+            rollup: key(untagged),
+            user_id: user_id.into(),
         };
         let rows = rollup(&[&first], &StoredVersions::new(), 10);
         assert_eq!(rows, vec![(key(true), RollupCounts([1, 0, 0, 0, 0]))]);
+        assert_eq!(
+            of_batch(&[&first], &StoredVersions::new(), 10).user_rows(),
+            vec![(user(true, "u"), 1)]
+        );
 
         let mut stored = StoredVersions::new();
         let Event::Conversation(c) = &first else {
             unreachable!()
         };
         stored.insert((tenant, "s1".into()), ConversationVersion::of(c, 10, 0));
-        let tagged = conversation(tenant, at(9, 0), &["vip"]);
+        let mut tagged = conversation(tenant, at(9, 0), &["vip"]);
+        if let Event::Conversation(c) = &mut tagged {
+            c.user_id = "v".into();
+        }
         let rows = rollup(&[&tagged], &stored, 20);
         assert_eq!(
             rows,
@@ -214,7 +291,19 @@ mod tests {
                 (key(true), RollupCounts([-1, 0, 0, 0, 0])),
             ]
         );
+        // The session moves to another user: the stored user's row is retracted.
+        assert_eq!(
+            of_batch(&[&tagged], &stored, 20).user_rows(),
+            vec![(user(false, "v"), 1), (user(true, "u"), -1)]
+        );
         let older = conversation(tenant, at(7, 55), &["vip"]);
         assert!(rollup(&[&older], &stored, 20).is_empty());
+        assert!(of_batch(&[&older], &stored, 20).user_rows().is_empty());
+        let without_users = Rollup::of_batch(
+            &[&tagged],
+            &BatchVersions::of_batch(&[&tagged], &stored, 20),
+            false,
+        );
+        assert!(without_users.user_rows().is_empty());
     }
 }

@@ -19,6 +19,9 @@ pub const KIND_CONVERSATION: &str = "conversation";
 /// Rollup rows (see [`crate::rollup`]): `sent_at` holds the bucket start, `channel_uuid` the
 /// channel, and the `rollup_*` columns the dimension and the counts.
 pub const KIND_ROLLUP: &str = "rollup";
+/// User rollup rows (see [`crate::rollup`]): a rollup row's dimensions, the user in `user_id`, and
+/// the user's latest conversation versions in `rollup_conversations`.
+pub const KIND_USER_ROLLUP: &str = "user_rollup";
 /// A stored conversation version a later batch superseded (see [`crate::versions`]): the
 /// session's `org_id`, `env_id`, `bot_id`, `session_code`, `started_at` and `updated_at`, and its
 /// `written_at` and `batch_line` in `superseded_written_at` and `superseded_batch_line`.

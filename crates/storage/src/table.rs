@@ -30,11 +30,13 @@ use sha2::{Digest, Sha256};
 use talkhouse_core::Event;
 use tokio::sync::Mutex;
 
-use crate::encode::encode;
+use crate::encode::{RollupRows, encode};
 use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::message_ids::StoredMessageIds;
 use crate::read;
-use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup};
+use crate::rollup::{
+    ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
+};
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns, month_of,
 };
@@ -71,6 +73,8 @@ pub struct Snapshot {
     pub provider: Arc<dyn TableProvider>,
     /// Whether every commit of the table carries its rollup rows (see [`crate::rollup`]).
     pub has_rollups: bool,
+    /// Whether every commit also carries its user rollup rows.
+    pub has_user_rollups: bool,
     /// Whether every commit of the table records the versions it supersedes (see
     /// [`crate::versions`]).
     pub has_supersessions: bool,
@@ -144,6 +148,7 @@ impl EventTable {
                 )
                 .with_configuration([
                     (ROLLUPS_PROPERTY, Some(ROLLUPS_FORMAT)),
+                    (USER_ROLLUPS_PROPERTY, Some(USER_ROLLUPS_FORMAT)),
                     (SUPERSESSIONS_PROPERTY, Some(SUPERSESSIONS_FORMAT)),
                 ])
                 .with_raise_if_key_not_exists(false)
@@ -224,6 +229,8 @@ impl EventTable {
             provider,
             live_files,
             has_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?,
+            has_user_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?
+                && has_property(table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?,
             has_supersessions: has_property(table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?,
             table: table.clone(),
         })
@@ -310,10 +317,17 @@ impl EventTable {
         } else {
             BatchVersions::default()
         };
-        let rollup = if rollups {
-            Rollup::of_batch(&kept, &versions).rows()
-        } else {
-            Vec::new()
+        let rollup = match rollups {
+            true => {
+                let users =
+                    has_property(&writer.table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?;
+                let rollup = Rollup::of_batch(&kept, &versions, users);
+                RollupRows {
+                    buckets: rollup.rows(),
+                    users: rollup.user_rows(),
+                }
+            }
+            false => RollupRows::default(),
         };
         // Tables created before supersessions have no columns for them: record none.
         let recorded = if supersessions {
@@ -388,6 +402,7 @@ impl EventTable {
                 col("updated_at"),
                 col("written_at"),
                 col("batch_line"),
+                col("user_id"),
             ])?
             .collect()
             .await?;
@@ -397,6 +412,7 @@ impl EventTable {
             let (started, updated) = (read::int64s(&batch, 4)?, read::int64s(&batch, 7)?);
             let (written, line) = (read::int64s(&batch, 8)?, read::int64s(&batch, 9)?);
             let untagged = batch.column(6).as_boolean();
+            let user = read::texts(&batch, 10)?;
             for row in 0..batch.num_rows() {
                 let (Some(tenant), Some(channel_uuid)) =
                     (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
@@ -406,6 +422,7 @@ impl EventTable {
                 let version = ConversationVersion {
                     started_at: started.value(row),
                     channel_uuid,
+                    user_id: user.value(row).to_string(),
                     untagged: untagged.value(row),
                     order: (updated.value(row), written.value(row), line.value(row)),
                 };

@@ -34,6 +34,7 @@ pub const SUPERSEDED_BATCH_LINE: &str = "superseded_batch_line";
 pub struct ConversationVersion {
     pub started_at: i64,
     pub channel_uuid: Uuid,
+    pub user_id: String,
     pub untagged: bool,
     /// `(updated_at, written_at, batch_line)`: the greatest is the latest version.
     pub order: (i64, i64, i64),
@@ -44,6 +45,7 @@ impl ConversationVersion {
         Self {
             started_at: c.started_at.timestamp_micros(),
             channel_uuid: c.channel_uuid,
+            user_id: c.user_id.clone(),
             untagged: c.tags.is_empty(),
             order: (c.updated_at.timestamp_micros(), written_at, batch_line),
         }
@@ -174,6 +176,7 @@ mod tests {
             ConversationVersion {
                 started_at: 0,
                 channel_uuid: Uuid::nil(),
+                user_id: "u".into(),
                 untagged: true,
                 order: (at(10).timestamp_micros(), 1, 0),
             },
@@ -181,6 +184,7 @@ mod tests {
         let old_c = ConversationVersion {
             started_at: 0,
             channel_uuid: Uuid::nil(),
+            user_id: "u".into(),
             untagged: true,
             order: (at(7).timestamp_micros(), 1, 4),
         };

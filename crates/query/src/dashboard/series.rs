@@ -10,7 +10,8 @@ use talkhouse_core::window::{Granularity, Series};
 use super::classify::classify;
 use super::predicates::{channels_and_tags, months, within};
 use super::rollups::{self, Measure};
-use super::{Dataset, Run, SeriesAnswer, columns};
+use super::user_rollups::UserIndex;
+use super::{Dataset, Run, SeriesAnswer, ServedBy, columns};
 use crate::Result;
 
 /// What a series counts.
@@ -41,9 +42,19 @@ pub(super) async fn series(
         true => None,
         false => rollups::sums(run, filter, &series.classifier, measures).await?,
     };
-    let counts = match from_rollups {
-        Some(sums) => rollups::by_channel(&sums),
-        None => from_events(run, resource, filter, &series).await?,
+    let user_index = match resource == SeriesResource::Users
+        && UserIndex::answers(filter, &series.classifier, None)
+    {
+        true => run.user_index().await?,
+        false => None,
+    };
+    let counts = match (from_rollups, user_index) {
+        (Some(sums), _) => rollups::by_channel(&sums),
+        (None, Some(index)) => {
+            run.served_by = ServedBy::Rollups;
+            index.by_label_and_channel(filter, &series.classifier)
+        }
+        (None, None) => from_events(run, resource, filter, &series).await?,
     };
     let mut by_channel: HashMap<String, HashMap<i64, i64>> = HashMap::new();
     for ((bucket, channel), n) in counts {

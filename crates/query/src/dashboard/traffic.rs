@@ -11,7 +11,8 @@ use talkhouse_core::request::Filter;
 use super::classify::classify;
 use super::predicates::{channels_and_tags, instant, months, within};
 use super::rollups::{self, Measure};
-use super::{Accuracy, BreakdownItem, Overview, Run, Traffic, columns};
+use super::user_rollups::UserIndex;
+use super::{Accuracy, BreakdownItem, Overview, Run, ServedBy, Traffic, columns};
 use crate::Result;
 
 const CURRENT: i64 = 0;
@@ -139,6 +140,44 @@ pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> 
 /// conversation with the bot (any channel, any hour) started on or after `start_date`.
 pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
+    let new_from = filter.window.first_instant().timestamp_micros();
+    let index = match UserIndex::answers(filter, &periods, Some(new_from)) {
+        true => run.user_index().await?,
+        false => None,
+    };
+    let counts = match index {
+        Some(index) => {
+            run.served_by = ServedBy::Rollups;
+            let users = index.traffic(filter, &periods, new_from);
+            HashMap::from([
+                ((CURRENT, "NEW".to_string()), users.new),
+                ((CURRENT, "RETURNING".to_string()), users.returning),
+                ((PREVIOUS, "RETURNING".to_string()), users.previous),
+            ])
+        }
+        None => users_from_events(run, filter, new_from).await?,
+    };
+    let breakdown = ["NEW", "RETURNING"]
+        .into_iter()
+        .map(|kind| BreakdownItem {
+            key: kind.to_string(),
+            label: kind.to_string(),
+            value: value(&counts, kind),
+        })
+        .collect();
+    Ok(Traffic {
+        overview: overview(&counts, filter),
+        breakdown,
+    })
+}
+
+/// Distinct users per (period, NEW or RETURNING) from the conversations.
+async fn users_from_events(
+    run: &mut Run,
+    filter: &Filter,
+    new_from: i64,
+) -> Result<HashMap<(i64, String), i64>> {
+    let periods = filter.window.periods();
     let in_periods = run
         .conversations()
         .await?
@@ -150,11 +189,10 @@ pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
         .distinct()?;
     // RETURNING when an earlier conversation exists: a mark join probes the earlier conversations
     // for the window's users instead of grouping the bot's whole history by user.
-    let new_from = instant(filter.window.first_instant().timestamp_micros());
     let earlier = run
         .conversations()
         .await?
-        .filter(col("started_at").lt(new_from))?
+        .filter(col("started_at").lt(instant(new_from)))?
         .select(vec![col("user_id").alias("earlier_user")])?;
     let df = in_periods
         .join(
@@ -174,19 +212,7 @@ pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
             vec![count(lit(1)).alias("n")],
         )?;
     let batches = run.collect(df).await?;
-    let counts = grouped(&batches)?;
-    let breakdown = ["NEW", "RETURNING"]
-        .into_iter()
-        .map(|kind| BreakdownItem {
-            key: kind.to_string(),
-            label: kind.to_string(),
-            value: value(&counts, kind),
-        })
-        .collect();
-    Ok(Traffic {
-        overview: overview(&counts, filter),
-        breakdown,
-    })
+    grouped(&batches)
 }
 
 /// FOUND and NONE among TEXT user messages, in the window and the previous period.
