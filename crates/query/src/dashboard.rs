@@ -5,8 +5,10 @@
 //! and the rows and bytes the scans read.
 
 mod bot_facts;
+mod bucketed;
 mod classify;
 mod columns;
+mod file_rows;
 mod model;
 mod predicates;
 mod report;
@@ -45,7 +47,9 @@ use talkhouse_core::window::Granularity;
 use talkhouse_storage::Snapshot;
 
 use self::bot_facts::{BotFacts, FileFactsCache};
-use self::user_rollups::{UserIndex, UserRollupFiles};
+use self::file_rows::FileRows;
+use self::rollups::{BucketRow, RollupIndex};
+use self::user_rollups::{UserIndex, UserRow};
 use crate::{QueryEngine, Result};
 
 /// How an answer was computed.
@@ -122,8 +126,10 @@ impl Dashboard {
                 files: FileFactsCache::default(),
                 data_as_of: SnapshotCache::new(),
                 channels: SnapshotCache::new(),
+                rollups: SnapshotCache::new(),
+                rollup_files: FileRows::default(),
                 users: SnapshotCache::new(),
-                user_files: UserRollupFiles::default(),
+                user_files: FileRows::default(),
             }),
             memory_limit: None,
             use_rollups: true,
@@ -330,10 +336,12 @@ struct BotCaches {
     /// do not apply.
     data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
     channels: SnapshotCache<Vec<Channel>>,
+    /// A bot's rollup rows, combined from `rollup_files`.
+    rollups: SnapshotCache<Arc<RollupIndex>>,
+    rollup_files: FileRows<BucketRow>,
     /// A bot's users per bucket and channel, combined from `user_files`.
     users: SnapshotCache<Arc<UserIndex>>,
-    /// The user rollup rows of each live file of a bot.
-    user_files: UserRollupFiles,
+    user_files: FileRows<UserRow>,
 }
 
 /// The number of rows of `df`, as the one row of column `n`.
@@ -487,8 +495,27 @@ impl Run {
         Ok(Some(facts))
     }
 
+    /// The bot's rollup rows, cached for the snapshot; `None` where the run may not use rollups
+    /// or the snapshot is not read file by file.
+    async fn rollup_index(&mut self) -> Result<Option<Arc<RollupIndex>>> {
+        if !self.rollups {
+            return Ok(None);
+        }
+        let (version, tenant) = (self.snapshot.version, self.tenant);
+        if let Some(known) = self.caches.rollups.get(version, tenant) {
+            return Ok(Some(known));
+        }
+        let caches = self.caches.clone();
+        let Some(live) = caches.rollup_files.live(self).await? else {
+            return Ok(None);
+        };
+        let index = Arc::new(RollupIndex::of(live));
+        caches.rollups.insert(version, tenant, index.clone());
+        Ok(Some(index))
+    }
+
     /// The bot's users per bucket and channel, cached for the snapshot; `None` where the table
-    /// lacks user rollups or the run may not use rollups.
+    /// lacks user rollups, the run may not use rollups or the snapshot is not read file by file.
     async fn user_index(&mut self) -> Result<Option<Arc<UserIndex>>> {
         if !self.rollups || !self.snapshot.has_user_rollups {
             return Ok(None);
@@ -498,10 +525,10 @@ impl Run {
             return Ok(Some(known));
         }
         let caches = self.caches.clone();
-        let Some(index) = caches.user_files.index(self).await? else {
+        let Some(live) = caches.user_files.live(self).await? else {
             return Ok(None);
         };
-        let index = Arc::new(index);
+        let index = Arc::new(UserIndex::of(live));
         caches.users.insert(version, tenant, index.clone());
         Ok(Some(index))
     }
@@ -535,6 +562,21 @@ impl Run {
     async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
         let mut answers = self.collect_all(vec![df]).await?;
         Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// Runs independent plans a few at a time (each reading one file, say) and adds what their
+    /// scans read to the run.
+    async fn collect_few_at_a_time(
+        &mut self,
+        dfs: Vec<DataFrame>,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut answers = Vec::with_capacity(dfs.len());
+        let mut dfs = dfs.into_iter().peekable();
+        while dfs.peek().is_some() {
+            let group = dfs.by_ref().take(file_rows::FILES_AT_ONCE).collect();
+            answers.extend(self.collect_all(group).await?);
+        }
+        Ok(answers)
     }
 
     /// Runs independent plans at the same time and adds what their scans read to the run.

@@ -26,9 +26,6 @@ use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
 use super::{Channel, Run, columns, predicates};
 use crate::Result;
 
-/// Files whose facts are read at the same time.
-const FILES_AT_ONCE: usize = 4;
-
 /// A bot's channels, ordered by uuid, its newest event instant, and where its data starts and
 /// ends.
 #[derive(Debug, Clone)]
@@ -95,13 +92,7 @@ impl FileFactsCache {
                 plans.push(plan);
             }
         }
-        // New files are read a few at a time: a snapshot after compaction brings several.
-        let mut answers = Vec::with_capacity(plans.len());
-        let mut plans = plans.into_iter().peekable();
-        while plans.peek().is_some() {
-            let group = plans.by_ref().take(FILES_AT_ONCE).collect();
-            answers.extend(run.collect_all(group).await?);
-        }
+        let answers = run.collect_few_at_a_time(plans).await?;
         for ((location, kind), batches) in unread.into_iter().zip(answers) {
             let facts = Arc::new(facts_of(kind, &batches)?);
             self.remember(run.tenant, location, facts.clone());

@@ -1,16 +1,20 @@
-//! Answers from the rollup rows: sums per window label and channel, when the request allows.
+//! Answers from the rollup rows, summed in memory: each live file's rows are read once per
+//! process, and a snapshot's index holds the bot's rows summed per (bucket, channel, untagged),
+//! sorted by bucket, so any window of whole buckets is one slice of it.
 
 use std::collections::HashMap;
 
-use datafusion::functions_aggregate::expr_fn::sum;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
 use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
-use talkhouse_storage::rollup::BUCKET_MICROS;
+use talkhouse_storage::rollup::ROLLUP_COUNTS;
+use talkhouse_storage::schema::KIND_ROLLUP;
 
-use super::classify::classify;
-use super::predicates::{channels, months, tenant, within};
-use super::{Run, ServedBy, columns};
+use super::bucketed::{self, Bucketed};
+use super::file_rows::{FileRow, LiveRows, Numbers};
+use super::{Run, ServedBy};
 use crate::Result;
 
 /// What a rollup row counts.
@@ -24,14 +28,135 @@ pub(super) enum Measure {
 }
 
 impl Measure {
-    fn column(self) -> &'static str {
+    /// Its place in [`ROLLUP_COUNTS`].
+    fn position(self) -> usize {
         match self {
-            Measure::Conversations => "conversations",
-            Measure::UserMessages => "user_messages",
-            Measure::BotMessages => "bot_messages",
-            Measure::Found => "found",
-            Measure::NotFound => "not_found",
+            Measure::Conversations => 0,
+            Measure::UserMessages => 1,
+            Measure::BotMessages => 2,
+            Measure::Found => 3,
+            Measure::NotFound => 4,
         }
+    }
+}
+
+/// One rollup row, with the bot's channel number.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct BucketRow {
+    bucket: i64,
+    channel: u16,
+    untagged: bool,
+    counts: [i64; ROLLUP_COUNTS.len()],
+}
+
+impl Bucketed for BucketRow {
+    type Key = (i64, u16, bool);
+
+    fn key(&self) -> Self::Key {
+        (self.bucket, self.channel, self.untagged)
+    }
+
+    fn bucket(&self) -> i64 {
+        self.bucket
+    }
+
+    fn channel(&self) -> u16 {
+        self.channel
+    }
+
+    fn untagged(&self) -> bool {
+        self.untagged
+    }
+
+    fn add(&mut self, other: &Self) {
+        for (total, count) in self.counts.iter_mut().zip(other.counts) {
+            *total += count;
+        }
+    }
+
+    fn counts_something(&self) -> bool {
+        self.counts.iter().any(|count| *count != 0)
+    }
+}
+
+impl FileRow for BucketRow {
+    const KIND: &'static str = KIND_ROLLUP;
+
+    fn columns() -> Vec<Expr> {
+        ["sent_at", "channel_uuid", "rollup_untagged"]
+            .into_iter()
+            .chain(ROLLUP_COUNTS)
+            .map(col)
+            .collect()
+    }
+
+    fn read(batch: &RecordBatch, numbers: &mut Numbers, rows: &mut Vec<Self>) -> Result<()> {
+        let cast = |index: usize, to: &DataType| arrow::compute::cast(batch.column(index), to);
+        let buckets = cast(0, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+        let buckets = buckets.as_primitive::<TimestampMicrosecondType>();
+        let channels = cast(1, &DataType::Utf8)?;
+        let channels = channels.as_string::<i32>();
+        let untagged = cast(2, &DataType::Boolean)?;
+        let untagged = untagged.as_boolean();
+        let counts = (0..ROLLUP_COUNTS.len())
+            .map(|i| cast(3 + i, &DataType::Int64))
+            .collect::<Result<Vec<_>, _>>()?;
+        let counts: Vec<_> = counts
+            .iter()
+            .map(|c| c.as_primitive::<Int64Type>())
+            .collect();
+        for row in 0..batch.num_rows() {
+            if buckets.is_null(row) || channels.is_null(row) {
+                continue;
+            }
+            rows.push(Self {
+                bucket: buckets.value(row),
+                channel: numbers.channel(channels.value(row))?,
+                untagged: untagged.is_valid(row) && untagged.value(row),
+                counts: std::array::from_fn(|i| match counts[i].is_valid(row) {
+                    true => counts[i].value(row),
+                    false => 0,
+                }),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A bot's rollup rows in one snapshot, summed per (bucket, channel, untagged).
+#[derive(Debug)]
+pub(super) struct RollupIndex {
+    entries: Vec<BucketRow>,
+    /// Channel uuids by number.
+    channels: Vec<String>,
+}
+
+impl RollupIndex {
+    pub fn of(live: LiveRows<BucketRow>) -> Self {
+        Self {
+            entries: bucketed::summed(&live.files),
+            channels: live.numbers.channels,
+        }
+    }
+
+    fn sums(&self, filter: &Filter, classifier: &Classifier, measures: &[Measure]) -> Sums {
+        let mut by_number: HashMap<(u32, u16), Vec<i64>> = HashMap::new();
+        for (label, entry) in bucketed::labelled(&self.entries, &self.channels, filter, classifier)
+        {
+            let totals = by_number
+                .entry((label, entry.channel))
+                .or_insert_with(|| vec![0; measures.len()]);
+            for (total, measure) in totals.iter_mut().zip(measures) {
+                *total += entry.counts[measure.position()];
+            }
+        }
+        by_number
+            .into_iter()
+            .map(|((label, channel), totals)| {
+                let uuid = self.channels[usize::from(channel)].clone();
+                ((i64::from(label), uuid), totals)
+            })
+            .collect()
     }
 }
 
@@ -39,64 +164,22 @@ impl Measure {
 pub(super) type Sums = HashMap<(i64, String), Vec<i64>>;
 
 /// The sums of `measures` over the rollup rows the classifier labels, when the request can be
-/// answered from rollups: the table carries them, the filter names no tags (a rollup row knows
-/// only whether its items were untagged), and every range of the classifier starts and ends on
-/// a bucket boundary (true of every real zone's days and hours; not of an offset such as
-/// `+05:07`). `None` otherwise: the caller reads the event tables.
+/// answered from rollups (see [`bucketed::answers`]) and the snapshot is read file by file.
+/// `None` otherwise: the caller reads the event tables.
 pub(super) async fn sums(
     run: &mut Run,
     filter: &Filter,
     classifier: &Classifier,
     measures: &[Measure],
 ) -> Result<Option<Sums>> {
-    if !run.rollups || !filter.tags.is_empty() || !classifier.aligned_to(BUCKET_MICROS) {
+    if !bucketed::answers(filter, classifier, None) {
         return Ok(None);
     }
-    let mut rows = run
-        .ctx
-        .table("rollups")
-        .await?
-        .filter(tenant(&run.tenant))?
-        .filter(within(classifier, "bucket_start").and(channels(filter)))?;
-    if let Some(bounds) = classifier.bounds() {
-        rows = rows.filter(months(bounds))?;
-    }
-    if filter.untagged {
-        rows = rows.filter(col("untagged").is_true())?;
-    }
-    let aggregates: Vec<Expr> = measures
-        .iter()
-        .map(|m| sum(col(m.column())).alias(m.column()))
-        .collect();
-    let df = rows.aggregate(
-        vec![
-            classify(classifier.clone(), col("bucket_start")).alias("label"),
-            col("channel_uuid"),
-        ],
-        aggregates,
-    )?;
-    let mut sums = Sums::new();
-    for batch in run.collect(df).await? {
-        let labels = columns::int64s(&batch, "label")?;
-        let channels = columns::strings(&batch, "channel_uuid")?;
-        let values = measures
-            .iter()
-            .map(|m| columns::int64s(&batch, m.column()))
-            .collect::<Result<Vec<_>>>()?;
-        for (row, (label, channel)) in labels.into_iter().zip(channels).enumerate() {
-            let (Some(label), Some(channel)) = (label, channel) else {
-                continue;
-            };
-            let entry = sums
-                .entry((label, channel))
-                .or_insert_with(|| vec![0; measures.len()]);
-            for (total, column) in entry.iter_mut().zip(&values) {
-                *total += column[row].unwrap_or(0);
-            }
-        }
-    }
+    let Some(index) = run.rollup_index().await? else {
+        return Ok(None);
+    };
     run.served_by = ServedBy::Rollups;
-    Ok(Some(sums))
+    Ok(Some(index.sums(filter, classifier, measures)))
 }
 
 /// Per (label, key) counts from sums: each measure's total under its key.

@@ -7,10 +7,10 @@ use datafusion::prelude::{col, lit};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::{Granularity, Series};
 
+use super::bucketed;
 use super::classify::classify;
 use super::predicates::{channels_and_tags, months, within};
 use super::rollups::{self, Measure};
-use super::user_rollups::UserIndex;
 use super::{Dataset, Run, SeriesAnswer, ServedBy, columns};
 use crate::Result;
 
@@ -43,7 +43,7 @@ pub(super) async fn series(
         false => rollups::sums(run, filter, &series.classifier, measures).await?,
     };
     let user_index = match resource == SeriesResource::Users
-        && UserIndex::answers(filter, &series.classifier, None)
+        && bucketed::answers(filter, &series.classifier, None)
     {
         true => run.user_index().await?,
         false => None,

@@ -8,10 +8,10 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use talkhouse_core::request::Filter;
 
+use super::bucketed;
 use super::classify::classify;
 use super::predicates::{channels_and_tags, instant, months, within};
 use super::rollups::{self, Measure};
-use super::user_rollups::UserIndex;
 use super::{Accuracy, BreakdownItem, Overview, Run, ServedBy, Traffic, columns};
 use crate::Result;
 
@@ -141,7 +141,7 @@ pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> 
 pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
     let new_from = filter.window.first_instant().timestamp_micros();
-    let index = match UserIndex::answers(filter, &periods, Some(new_from)) {
+    let index = match bucketed::answers(filter, &periods, Some(new_from)) {
         true => run.user_index().await?,
         false => None,
     };

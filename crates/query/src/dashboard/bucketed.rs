@@ -1,0 +1,91 @@
+//! In-memory indexes of a bot's rollup rows (see `talkhouse_storage::rollup`): every file's rows
+//! summed per key and sorted by 15-minute bucket, so that a window of whole buckets is one slice.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use talkhouse_core::request::Filter;
+use talkhouse_core::window::Classifier;
+use talkhouse_storage::rollup::BUCKET_MICROS;
+
+/// A rollup row kept in memory, its channel and user numbered per bot.
+pub(super) trait Bucketed: Copy {
+    /// What equal rows share; orders by bucket first.
+    type Key: Ord + Copy;
+    fn key(&self) -> Self::Key;
+    fn bucket(&self) -> i64;
+    fn channel(&self) -> u16;
+    fn untagged(&self) -> bool;
+    /// Adds the counts of a row with the same key.
+    fn add(&mut self, other: &Self);
+    /// Whether the summed row still counts something.
+    fn counts_something(&self) -> bool;
+}
+
+/// The rows of all `files` with equal keys summed, those counting nothing dropped, by key.
+pub(super) fn summed<R: Bucketed>(files: &[Arc<Vec<R>>]) -> Vec<R> {
+    let mut rows: Vec<R> = files.iter().flat_map(|rows| rows.iter().copied()).collect();
+    rows.sort_unstable_by_key(|row| row.key());
+    let mut entries: Vec<R> = Vec::with_capacity(rows.len());
+    for row in rows {
+        match entries.last_mut() {
+            Some(last) if last.key() == row.key() => last.add(&row),
+            _ => entries.push(row),
+        }
+    }
+    entries.retain(|entry| entry.counts_something());
+    entries.shrink_to_fit();
+    entries
+}
+
+/// Whether rollup rows answer `filter` over `classifier`: no tag filter (a row knows only whether
+/// its items were untagged), every range on bucket boundaries (true of every real zone's days and
+/// hours; not of an offset such as `+05:07`), and `since` (where NEW starts, if asked) on one too.
+pub(super) fn answers(filter: &Filter, classifier: &Classifier, since: Option<i64>) -> bool {
+    filter.tags.is_empty()
+        && classifier.aligned_to(BUCKET_MICROS)
+        && since.is_none_or(|micros| micros % BUCKET_MICROS == 0)
+}
+
+/// The `entries` (sorted by bucket) the classifier labels that pass the filter's channels and
+/// untagged, each with its label; `channels` are the uuids by number.
+pub(super) fn labelled<'a, R: Bucketed>(
+    entries: &'a [R],
+    channels: &[String],
+    filter: &Filter,
+    classifier: &'a Classifier,
+) -> impl Iterator<Item = (u32, &'a R)> + 'a {
+    let allowed: Option<Vec<bool>> = (!filter.channels.is_empty()).then(|| {
+        let asked: HashSet<String> = filter.channels.iter().map(|c| c.to_string()).collect();
+        channels.iter().map(|c| asked.contains(c)).collect()
+    });
+    let untagged_only = filter.untagged;
+    let slice = match classifier.bounds() {
+        Some(bounds) => {
+            let start = entries.partition_point(|e| e.bucket() < bounds.start);
+            let end = entries.partition_point(|e| e.bucket() < bounds.end);
+            &entries[start..end]
+        }
+        None => &entries[..0],
+    };
+    let mut last: Option<(i64, Option<u32>)> = None;
+    slice.iter().filter_map(move |entry| {
+        if untagged_only && !entry.untagged() {
+            return None;
+        }
+        if let Some(allowed) = &allowed
+            && !allowed[usize::from(entry.channel())]
+        {
+            return None;
+        }
+        let label = match last {
+            Some((bucket, label)) if bucket == entry.bucket() => label,
+            _ => {
+                let label = classifier.classify(entry.bucket());
+                last = Some((entry.bucket(), label));
+                label
+            }
+        };
+        Some((label?, entry))
+    })
+}
