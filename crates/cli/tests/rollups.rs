@@ -229,19 +229,6 @@ async fn rollups_answer_exactly_what_the_event_tables_answer() {
     });
     let data = DataDir::new();
     let table = data.table().await;
-    for batch in batches(&generator, &mut rng) {
-        table.write(batch, None).await.unwrap();
-    }
-    let recorded = sql_rows(
-        &data,
-        "SELECT (SELECT count(*) FROM events WHERE kind = 'superseded') AS named,
-                (SELECT count(*) FROM events WHERE superseded_at_write) AS at_write",
-    );
-    let [named, at_write]: [u64; 2] =
-        std::array::from_fn(|i| recorded[0].split(',').nth(i).unwrap().parse().unwrap());
-    assert!(named > 0 && at_write > 0, "{recorded:?}");
-    assert_conversations_are_the_latest_versions(&data, "before compaction");
-
     let bot = generator.bots()[0].clone();
     let bot_ref = Some(v1::BotRef {
         org_id: bot.tenant.org_id.to_string(),
@@ -261,7 +248,30 @@ async fn rollups_answer_exactly_what_the_event_tables_answer() {
     let mut with_rollups = Clients::connect(&rollups).await;
     let mut without = Clients::connect(&events_only).await;
 
+    // Between commits too: each snapshot's sums are merged from the previous snapshot's.
     let first = until - Duration::days(45);
+    for batch in batches(&generator, &mut rng) {
+        table.write(batch, None).await.unwrap();
+        let (request, granularity, context) =
+            random_request(&mut rng, &bot_ref, first, 50, &channels, &tags);
+        let expected = answers(&mut without, &request, granularity).await;
+        let actual = answers(&mut with_rollups, &request, granularity).await;
+        assert_eq!(
+            (&actual.traffic, &actual.accuracy, &actual.series),
+            (&expected.traffic, &expected.accuracy, &expected.series),
+            "after a commit: {context}"
+        );
+    }
+    let recorded = sql_rows(
+        &data,
+        "SELECT (SELECT count(*) FROM events WHERE kind = 'superseded') AS named,
+                (SELECT count(*) FROM events WHERE superseded_at_write) AS at_write",
+    );
+    let [named, at_write]: [u64; 2] =
+        std::array::from_fn(|i| recorded[0].split(',').nth(i).unwrap().parse().unwrap());
+    assert!(named > 0 && at_write > 0, "{recorded:?}");
+    assert_conversations_are_the_latest_versions(&data, "before compaction");
+
     let requests: Vec<_> = (0..REQUESTS)
         .map(|_| random_request(&mut rng, &bot_ref, first, 50, &channels, &tags))
         .collect();

@@ -2,7 +2,6 @@
 //! summed per key and sorted by 15-minute bucket, so that a window of whole buckets is one slice.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
@@ -18,20 +17,33 @@ pub(super) trait Bucketed: Copy {
     fn untagged(&self) -> bool;
     /// Adds the counts of a row with the same key.
     fn add(&mut self, other: &Self);
+    /// The row with its counts negated: what removing it from a sum adds.
+    fn negated(&self) -> Self;
     /// Whether the summed row still counts something.
     fn counts_something(&self) -> bool;
 }
 
-/// The rows of all `files` with equal keys summed, those counting nothing dropped, by key.
-pub(super) fn summed<R: Bucketed>(files: &[Arc<Vec<R>>]) -> Vec<R> {
-    let mut rows: Vec<R> = files.iter().flat_map(|rows| rows.iter().copied()).collect();
-    rows.sort_unstable_by_key(|row| row.key());
-    let mut entries: Vec<R> = Vec::with_capacity(rows.len());
-    for row in rows {
-        match entries.last_mut() {
-            Some(last) if last.key() == row.key() => last.add(&row),
-            _ => entries.push(row),
-        }
+/// `base` (summed, by key) with `changes` added: rows with equal keys summed, those counting
+/// nothing dropped, by key. A merge, so a commit's few rows cost a pass, not a sort, of the base.
+pub(super) fn merged<R: Bucketed>(base: &[R], mut changes: Vec<R>) -> Vec<R> {
+    changes.sort_unstable_by_key(|row| row.key());
+    let mut entries: Vec<R> = Vec::with_capacity(base.len() + changes.len());
+    let mut push = |row: R| match entries.last_mut() {
+        Some(last) if last.key() == row.key() => last.add(&row),
+        _ => entries.push(row),
+    };
+    let (mut base, mut changes) = (
+        base.iter().copied().peekable(),
+        changes.into_iter().peekable(),
+    );
+    loop {
+        let next = match (base.peek(), changes.peek()) {
+            (Some(a), Some(b)) if a.key() <= b.key() => base.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => changes.next(),
+            (Some(_), None) => base.next(),
+            (None, None) => break,
+        };
+        push(next.expect("peeked"));
     }
     entries.retain(|entry| entry.counts_something());
     entries.shrink_to_fit();

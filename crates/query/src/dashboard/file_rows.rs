@@ -2,7 +2,10 @@
 //!
 //! Data files never change once written, so a snapshot's rows are those of its live files: a new
 //! snapshot reads only the files its commits added, and the rows of files no longer live are
-//! dropped. Channels and users are numbered per bot, so rows are small and copyable.
+//! dropped. Channels and users are numbered per bot, so rows are small and copyable. The rows are
+//! summed per key (see [`bucketed`]); the sums of the last snapshot asked for are kept, and the
+//! next snapshot's are merged from them and the rows of the files added (plus) and removed
+//! (minus) in between, so a commit costs a pass over the sums instead of a sort of every row.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -12,6 +15,7 @@ use datafusion::prelude::{DataFrame, Expr};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
 
+use super::bucketed::{self, Bucketed};
 use super::{Run, predicates};
 use crate::{Error, Result};
 
@@ -93,63 +97,127 @@ impl<R> Default for FileRows<R> {
 struct BotFiles<R> {
     numbers: Numbers,
     files: HashMap<Path, Arc<Vec<R>>>,
+    /// The sums of the last set of live files asked for.
+    last: Option<(HashSet<Path>, Arc<Vec<R>>)>,
 }
 
-/// The rows of a snapshot's live files of one bot, and its numbers (channels, and the count of
-/// users numbered so far).
+/// The rows of a snapshot's live files of one bot summed per key, and its numbers (channels, and
+/// the count of users numbered so far).
 pub(super) struct LiveRows<R> {
-    pub files: Vec<Arc<Vec<R>>>,
+    pub entries: Arc<Vec<R>>,
     pub numbers: Numbers,
     pub users: usize,
 }
 
-impl<R: FileRow> FileRows<R> {
+impl<R: FileRow + Bucketed> FileRows<R> {
     /// The rows of the run's bot in the run's snapshot; `None` when the snapshot is not read file
     /// by file.
     pub async fn live(&self, run: &mut Run) -> Result<Option<LiveRows<R>>> {
         let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
             return Ok(None);
         };
-        let live: Vec<Path> = files
+        let live: HashSet<Path> = files
             .into_iter()
             .filter(|(_, kind)| kind == R::KIND)
             .map(|(location, _)| location)
             .collect();
-        let unread: Vec<Path> = {
-            let bots = self.bots.lock().expect("not poisoned");
-            let known = bots.get(&run.tenant);
-            live.iter()
-                .filter(|location| known.is_none_or(|bot| !bot.files.contains_key(*location)))
-                .cloned()
-                .collect()
+        // Another snapshot's request may drop rows this one needs while it reads: read again.
+        let (inputs, numbers, users) = loop {
+            let unread: Vec<Path> = {
+                let mut bots = self.bots.lock().expect("not poisoned");
+                if bots.len() > 10_000 && !bots.contains_key(&run.tenant) {
+                    bots.clear();
+                }
+                let bot = bots.entry(run.tenant).or_insert_with(BotFiles::new);
+                let unread: Vec<Path> = live
+                    .iter()
+                    .filter(|location| !bot.files.contains_key(*location))
+                    .cloned()
+                    .collect();
+                if unread.is_empty() {
+                    break (
+                        bot.inputs(&live),
+                        bot.numbers.channels_only(),
+                        bot.numbers.user_count(),
+                    );
+                }
+                unread
+            };
+            let mut plans = Vec::with_capacity(unread.len());
+            for location in &unread {
+                plans.push(file_plan(run, location, R::columns())?);
+            }
+            let answers = run.collect_few_at_a_time(plans).await?;
+            let mut bots = self.bots.lock().expect("not poisoned");
+            let bot = bots.entry(run.tenant).or_insert_with(BotFiles::new);
+            for (location, batches) in unread.into_iter().zip(answers) {
+                let mut rows = Vec::new();
+                for batch in &batches {
+                    R::read(batch, &mut bot.numbers, &mut rows)?;
+                }
+                bot.files.insert(location, Arc::new(rows));
+            }
         };
-        let mut plans = Vec::with_capacity(unread.len());
-        for location in &unread {
-            plans.push(file_plan(run, location, R::columns())?);
+        let entries = inputs.sums(&live);
+        if let Some(bot) = self.bots.lock().expect("not poisoned").get_mut(&run.tenant) {
+            bot.files.retain(|location, _| live.contains(location));
+            bot.last = Some((live, entries.clone()));
         }
-        let answers = run.collect_few_at_a_time(plans).await?;
-        let mut bots = self.bots.lock().expect("not poisoned");
-        if bots.len() > 10_000 && !bots.contains_key(&run.tenant) {
-            bots.clear();
-        }
-        let bot = bots.entry(run.tenant).or_insert_with(|| BotFiles {
+        Ok(Some(LiveRows {
+            entries,
+            numbers,
+            users,
+        }))
+    }
+}
+
+impl<R> BotFiles<R> {
+    fn new() -> Self {
+        Self {
             numbers: Numbers::default(),
             files: HashMap::new(),
-        });
-        for (location, batches) in unread.into_iter().zip(answers) {
-            let mut rows = Vec::new();
-            for batch in &batches {
-                R::read(batch, &mut bot.numbers, &mut rows)?;
-            }
-            bot.files.insert(location, Arc::new(rows));
+            last: None,
         }
-        let live: HashSet<&Path> = live.iter().collect();
-        bot.files.retain(|location, _| live.contains(location));
-        Ok(Some(LiveRows {
-            files: bot.files.values().cloned().collect(),
-            numbers: bot.numbers.channels_only(),
-            users: bot.numbers.user_count(),
-        }))
+    }
+
+    /// What summing the `live` files needs, every one of which has its rows read.
+    fn inputs(&self, live: &HashSet<Path>) -> SumInputs<R> {
+        let last = self
+            .last
+            .clone()
+            .filter(|(files, _)| files.iter().all(|f| self.files.contains_key(f)));
+        let wanted = live.iter().chain(last.iter().flat_map(|(files, _)| files));
+        SumInputs {
+            rows: wanted
+                .filter_map(|f| Some((f.clone(), self.files.get(f)?.clone())))
+                .collect(),
+            last,
+        }
+    }
+}
+
+/// The last sums, when all of their files' rows are known, and the rows of every file needed.
+struct SumInputs<R> {
+    last: Option<(HashSet<Path>, Arc<Vec<R>>)>,
+    rows: HashMap<Path, Arc<Vec<R>>>,
+}
+
+impl<R: Bucketed> SumInputs<R> {
+    /// The rows of the `live` files summed: merged from the last sums where those are known.
+    fn sums(&self, live: &HashSet<Path>) -> Arc<Vec<R>> {
+        let rows_of = |location: &Path| self.rows.get(location).into_iter().flat_map(|r| r.iter());
+        match &self.last {
+            Some((files, sums)) if files == live => sums.clone(),
+            Some((files, sums)) => {
+                let added = live.difference(files).flat_map(rows_of).copied();
+                let removed = files.difference(live).flat_map(rows_of).map(R::negated);
+                Arc::new(bucketed::merged(sums, added.chain(removed).collect()))
+            }
+            None => {
+                let all = live.iter().flat_map(rows_of).copied().collect();
+                Arc::new(bucketed::merged(&[], all))
+            }
+        }
     }
 }
 

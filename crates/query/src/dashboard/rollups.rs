@@ -3,6 +3,7 @@
 //! sorted by bucket, so any window of whole buckets is one slice of it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
@@ -74,6 +75,13 @@ impl Bucketed for BucketRow {
         }
     }
 
+    fn negated(&self) -> Self {
+        Self {
+            counts: self.counts.map(|count| -count),
+            ..*self
+        }
+    }
+
     fn counts_something(&self) -> bool {
         self.counts.iter().any(|count| *count != 0)
     }
@@ -126,7 +134,7 @@ impl FileRow for BucketRow {
 /// A bot's rollup rows in one snapshot, summed per (bucket, channel, untagged).
 #[derive(Debug)]
 pub(super) struct RollupIndex {
-    entries: Vec<BucketRow>,
+    entries: Arc<Vec<BucketRow>>,
     /// Channel uuids by number.
     channels: Vec<String>,
 }
@@ -134,7 +142,7 @@ pub(super) struct RollupIndex {
 impl RollupIndex {
     pub fn of(live: LiveRows<BucketRow>) -> Self {
         Self {
-            entries: bucketed::summed(&live.files),
+            entries: live.entries,
             channels: live.numbers.channels,
         }
     }

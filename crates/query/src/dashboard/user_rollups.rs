@@ -7,6 +7,7 @@
 //! reads its users from one slice, and each user's first bucket decides NEW against RETURNING.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
@@ -52,7 +53,15 @@ impl Bucketed for UserRow {
         self.conversations += other.conversations;
     }
 
-    /// A user counts in a bucket while one of their latest versions starts there.
+    fn negated(&self) -> Self {
+        Self {
+            conversations: -self.conversations,
+            ..*self
+        }
+    }
+
+    /// A user counts in a bucket while one of their latest versions starts there (a snapshot's
+    /// sum is never negative: a retraction follows the row it retracts).
     fn counts_something(&self) -> bool {
         self.conversations > 0
     }
@@ -109,7 +118,7 @@ impl FileRow for UserRow {
 #[derive(Debug)]
 pub(super) struct UserIndex {
     /// One per (bucket, channel, user, untagged) with a positive count, in that order.
-    entries: Vec<UserRow>,
+    entries: Arc<Vec<UserRow>>,
     /// Per user number, the first bucket of any of their conversations.
     first_bucket: Vec<i64>,
     /// Channel uuids by number.
@@ -129,9 +138,9 @@ pub(super) struct PeriodUsers {
 
 impl UserIndex {
     pub fn of(live: LiveRows<UserRow>) -> Self {
-        let entries = bucketed::summed(&live.files);
+        let entries = live.entries;
         let mut first_bucket = vec![i64::MAX; live.users];
-        for entry in &entries {
+        for entry in entries.iter() {
             let first = &mut first_bucket[entry.user as usize];
             *first = (*first).min(entry.bucket);
         }
