@@ -190,6 +190,25 @@ pub(super) async fn sums(
     Ok(Some(index.sums(filter, classifier, measures)))
 }
 
+/// The total of `measures` over the ranges of `classifier`, under the conditions of [`sums`]:
+/// a list's count, whose rows the event tables serve.
+pub(super) async fn total(
+    run: &mut Run,
+    filter: &Filter,
+    classifier: &Classifier,
+    measures: &[Measure],
+) -> Result<Option<u64>> {
+    if !bucketed::answers(filter, classifier, None) {
+        return Ok(None);
+    }
+    let Some(index) = run.rollup_index().await? else {
+        return Ok(None);
+    };
+    let sums = index.sums(filter, classifier, measures);
+    let total: i64 = sums.values().flatten().sum();
+    Ok(Some(total.max(0) as u64))
+}
+
 /// Per (label, key) counts from sums: each measure's total under its key.
 pub(super) fn by_key(sums: &Sums, keys: &[&str]) -> HashMap<(i64, String), i64> {
     let mut counts = HashMap::new();

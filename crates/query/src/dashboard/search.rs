@@ -13,6 +13,7 @@ use super::predicates::{
     channels_and_tags, conversation_search, evaluated_user_message, instant, message_search,
     months, within,
 };
+use super::rollups::{self, Measure};
 use super::{
     ConversationRow, MessageRow, PageOf, Run, Transcript, columns, count_in, counted, rows,
 };
@@ -79,9 +80,11 @@ fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortEx
 /// the key columns alone; only the page's rows are then read in full, found by their identity
 /// and bounded by their instants (so statistics prune the files and row groups), where a top-K
 /// over every column would decode every text of the window.
+/// The count runs beside the top-K, unless the rollups already gave it (`counted_before`).
 async fn page<T>(
     run: &mut Run,
     df: DataFrame,
+    counted_before: Option<u64>,
     keys: &[&str],
     order: Order,
     page: Page,
@@ -92,12 +95,17 @@ async fn page<T>(
         .select(keys.iter().map(|key| col(*key)).collect::<Vec<Expr>>())?
         .sort(ordering(keys, order))?
         .limit(page.offset() as usize, Some(page.size as usize))?;
-    let [count, on_page]: [Vec<RecordBatch>; 2] = run
-        .collect_all(vec![counted(df.clone())?, on_page])
-        .await?
-        .try_into()
-        .expect("two plans, two answers");
-    let total = count_in(&count)?;
+    let (total, on_page) = match counted_before {
+        Some(total) => (total, run.collect(on_page).await?),
+        None => {
+            let [count, on_page]: [Vec<RecordBatch>; 2] = run
+                .collect_all(vec![counted(df.clone())?, on_page])
+                .await?
+                .try_into()
+                .expect("two plans, two answers");
+            (count_in(&count)?, on_page)
+        }
+    };
     let rows: usize = on_page.iter().map(RecordBatch::num_rows).sum();
     if rows == 0 {
         return Ok(PageOf {
@@ -146,6 +154,13 @@ pub(super) async fn conversations(
     search: &ConversationSearch,
 ) -> Result<PageOf<ConversationRow>> {
     let df = matching_conversations(run, &search.filter, search.search.as_ref()).await?;
+    let total = match search.search {
+        None => {
+            let window = window_of(&search.filter);
+            rollups::total(run, &search.filter, &window, &[Measure::Conversations]).await?
+        }
+        Some(_) => None,
+    };
     let key = match search.sort {
         ConversationSort::StartedAt => "started_at",
         ConversationSort::Satisfaction => "satisfaction",
@@ -156,6 +171,7 @@ pub(super) async fn conversations(
     page(
         run,
         df,
+        total,
         &[key, "session_code"],
         search.order,
         search.page,
@@ -167,6 +183,14 @@ pub(super) async fn conversations(
 pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<PageOf<MessageRow>> {
     let mut df =
         matching_messages(run, &search.filter, search.search.as_ref(), &search.nlp).await?;
+    let total = match (&search.search, &search.nlp) {
+        (None, NlpFilter::Any) => {
+            let window = window_of(&search.filter);
+            let measures = [Measure::UserMessages, Measure::BotMessages];
+            rollups::total(run, &search.filter, &window, &measures).await?
+        }
+        _ => None,
+    };
     let keys: &[&str] = match search.sort {
         MessageSort::SentAt => &["sent_at", "message_id"],
         MessageSort::Confidence => &["confidence", "sent_at", "message_id"],
@@ -185,7 +209,16 @@ pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<Pa
             &["conversation_started_at", "sent_at", "message_id"]
         }
     };
-    page(run, df, keys, search.order, search.page, rows::messages).await
+    page(
+        run,
+        df,
+        total,
+        keys,
+        search.order,
+        search.page,
+        rows::messages,
+    )
+    .await
 }
 
 pub(super) async fn selected_conversations(
