@@ -47,7 +47,7 @@ use talkhouse_core::window::Granularity;
 use talkhouse_storage::Snapshot;
 
 use self::bot_facts::{BotFacts, FileFactsCache};
-use self::file_rows::FileRows;
+use self::file_rows::IndexCache;
 use self::rollups::{BucketRow, RollupIndex};
 use self::user_rollups::{UserIndex, UserRow};
 use crate::{QueryEngine, Result};
@@ -126,10 +126,8 @@ impl Dashboard {
                 files: FileFactsCache::default(),
                 data_as_of: SnapshotCache::new(),
                 channels: SnapshotCache::new(),
-                rollups: SnapshotCache::new(),
-                rollup_files: FileRows::default(),
-                users: SnapshotCache::new(),
-                user_files: FileRows::default(),
+                rollups: IndexCache::new(RollupIndex::of),
+                users: IndexCache::new(UserIndex::of),
             }),
             memory_limit: None,
             use_rollups: true,
@@ -336,12 +334,10 @@ struct BotCaches {
     /// do not apply.
     data_as_of: SnapshotCache<Option<DateTime<Utc>>>,
     channels: SnapshotCache<Vec<Channel>>,
-    /// A bot's rollup rows, combined from `rollup_files`.
-    rollups: SnapshotCache<Arc<RollupIndex>>,
-    rollup_files: FileRows<BucketRow>,
-    /// A bot's users per bucket and channel, combined from `user_files`.
-    users: SnapshotCache<Arc<UserIndex>>,
-    user_files: FileRows<UserRow>,
+    /// A bot's rollup rows summed per bucket, channel and untagged.
+    rollups: IndexCache<BucketRow, RollupIndex>,
+    /// A bot's users per bucket and channel.
+    users: IndexCache<UserRow, UserIndex>,
 }
 
 /// The number of rows of `df`, as the one row of column `n`.
@@ -501,17 +497,7 @@ impl Run {
         if !self.rollups {
             return Ok(None);
         }
-        let (version, tenant) = (self.snapshot.version, self.tenant);
-        if let Some(known) = self.caches.rollups.get(version, tenant) {
-            return Ok(Some(known));
-        }
-        let caches = self.caches.clone();
-        let Some(live) = caches.rollup_files.live(self).await? else {
-            return Ok(None);
-        };
-        let index = Arc::new(RollupIndex::of(live));
-        caches.rollups.insert(version, tenant, index.clone());
-        Ok(Some(index))
+        self.caches.clone().rollups.get(self).await
     }
 
     /// The bot's users per bucket and channel, cached for the snapshot; `None` where the table
@@ -520,17 +506,7 @@ impl Run {
         if !self.rollups || !self.snapshot.has_user_rollups {
             return Ok(None);
         }
-        let (version, tenant) = (self.snapshot.version, self.tenant);
-        if let Some(known) = self.caches.users.get(version, tenant) {
-            return Ok(Some(known));
-        }
-        let caches = self.caches.clone();
-        let Some(live) = caches.user_files.live(self).await? else {
-            return Ok(None);
-        };
-        let index = Arc::new(UserIndex::of(live));
-        caches.users.insert(version, tenant, index.clone());
-        Ok(Some(index))
+        self.caches.clone().users.get(self).await
     }
 
     /// The channels an answer lists: those asked for, in the order asked, or every channel of

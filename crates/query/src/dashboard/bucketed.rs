@@ -3,18 +3,60 @@
 
 use std::collections::HashSet;
 
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::rollup::BUCKET_MICROS;
+
+use super::file_rows::Numbers;
+use crate::Result;
+
+/// Where a rollup row counts: its bucket start, its channel's number and whether its items were
+/// untagged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Slot {
+    pub bucket: i64,
+    pub channel: u16,
+    pub untagged: bool,
+}
+
+impl Slot {
+    /// The columns [`Slot::read`] expects first.
+    pub const COLUMNS: [&str; 3] = ["sent_at", "channel_uuid", "rollup_untagged"];
+
+    /// The slot of each row of `batch` (`None` where a column is null), from its first three
+    /// columns.
+    pub fn read(batch: &RecordBatch, numbers: &mut Numbers) -> Result<Vec<Option<Slot>>> {
+        let cast = |index: usize, to: &DataType| arrow::compute::cast(batch.column(index), to);
+        let buckets = cast(0, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+        let buckets = buckets.as_primitive::<TimestampMicrosecondType>();
+        let channels = cast(1, &DataType::Utf8)?;
+        let channels = channels.as_string::<i32>();
+        let untagged = cast(2, &DataType::Boolean)?;
+        let untagged = untagged.as_boolean();
+        (0..batch.num_rows())
+            .map(|row| {
+                if buckets.is_null(row) || channels.is_null(row) {
+                    return Ok(None);
+                }
+                Ok(Some(Slot {
+                    bucket: buckets.value(row),
+                    channel: numbers.channel(channels.value(row))?,
+                    untagged: untagged.is_valid(row) && untagged.value(row),
+                }))
+            })
+            .collect()
+    }
+}
 
 /// A rollup row kept in memory, its channel and user numbered per bot.
 pub(super) trait Bucketed: Copy {
     /// What equal rows share; orders by bucket first.
     type Key: Ord + Copy;
     fn key(&self) -> Self::Key;
-    fn bucket(&self) -> i64;
-    fn channel(&self) -> u16;
-    fn untagged(&self) -> bool;
+    fn slot(&self) -> &Slot;
     /// Adds the counts of a row with the same key.
     fn add(&mut self, other: &Self);
     /// The row with its counts negated: what removing it from a sum adds.
@@ -74,27 +116,27 @@ pub(super) fn labelled<'a, R: Bucketed>(
     let untagged_only = filter.untagged;
     let slice = match classifier.bounds() {
         Some(bounds) => {
-            let start = entries.partition_point(|e| e.bucket() < bounds.start);
-            let end = entries.partition_point(|e| e.bucket() < bounds.end);
+            let start = entries.partition_point(|e| e.slot().bucket < bounds.start);
+            let end = entries.partition_point(|e| e.slot().bucket < bounds.end);
             &entries[start..end]
         }
         None => &entries[..0],
     };
     let mut last: Option<(i64, Option<u32>)> = None;
     slice.iter().filter_map(move |entry| {
-        if untagged_only && !entry.untagged() {
+        if untagged_only && !entry.slot().untagged {
             return None;
         }
         if let Some(allowed) = &allowed
-            && !allowed[usize::from(entry.channel())]
+            && !allowed[usize::from(entry.slot().channel)]
         {
             return None;
         }
         let label = match last {
-            Some((bucket, label)) if bucket == entry.bucket() => label,
+            Some((bucket, label)) if bucket == entry.slot().bucket => label,
             _ => {
-                let label = classifier.classify(entry.bucket());
-                last = Some((entry.bucket(), label));
+                let label = classifier.classify(entry.slot().bucket);
+                last = Some((entry.slot().bucket, label));
                 label
             }
         };

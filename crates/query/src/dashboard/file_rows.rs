@@ -16,7 +16,7 @@ use object_store::path::Path;
 use talkhouse_core::Tenant;
 
 use super::bucketed::{self, Bucketed};
-use super::{Run, predicates};
+use super::{Run, SnapshotCache, predicates};
 use crate::{Error, Result};
 
 /// Files whose rows are read at the same time.
@@ -218,6 +218,38 @@ impl<R: Bucketed> SumInputs<R> {
                 Arc::new(bucketed::merged(&[], all))
             }
         }
+    }
+}
+
+/// An index built from the summed rows of a bot's live files, per (snapshot, bot).
+pub(super) struct IndexCache<R, I> {
+    files: FileRows<R>,
+    built: SnapshotCache<Arc<I>>,
+    build: fn(LiveRows<R>) -> I,
+}
+
+impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
+    pub fn new(build: fn(LiveRows<R>) -> I) -> Self {
+        Self {
+            files: FileRows::default(),
+            built: SnapshotCache::new(),
+            build,
+        }
+    }
+
+    /// The index of the run's bot and snapshot; `None` when the snapshot is not read file by
+    /// file.
+    pub async fn get(&self, run: &mut Run) -> Result<Option<Arc<I>>> {
+        let (version, tenant) = (run.snapshot.version, run.tenant);
+        if let Some(known) = self.built.get(version, tenant) {
+            return Ok(Some(known));
+        }
+        let Some(live) = self.files.live(run).await? else {
+            return Ok(None);
+        };
+        let index = Arc::new((self.build)(live));
+        self.built.insert(version, tenant, index.clone());
+        Ok(Some(index))
     }
 }
 

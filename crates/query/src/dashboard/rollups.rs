@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::rollup::ROLLUP_COUNTS;
 use talkhouse_storage::schema::KIND_ROLLUP;
 
-use super::bucketed::{self, Bucketed};
+use super::bucketed::{self, Bucketed, Slot};
 use super::file_rows::{FileRow, LiveRows, Numbers};
 use super::{Run, ServedBy};
 use crate::Result;
@@ -44,29 +44,19 @@ impl Measure {
 /// One rollup row, with the bot's channel number.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct BucketRow {
-    bucket: i64,
-    channel: u16,
-    untagged: bool,
+    slot: Slot,
     counts: [i64; ROLLUP_COUNTS.len()],
 }
 
 impl Bucketed for BucketRow {
-    type Key = (i64, u16, bool);
+    type Key = Slot;
 
     fn key(&self) -> Self::Key {
-        (self.bucket, self.channel, self.untagged)
+        self.slot
     }
 
-    fn bucket(&self) -> i64 {
-        self.bucket
-    }
-
-    fn channel(&self) -> u16 {
-        self.channel
-    }
-
-    fn untagged(&self) -> bool {
-        self.untagged
+    fn slot(&self) -> &Slot {
+        &self.slot
     }
 
     fn add(&mut self, other: &Self) {
@@ -91,7 +81,7 @@ impl FileRow for BucketRow {
     const KIND: &'static str = KIND_ROLLUP;
 
     fn columns() -> Vec<Expr> {
-        ["sent_at", "channel_uuid", "rollup_untagged"]
+        Slot::COLUMNS
             .into_iter()
             .chain(ROLLUP_COUNTS)
             .map(col)
@@ -99,28 +89,18 @@ impl FileRow for BucketRow {
     }
 
     fn read(batch: &RecordBatch, numbers: &mut Numbers, rows: &mut Vec<Self>) -> Result<()> {
-        let cast = |index: usize, to: &DataType| arrow::compute::cast(batch.column(index), to);
-        let buckets = cast(0, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-        let buckets = buckets.as_primitive::<TimestampMicrosecondType>();
-        let channels = cast(1, &DataType::Utf8)?;
-        let channels = channels.as_string::<i32>();
-        let untagged = cast(2, &DataType::Boolean)?;
-        let untagged = untagged.as_boolean();
+        let slots = Slot::read(batch, numbers)?;
         let counts = (0..ROLLUP_COUNTS.len())
-            .map(|i| cast(3 + i, &DataType::Int64))
+            .map(|i| arrow::compute::cast(batch.column(Slot::COLUMNS.len() + i), &DataType::Int64))
             .collect::<Result<Vec<_>, _>>()?;
         let counts: Vec<_> = counts
             .iter()
             .map(|c| c.as_primitive::<Int64Type>())
             .collect();
-        for row in 0..batch.num_rows() {
-            if buckets.is_null(row) || channels.is_null(row) {
-                continue;
-            }
+        for (row, slot) in slots.into_iter().enumerate() {
+            let Some(slot) = slot else { continue };
             rows.push(Self {
-                bucket: buckets.value(row),
-                channel: numbers.channel(channels.value(row))?,
-                untagged: untagged.is_valid(row) && untagged.value(row),
+                slot,
                 counts: std::array::from_fn(|i| match counts[i].is_valid(row) {
                     true => counts[i].value(row),
                     false => 0,
@@ -152,7 +132,7 @@ impl RollupIndex {
         for (label, entry) in bucketed::labelled(&self.entries, &self.channels, filter, classifier)
         {
             let totals = by_number
-                .entry((label, entry.channel))
+                .entry((label, entry.slot.channel))
                 .or_insert_with(|| vec![0; measures.len()]);
             for (total, measure) in totals.iter_mut().zip(measures) {
                 *total += entry.counts[measure.position()];
@@ -180,10 +160,7 @@ pub(super) async fn sums(
     classifier: &Classifier,
     measures: &[Measure],
 ) -> Result<Option<Sums>> {
-    if !bucketed::answers(filter, classifier, None) {
-        return Ok(None);
-    }
-    let Some(index) = run.rollup_index().await? else {
+    let Some(index) = index_for(run, filter, classifier).await? else {
         return Ok(None);
     };
     run.served_by = ServedBy::Rollups;
@@ -198,15 +175,27 @@ pub(super) async fn total(
     classifier: &Classifier,
     measures: &[Measure],
 ) -> Result<Option<u64>> {
-    if !bucketed::answers(filter, classifier, None) {
-        return Ok(None);
-    }
-    let Some(index) = run.rollup_index().await? else {
+    let Some(index) = index_for(run, filter, classifier).await? else {
         return Ok(None);
     };
-    let sums = index.sums(filter, classifier, measures);
-    let total: i64 = sums.values().flatten().sum();
+    let total: i64 = index
+        .sums(filter, classifier, measures)
+        .values()
+        .flatten()
+        .sum();
     Ok(Some(total.max(0) as u64))
+}
+
+/// The bot's rollup index, when it answers `filter` over `classifier`.
+async fn index_for(
+    run: &mut Run,
+    filter: &Filter,
+    classifier: &Classifier,
+) -> Result<Option<Arc<RollupIndex>>> {
+    match bucketed::answers(filter, classifier, None) {
+        true => run.rollup_index().await,
+        false => Ok(None),
+    }
 }
 
 /// Per (label, key) counts from sums: each measure's total under its key.

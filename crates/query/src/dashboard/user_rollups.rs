@@ -10,23 +10,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::schema::KIND_USER_ROLLUP;
 
-use super::bucketed::{self, Bucketed};
+use super::bucketed::{self, Bucketed, Slot};
 use super::file_rows::{FileRow, LiveRows, Numbers};
 use crate::Result;
 
 /// One user rollup row, with the bot's user and channel numbers.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct UserRow {
-    bucket: i64,
-    channel: u16,
+    slot: Slot,
     user: u32,
-    untagged: bool,
     conversations: i64,
 }
 
@@ -34,19 +32,16 @@ impl Bucketed for UserRow {
     type Key = (i64, u16, u32, bool);
 
     fn key(&self) -> Self::Key {
-        (self.bucket, self.channel, self.user, self.untagged)
+        (
+            self.slot.bucket,
+            self.slot.channel,
+            self.user,
+            self.slot.untagged,
+        )
     }
 
-    fn bucket(&self) -> i64 {
-        self.bucket
-    }
-
-    fn channel(&self) -> u16 {
-        self.channel
-    }
-
-    fn untagged(&self) -> bool {
-        self.untagged
+    fn slot(&self) -> &Slot {
+        &self.slot
     }
 
     fn add(&mut self, other: &Self) {
@@ -71,42 +66,26 @@ impl FileRow for UserRow {
     const KIND: &'static str = KIND_USER_ROLLUP;
 
     fn columns() -> Vec<Expr> {
-        [
-            "sent_at",
-            "channel_uuid",
-            "user_id",
-            "rollup_untagged",
-            "rollup_conversations",
-        ]
-        .map(col)
-        .to_vec()
+        Slot::COLUMNS
+            .into_iter()
+            .chain(["user_id", "rollup_conversations"])
+            .map(col)
+            .collect()
     }
 
     fn read(batch: &RecordBatch, numbers: &mut Numbers, rows: &mut Vec<Self>) -> Result<()> {
-        let cast = |index: usize, to: &DataType| arrow::compute::cast(batch.column(index), to);
-        let buckets = cast(0, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-        let buckets = buckets.as_primitive::<TimestampMicrosecondType>();
-        let channels = cast(1, &DataType::Utf8)?;
-        let channels = channels.as_string::<i32>();
-        let users = cast(2, &DataType::Utf8)?;
+        let slots = Slot::read(batch, numbers)?;
+        let users = arrow::compute::cast(batch.column(3), &DataType::Utf8)?;
         let users = users.as_string::<i32>();
-        let untagged = cast(3, &DataType::Boolean)?;
-        let untagged = untagged.as_boolean();
-        let counts = cast(4, &DataType::Int64)?;
+        let counts = arrow::compute::cast(batch.column(4), &DataType::Int64)?;
         let counts = counts.as_primitive::<Int64Type>();
-        for row in 0..batch.num_rows() {
-            if buckets.is_null(row)
-                || channels.is_null(row)
-                || users.is_null(row)
-                || counts.is_null(row)
-            {
+        for (row, slot) in slots.into_iter().enumerate() {
+            let Some(slot) = slot.filter(|_| users.is_valid(row) && counts.is_valid(row)) else {
                 continue;
-            }
+            };
             rows.push(Self {
-                bucket: buckets.value(row),
-                channel: numbers.channel(channels.value(row))?,
+                slot,
                 user: numbers.user(users.value(row))?,
-                untagged: untagged.is_valid(row) && untagged.value(row),
                 conversations: counts.value(row),
             });
         }
@@ -142,7 +121,7 @@ impl UserIndex {
         let mut first_bucket = vec![i64::MAX; live.users];
         for entry in entries.iter() {
             let first = &mut first_bucket[entry.user as usize];
-            *first = (*first).min(entry.bucket);
+            *first = (*first).min(entry.slot.bucket);
         }
         Self {
             entries,
@@ -196,7 +175,7 @@ impl UserIndex {
         let mut users: HashMap<(u32, u16), Vec<u32>> = HashMap::new();
         let mut current: Option<((u32, u16), Vec<u32>)> = None;
         for (label, entry) in self.labelled(filter, classifier) {
-            let key = (label, entry.channel);
+            let key = (label, entry.slot.channel);
             match &mut current {
                 Some((open, list)) if *open == key => list.push(entry.user),
                 _ => {
