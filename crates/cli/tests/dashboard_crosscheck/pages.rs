@@ -30,7 +30,7 @@ pub async fn check_conversations(c: &mut Clients, round: &Round<'_>, rng: &mut C
     ];
     let sort = *sorts.choose(rng).unwrap();
     let ascending = rng.random_bool(0.5);
-    let (page, size) = (rng.random_range(1..4), rng.random_range(1..16));
+    let (page, size) = random_page(rng);
     let mut search = None;
     if rng.random_bool(0.25) && !current.is_empty() {
         let pick = current.choose(rng).unwrap();
@@ -129,7 +129,7 @@ pub async fn check_messages(c: &mut Clients, round: &Round<'_>, rng: &mut ChaCha
         ..
     } = round;
     let current_messages = reference.messages_in(query, false);
-    let (page, size) = (rng.random_range(1..4), rng.random_range(1..16));
+    let (page, size) = random_page(rng);
     let sorts = [
         v1::MessageSort::MessageSentAt,
         v1::MessageSort::Confidence,
@@ -208,4 +208,13 @@ pub async fn check_messages(c: &mut Clients, round: &Round<'_>, rng: &mut ChaCha
         matching.len() as u64,
         "{context}"
     );
+}
+
+/// Mostly the first pages; sometimes deep into the window or past its end.
+fn random_page(rng: &mut impl rand::Rng) -> (i32, i32) {
+    let page = match rng.random_range(0..4) {
+        0 => rng.random_range(1..200),
+        _ => rng.random_range(1..4),
+    };
+    (page, rng.random_range(1..16))
 }

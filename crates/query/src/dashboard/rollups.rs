@@ -146,6 +146,23 @@ impl RollupIndex {
             })
             .collect()
     }
+
+    fn by_bucket(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+        measures: &[Measure],
+    ) -> Vec<(i64, i64)> {
+        let mut buckets: Vec<(i64, i64)> = Vec::new();
+        for (_, entry) in bucketed::labelled(&self.entries, &self.channels, filter, classifier) {
+            let n: i64 = measures.iter().map(|m| entry.counts[m.position()]).sum();
+            match buckets.last_mut() {
+                Some((bucket, total)) if *bucket == entry.slot.bucket => *total += n,
+                _ => buckets.push((entry.slot.bucket, n)),
+            }
+        }
+        buckets
+    }
 }
 
 /// Sums per (label, channel), one value per measure asked, in the order asked.
@@ -167,23 +184,18 @@ pub(super) async fn sums(
     Ok(Some(index.sums(filter, classifier, measures)))
 }
 
-/// The total of `measures` over the ranges of `classifier`, under the conditions of [`sums`]:
-/// a list's count, whose rows the event tables serve.
-pub(super) async fn total(
+/// The total of `measures` per bucket (its start, ascending) in the ranges of `classifier`, under
+/// the conditions of [`sums`]: how many rows a list holds, and where.
+pub(super) async fn by_bucket(
     run: &mut Run,
     filter: &Filter,
     classifier: &Classifier,
     measures: &[Measure],
-) -> Result<Option<u64>> {
+) -> Result<Option<Vec<(i64, i64)>>> {
     let Some(index) = index_for(run, filter, classifier).await? else {
         return Ok(None);
     };
-    let total: i64 = index
-        .sums(filter, classifier, measures)
-        .values()
-        .flatten()
-        .sum();
-    Ok(Some(total.max(0) as u64))
+    Ok(Some(index.by_bucket(filter, classifier, measures)))
 }
 
 /// The bot's rollup index, when it answers `filter` over `classifier`.

@@ -8,6 +8,7 @@ use talkhouse_core::request::{
     MessageSearch, MessageSelection, MessageSort, NlpFilter, Order, Page, SearchTerm,
 };
 use talkhouse_core::window::Classifier;
+use talkhouse_storage::rollup::BUCKET_MICROS;
 
 use super::predicates::{
     channels_and_tags, conversation_search, evaluated_user_message, instant, message_search,
@@ -76,28 +77,98 @@ fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortEx
         .collect()
 }
 
+/// What the rollups tell a list without a search term, tag filter or NLP filter: its rows per
+/// 15-minute bucket of its instant (ascending), so its count needs no plan, and a page sorted by
+/// that instant reads only the buckets that hold it.
+struct Counted {
+    buckets: Vec<(i64, i64)>,
+    /// The instant column the buckets are of.
+    instant: &'static str,
+}
+
+impl Counted {
+    fn total(&self) -> u64 {
+        self.buckets.iter().map(|(_, n)| (*n).max(0) as u64).sum()
+    }
+
+    /// Where the rows of `page` lie when sorted by the instant in `order`: the instants
+    /// `[from, to)` holding them and how many rows come before those; `None` past the last row.
+    fn span(&self, order: Order, page: Page) -> Option<(i64, i64, u64)> {
+        let (offset, end) = (page.offset(), page.offset() + u64::from(page.size));
+        let buckets: Box<dyn Iterator<Item = &(i64, i64)>> = match order {
+            Order::Asc => Box::new(self.buckets.iter()),
+            Order::Desc => Box::new(self.buckets.iter().rev()),
+        };
+        let (mut seen, mut first, mut last) = (0u64, None, None);
+        for (bucket, n) in buckets {
+            let n = (*n).max(0) as u64;
+            if first.is_none() && seen + n > offset {
+                first = Some((*bucket, seen));
+            }
+            seen += n;
+            if first.is_some() && n > 0 {
+                last = Some(*bucket);
+                if seen >= end {
+                    break;
+                }
+            }
+        }
+        let ((first, before), last) = (first?, last?);
+        let (from, to) = match order {
+            Order::Asc => (first, last + BUCKET_MICROS),
+            Order::Desc => (last, first + BUCKET_MICROS),
+        };
+        Some((from, to, before))
+    }
+}
+
 /// One page of `df` in the order of `keys`, whose last key identifies a row. The top-K runs over
 /// the key columns alone; only the page's rows are then read in full, found by their identity
 /// and bounded by their instants (so statistics prune the files and row groups), where a top-K
-/// over every column would decode every text of the window.
-/// The count runs beside the top-K, unless the rollups already gave it (`counted_before`).
+/// over every column would decode every text of the window. The count runs beside the top-K,
+/// unless the rollups gave it; with them, a page sorted by its instant reads only the buckets
+/// that hold its rows.
 async fn page<T>(
     run: &mut Run,
     df: DataFrame,
-    counted_before: Option<u64>,
+    from_rollups: Option<Counted>,
     keys: &[&str],
     order: Order,
     page: Page,
     read: fn(&[RecordBatch]) -> Result<Vec<T>>,
 ) -> Result<PageOf<T>> {
-    let on_page = df
-        .clone()
-        .select(keys.iter().map(|key| col(*key)).collect::<Vec<Expr>>())?
-        .sort(ordering(keys, order))?
-        .limit(page.offset() as usize, Some(page.size as usize))?;
-    let (total, on_page) = match counted_before {
-        Some(total) => (total, run.collect(on_page).await?),
+    let keys_only = |df: DataFrame, offset: u64| -> Result<DataFrame> {
+        Ok(df
+            .select(keys.iter().map(|key| col(*key)).collect::<Vec<Expr>>())?
+            .sort(ordering(keys, order))?
+            .limit(offset as usize, Some(page.size as usize))?)
+    };
+    let (total, on_page) = match from_rollups {
+        Some(counted) if keys.first() == Some(&counted.instant) => {
+            let total = counted.total();
+            let Some((from, to, before)) = counted.span(order, page) else {
+                return Ok(PageOf {
+                    items: Vec::new(),
+                    page,
+                    total,
+                });
+            };
+            let column = || col(counted.instant);
+            let within = df
+                .clone()
+                .filter(column().gt_eq(instant(from)).and(column().lt(instant(to))))?;
+            (
+                total,
+                run.collect(keys_only(within, page.offset() - before)?)
+                    .await?,
+            )
+        }
+        Some(counted) => {
+            let on_page = keys_only(df.clone(), page.offset())?;
+            (counted.total(), run.collect(on_page).await?)
+        }
         None => {
+            let on_page = keys_only(df.clone(), page.offset())?;
             let [count, on_page]: [Vec<RecordBatch>; 2] = run
                 .collect_all(vec![counted(df.clone())?, on_page])
                 .await?
@@ -154,10 +225,15 @@ pub(super) async fn conversations(
     search: &ConversationSearch,
 ) -> Result<PageOf<ConversationRow>> {
     let df = matching_conversations(run, &search.filter, search.search.as_ref()).await?;
-    let total = match search.search {
+    let counted = match search.search {
         None => {
             let window = window_of(&search.filter);
-            rollups::total(run, &search.filter, &window, &[Measure::Conversations]).await?
+            rollups::by_bucket(run, &search.filter, &window, &[Measure::Conversations])
+                .await?
+                .map(|buckets| Counted {
+                    buckets,
+                    instant: "started_at",
+                })
         }
         Some(_) => None,
     };
@@ -171,7 +247,7 @@ pub(super) async fn conversations(
     page(
         run,
         df,
-        total,
+        counted,
         &[key, "session_code"],
         search.order,
         search.page,
@@ -183,11 +259,16 @@ pub(super) async fn conversations(
 pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<PageOf<MessageRow>> {
     let mut df =
         matching_messages(run, &search.filter, search.search.as_ref(), &search.nlp).await?;
-    let total = match (&search.search, &search.nlp) {
+    let counted = match (&search.search, &search.nlp) {
         (None, NlpFilter::Any) => {
             let window = window_of(&search.filter);
             let measures = [Measure::UserMessages, Measure::BotMessages];
-            rollups::total(run, &search.filter, &window, &measures).await?
+            rollups::by_bucket(run, &search.filter, &window, &measures)
+                .await?
+                .map(|buckets| Counted {
+                    buckets,
+                    instant: "sent_at",
+                })
         }
         _ => None,
     };
@@ -212,7 +293,7 @@ pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<Pa
     page(
         run,
         df,
-        total,
+        counted,
         keys,
         search.order,
         search.page,
