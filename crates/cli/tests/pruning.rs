@@ -91,3 +91,53 @@ fn file_statistics_do_not_prune_sub_millisecond_instants() {
     );
     assert!(rows.is_empty(), "{rows:?}");
 }
+
+/// A session's transcript opens only the files whose `session_code` range holds it (the log's
+/// string bounds are kept when no writer can have truncated them); a long code, whose bounds may
+/// be truncated, is still found.
+#[test]
+fn a_session_opens_only_the_files_whose_session_codes_span_it() {
+    let data = DataDir::new();
+    let long = format!("s-3-{}", "x".repeat(40));
+    for (n, session) in [
+        (1, "s-1".to_string()),
+        (2, "s-2".to_string()),
+        (3, long.clone()),
+    ] {
+        let file = data.file(
+            &format!("batch-{n}.jsonl"),
+            &jsonl(&[message(n, &session, "2024-03-05T10:00:00Z")]),
+        );
+        run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    }
+    let month = data.path().join(format!(
+        "data/events/bot_id={BOT}/kind=message/month=2024-03"
+    ));
+    let files: Vec<_> = std::fs::read_dir(&month)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 3, "one file per ingest: {files:?}");
+    let session_of = |session: &str| {
+        sql_rows(
+            &data,
+            &format!("SELECT message_id FROM messages WHERE session_code = '{session}'"),
+        )
+    };
+    assert_eq!(session_of("s-1"), [message_id(1)]);
+    let bounds = sql_rows(
+        &data,
+        "SELECT min(session_code), max(session_code) FROM messages",
+    );
+    assert_eq!(bounds, [format!("s-1,{long}")]);
+    // The file holding `s-1` turns to garbage: `s-2` and the long code are still answered.
+    for path in &files {
+        if std::fs::read(path).unwrap().windows(3).any(|w| w == b"s-1") {
+            std::fs::write(path, b"not a parquet file").unwrap();
+        }
+    }
+    assert_eq!(session_of("s-2"), [message_id(2)]);
+    assert_eq!(session_of(&long), [message_id(3)]);
+    let output = run(talkhouse(&data).args(["sql", "-c", "SELECT message_id FROM messages"]));
+    assert!(!output.status.success(), "the garbage is there");
+}

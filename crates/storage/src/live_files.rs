@@ -79,8 +79,8 @@ pub struct FileStatistics {
 }
 
 impl FileStatistics {
-    /// The statistics of `file` over the columns of `data_schema`, parsed on first use. Only
-    /// timestamp and integer bounds are kept: Delta truncates long strings in its statistics.
+    /// The statistics of `file` over the columns of `data_schema`, parsed on first use (see
+    /// [`parse_statistics`]).
     fn of(&self, location: &Path, file: &LogicalFileView, data_schema: &Schema) -> Arc<Statistics> {
         let known = self.known.lock().expect("statistics lock");
         if let Some(known) = known
@@ -108,9 +108,12 @@ impl FileStatistics {
     }
 }
 
-/// A file's row count and the bounds of its timestamp and integer columns from the log's JSON
-/// statistics. Delta truncates timestamp bounds to milliseconds, so a maximum is widened by 999
-/// microseconds.
+/// A file's row count and the bounds of its timestamp, integer and string columns from the log's
+/// JSON statistics. Delta truncates timestamp bounds to milliseconds, so a maximum is widened by
+/// 999 microseconds. Writers may truncate long strings (Spark to 32 characters, with a marker
+/// appended to the maximum), so a string column's bounds are kept only when both are shorter:
+/// then they are the column's exact minimum and maximum (a file's `session_code` range lets a
+/// transcript or the writer's session lookup skip it).
 fn parse_statistics(file: &LogicalFileView, data_schema: &Schema) -> Statistics {
     let mut statistics = Statistics::new_unknown(data_schema);
     let Some(json) = file
@@ -144,6 +147,18 @@ fn parse_statistics(file: &LogicalFileView, data_schema: &Schema) -> Statistics 
                     bound("maxValues").and_then(micros).map(|m| at(m + 999)),
                 )
             }
+            data_type if is_string(data_type) => {
+                let text = |value: &serde_json::Value| {
+                    value
+                        .as_str()
+                        .filter(|text| text.chars().count() < UNTRUNCATED_CHARS)
+                        .map(|text| string_scalar(field.data_type(), text))
+                };
+                (
+                    bound("minValues").and_then(text),
+                    bound("maxValues").and_then(text),
+                )
+            }
             DataType::Int64 => (
                 bound("minValues")
                     .and_then(|v| v.as_i64())
@@ -154,15 +169,44 @@ fn parse_statistics(file: &LogicalFileView, data_schema: &Schema) -> Statistics 
             ),
             _ => (None, None),
         };
-        if let (Some(min), Some(max)) = (min, max) {
-            column.min_value = Precision::Exact(min);
-            column.max_value = Precision::Exact(max);
+        match (min, max) {
+            (Some(min), Some(max)) => {
+                column.min_value = Precision::Exact(min);
+                column.max_value = Precision::Exact(max);
+            }
+            // DataFusion prunes a column only when every file's bounds convert to one typed
+            // array: a file without string bounds gets typed nulls (unknown, never pruned).
+            _ if is_string(field.data_type()) => {
+                let unknown = ScalarValue::try_from(field.data_type()).unwrap_or(ScalarValue::Null);
+                column.min_value = Precision::Exact(unknown.clone());
+                column.max_value = Precision::Exact(unknown);
+            }
+            _ => {}
         }
         if let Some(nulls) = bound("nullCount").and_then(|n| n.as_u64()) {
             column.null_count = Precision::Exact(nulls as usize);
         }
     }
     statistics
+}
+
+/// String bounds shorter than this many characters were not truncated by any Delta writer.
+const UNTRUNCATED_CHARS: usize = 32;
+
+fn is_string(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    )
+}
+
+fn string_scalar(data_type: &DataType, text: &str) -> ScalarValue {
+    let text = Some(text.to_string());
+    match data_type {
+        DataType::Utf8View => ScalarValue::Utf8View(text),
+        DataType::LargeUtf8 => ScalarValue::LargeUtf8(text),
+        _ => ScalarValue::Utf8(text),
+    }
 }
 
 /// The live files of one table version.
