@@ -336,6 +336,11 @@ pub struct QueryLimitArgs {
     #[arg(long, env = "TALKHOUSE_QUERY_MEMORY_MIB", default_value_t = 512)]
     pub query_memory_mib: usize,
 
+    /// Memory the rollup and user rollup rows kept for answers may hold, in MiB, across bots;
+    /// the bots asked about longest ago are forgotten first.
+    #[arg(long, env = "TALKHOUSE_INDEX_MEMORY_MIB", default_value_t = 1024)]
+    pub index_memory_mib: usize,
+
     /// Largest query request, in KiB.
     #[arg(long, env = "TALKHOUSE_MAX_REQUEST_KIB", default_value_t = 1024)]
     pub max_request_kib: usize,

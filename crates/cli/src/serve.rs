@@ -43,6 +43,7 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         max_ingest_bytes: limits.max_ingest_mib.saturating_mul(1024 * 1024),
     };
     config.query_memory_limit = Some(limits.query_memory_mib.saturating_mul(1024 * 1024));
+    config.index_memory_limit = limits.index_memory_mib.saturating_mul(1024 * 1024);
     config.use_rollups = !args.no_rollups;
     if args.compact_interval_seconds > 0 {
         crate::compact::spawn_background(

@@ -96,6 +96,11 @@ impl<T: Clone> SnapshotCache<T> {
         entries.get(&(snapshot, tenant)).cloned()
     }
 
+    fn forget(&self, tenant: Tenant) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        entries.retain(|(_, t), _| *t != tenant);
+    }
+
     fn insert(&self, snapshot: u64, tenant: Tenant, value: T) {
         let mut entries = self.entries.lock().expect("not poisoned");
         let newest = entries.keys().map(|(s, _)| *s).max().unwrap_or(0);
@@ -121,14 +126,7 @@ impl Dashboard {
     pub fn new(engine: QueryEngine) -> Self {
         Self {
             engine,
-            caches: Arc::new(BotCaches {
-                facts: SnapshotCache::new(),
-                files: FileFactsCache::default(),
-                data_as_of: SnapshotCache::new(),
-                channels: SnapshotCache::new(),
-                rollups: IndexCache::new(RollupIndex::of),
-                users: IndexCache::new(UserIndex::of),
-            }),
+            caches: Arc::new(BotCaches::new(DEFAULT_INDEX_MEMORY)),
             memory_limit: None,
             use_rollups: true,
         }
@@ -138,6 +136,13 @@ impl Dashboard {
     /// ever from the event tables; both give the same answers.
     pub fn with_rollups(mut self, use_rollups: bool) -> Self {
         self.use_rollups = use_rollups;
+        self
+    }
+
+    /// Bounds the memory the rollup and user rollup rows of the bots asked about may hold, each
+    /// kind half of it; the bots asked about longest ago are forgotten first.
+    pub fn with_index_memory(mut self, bytes: usize) -> Self {
+        self.caches = Arc::new(BotCaches::new(bytes));
         self
     }
 
@@ -323,6 +328,9 @@ impl Dashboard {
     }
 }
 
+/// Memory the rollup and user rollup rows may hold by default: 1 GiB.
+pub const DEFAULT_INDEX_MEMORY: usize = 1024 * 1024 * 1024;
+
 /// What every answer about a bot needs besides its own plan, kept per (snapshot, bot).
 struct BotCaches {
     /// A bot's channels, newest event instant and data span, combined from `files`.
@@ -338,6 +346,19 @@ struct BotCaches {
     rollups: IndexCache<BucketRow, RollupIndex>,
     /// A bot's users per bucket and channel.
     users: IndexCache<UserRow, UserIndex>,
+}
+
+impl BotCaches {
+    fn new(index_bytes: usize) -> Self {
+        Self {
+            facts: SnapshotCache::new(),
+            files: FileFactsCache::default(),
+            data_as_of: SnapshotCache::new(),
+            channels: SnapshotCache::new(),
+            rollups: IndexCache::new(RollupIndex::of, index_bytes / 2),
+            users: IndexCache::new(UserIndex::of, index_bytes / 2),
+        }
+    }
 }
 
 /// The number of rows of `df`, as the one row of column `n`.

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub reports: ReportSettings,
     /// Whether traffic, accuracy and series may be answered from rollups.
     pub use_rollups: bool,
+    /// Memory the rollup and user rollup rows kept for answers may hold, across bots.
+    pub index_memory_limit: usize,
 }
 
 impl ServerConfig {
@@ -46,6 +48,7 @@ impl ServerConfig {
             query_memory_limit: Some(DEFAULT_QUERY_MEMORY_LIMIT),
             reports: ReportSettings::default(),
             use_rollups: true,
+            index_memory_limit: talkhouse_query::dashboard::DEFAULT_INDEX_MEMORY,
         }
     }
 }
@@ -132,7 +135,8 @@ impl Server {
             .build_v1()
             .expect("the descriptor sets built into this binary are valid");
         let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()))
-            .with_rollups(self.config.use_rollups);
+            .with_rollups(self.config.use_rollups)
+            .with_index_memory(self.config.index_memory_limit);
         if let Some(bytes) = self.config.query_memory_limit {
             dashboard = dashboard.with_memory_limit(bytes);
         }

@@ -81,17 +81,17 @@ fn internal(message: &str) -> Error {
     ))
 }
 
-/// The rows of every live file read so far, per bot.
+/// The rows of every live file read so far, per bot, within a memory budget: the bots asked about
+/// longest ago are forgotten first, and read again when next asked about.
 pub(super) struct FileRows<R> {
-    bots: Mutex<HashMap<Tenant, BotFiles<R>>>,
+    bots: Mutex<Bots<R>>,
+    budget_bytes: usize,
 }
 
-impl<R> Default for FileRows<R> {
-    fn default() -> Self {
-        Self {
-            bots: Mutex::default(),
-        }
-    }
+struct Bots<R> {
+    by_tenant: HashMap<Tenant, BotFiles<R>>,
+    /// Counts the requests, to tell which bot was asked about last.
+    clock: u64,
 }
 
 struct BotFiles<R> {
@@ -99,6 +99,40 @@ struct BotFiles<R> {
     files: HashMap<Path, Arc<Vec<R>>>,
     /// The sums of the last set of live files asked for.
     last: Option<(HashSet<Path>, Arc<Vec<R>>)>,
+    /// The clock when the bot was last asked about.
+    used: u64,
+    /// The clock when this entry was made: a forgotten bot comes back as another.
+    generation: u64,
+}
+
+impl<R> BotFiles<R> {
+    /// About what the bot's rows, sums and user ids hold in memory.
+    fn bytes(&self) -> usize {
+        let rows: usize = self.files.values().map(|rows| rows.len()).sum();
+        let sums = self.last.as_ref().map_or(0, |(_, sums)| sums.len());
+        (rows + sums) * std::mem::size_of::<R>() + self.numbers.user_count() * 64 + 1024
+    }
+}
+
+impl<R> Bots<R> {
+    /// Forgets the bots asked about longest ago, but never `current`, until the rest fit.
+    fn evict_beyond(&mut self, budget_bytes: usize, current: Tenant) -> Vec<Tenant> {
+        let mut total: usize = self.by_tenant.values().map(BotFiles::bytes).sum();
+        let mut evicted = Vec::new();
+        while total > budget_bytes {
+            let oldest = self
+                .by_tenant
+                .iter()
+                .filter(|(tenant, _)| **tenant != current)
+                .min_by_key(|(_, bot)| bot.used)
+                .map(|(tenant, bot)| (*tenant, bot.bytes()));
+            let Some((tenant, bytes)) = oldest else { break };
+            self.by_tenant.remove(&tenant);
+            total -= bytes;
+            evicted.push(tenant);
+        }
+        evicted
+    }
 }
 
 /// The rows of a snapshot's live files of one bot summed per key, and its numbers (channels, and
@@ -110,9 +144,19 @@ pub(super) struct LiveRows<R> {
 }
 
 impl<R: FileRow + Bucketed> FileRows<R> {
-    /// The rows of the run's bot in the run's snapshot; `None` when the snapshot is not read file
-    /// by file.
-    pub async fn live(&self, run: &mut Run) -> Result<Option<LiveRows<R>>> {
+    fn new(budget_bytes: usize) -> Self {
+        Self {
+            bots: Mutex::new(Bots {
+                by_tenant: HashMap::new(),
+                clock: 0,
+            }),
+            budget_bytes,
+        }
+    }
+
+    /// The rows of the run's bot in the run's snapshot, and the bots forgotten to make room for
+    /// them; `None` when the snapshot is not read file by file.
+    pub async fn live(&self, run: &mut Run) -> Result<Option<(LiveRows<R>, Vec<Tenant>)>> {
         let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
             return Ok(None);
         };
@@ -121,14 +165,11 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             .filter(|(_, kind)| kind == R::KIND)
             .map(|(location, _)| location)
             .collect();
-        // Another snapshot's request may drop rows this one needs while it reads: read again.
-        let (inputs, numbers, users) = loop {
+        // Another request may drop rows this one needs while it reads: it reads them again.
+        let (inputs, numbers, users, generation) = loop {
             let unread: Vec<Path> = {
                 let mut bots = self.bots.lock().expect("not poisoned");
-                if bots.len() > 10_000 && !bots.contains_key(&run.tenant) {
-                    bots.clear();
-                }
-                let bot = bots.entry(run.tenant).or_insert_with(BotFiles::new);
+                let bot = bots.bot(run.tenant);
                 let unread: Vec<Path> = live
                     .iter()
                     .filter(|location| !bot.files.contains_key(*location))
@@ -139,6 +180,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
                         bot.inputs(&live),
                         bot.numbers.channels_only(),
                         bot.numbers.user_count(),
+                        bot.generation,
                     );
                 }
                 unread
@@ -149,7 +191,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             }
             let answers = run.collect_few_at_a_time(plans).await?;
             let mut bots = self.bots.lock().expect("not poisoned");
-            let bot = bots.entry(run.tenant).or_insert_with(BotFiles::new);
+            let bot = bots.bot(run.tenant);
             for (location, batches) in unread.into_iter().zip(answers) {
                 let mut rows = Vec::new();
                 for batch in &batches {
@@ -159,27 +201,44 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             }
         };
         let entries = inputs.sums(&live);
-        if let Some(bot) = self.bots.lock().expect("not poisoned").get_mut(&run.tenant) {
+        let mut bots = self.bots.lock().expect("not poisoned");
+        // A bot forgotten meanwhile numbers its users anew: these sums are not its.
+        if let Some(bot) = bots
+            .by_tenant
+            .get_mut(&run.tenant)
+            .filter(|bot| bot.generation == generation)
+        {
             bot.files.retain(|location, _| live.contains(location));
             bot.last = Some((live, entries.clone()));
         }
-        Ok(Some(LiveRows {
+        let evicted = bots.evict_beyond(self.budget_bytes, run.tenant);
+        let rows = LiveRows {
             entries,
             numbers,
             users,
-        }))
+        };
+        Ok(Some((rows, evicted)))
+    }
+}
+
+impl<R> Bots<R> {
+    /// The bot's rows, marked as asked about now.
+    fn bot(&mut self, tenant: Tenant) -> &mut BotFiles<R> {
+        self.clock += 1;
+        let clock = self.clock;
+        let bot = self.by_tenant.entry(tenant).or_insert_with(|| BotFiles {
+            numbers: Numbers::default(),
+            files: HashMap::new(),
+            last: None,
+            used: clock,
+            generation: clock,
+        });
+        bot.used = clock;
+        bot
     }
 }
 
 impl<R> BotFiles<R> {
-    fn new() -> Self {
-        Self {
-            numbers: Numbers::default(),
-            files: HashMap::new(),
-            last: None,
-        }
-    }
-
     /// What summing the `live` files needs, every one of which has its rows read.
     fn inputs(&self, live: &HashSet<Path>) -> SumInputs<R> {
         let last = self
@@ -229,9 +288,11 @@ pub(super) struct IndexCache<R, I> {
 }
 
 impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
-    pub fn new(build: fn(LiveRows<R>) -> I) -> Self {
+    /// `budget_bytes` bounds the rows kept across bots (the indexes built from them are
+    /// shared or about as large).
+    pub fn new(build: fn(LiveRows<R>) -> I, budget_bytes: usize) -> Self {
         Self {
-            files: FileRows::default(),
+            files: FileRows::new(budget_bytes),
             built: SnapshotCache::new(),
             build,
         }
@@ -244,9 +305,12 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
         if let Some(known) = self.built.get(version, tenant) {
             return Ok(Some(known));
         }
-        let Some(live) = self.files.live(run).await? else {
+        let Some((live, evicted)) = self.files.live(run).await? else {
             return Ok(None);
         };
+        for tenant in evicted {
+            self.built.forget(tenant);
+        }
         let index = Arc::new((self.build)(live));
         self.built.insert(version, tenant, index.clone());
         Ok(Some(index))
