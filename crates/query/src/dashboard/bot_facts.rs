@@ -6,7 +6,7 @@
 //! after a commit reads the new rows instead of the bot's whole history. The facts combine
 //! exactly whatever a commit added or removed. The newest instant, the messages' span and a
 //! channel's latest named message are minima and maxima. Whether a latest conversation version
-//! uses a channel, or starts in a 15-minute bucket, is a sum of rollup counts (a superseded
+//! uses a channel, or starts in a 15-minute bucket, comes from the rollup index (a superseded
 //! version's count is retracted, see `talkhouse_storage::rollup`). Compaction rewrites files but
 //! changes none of these.
 
@@ -15,14 +15,15 @@ use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
-use datafusion::functions_aggregate::expr_fn::{max, min, sum};
+use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::functions_aggregate::first_last::first_value_udaf;
 use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{DataFrame, Expr, col};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
-use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP};
+use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 
+use super::rollups::RollupIndex;
 use super::{Channel, Run, columns, predicates};
 use crate::Result;
 
@@ -46,15 +47,13 @@ struct FileFacts {
     newest: Option<i64>,
     /// The first and last `sent_at` of its messages.
     messages: Option<(i64, i64)>,
-    /// The rollup rows' conversation counts per bucket start.
-    conversation_buckets: HashMap<i64, i64>,
     channels: HashMap<String, ChannelFacts>,
 }
 
 #[derive(Debug, Default, Clone)]
 struct ChannelFacts {
     has_messages: bool,
-    /// Latest conversation versions on the channel, by the rollup rows' counts.
+    /// Latest conversation versions on the channel, from the rollup index.
     conversations: i64,
     /// The channel's latest message that carries a name.
     named: Option<NamedBy>,
@@ -102,7 +101,10 @@ impl FileFactsCache {
             .iter()
             .filter_map(|(location, _)| known.get(location).cloned())
             .collect();
-        Ok(Some(combine(&per_file)))
+        let Some(rollups) = run.rollup_index().await? else {
+            return Ok(None);
+        };
+        Ok(Some(combine(&per_file, &rollups)))
     }
 
     /// The known facts of the bot's live files; facts of files no longer live are forgotten.
@@ -160,10 +162,6 @@ fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame
             )
         }
         KIND_CONVERSATION => (vec![], vec![max(col("updated_at")).alias("newest")]),
-        KIND_ROLLUP => (
-            vec![col("channel_uuid"), col("sent_at").alias("bucket")],
-            vec![sum(col("rollup_conversations")).alias("conversations")],
-        ),
         _ => return Ok(None),
     };
     let Some(table) = run.snapshot.file_table(location) else {
@@ -186,19 +184,6 @@ fn facts_of(kind: &str, batches: &[RecordBatch]) -> Result<FileFacts> {
             continue;
         }
         let channels = columns::strings(batch, "channel_uuid")?;
-        if kind == KIND_ROLLUP {
-            let counts = columns::int64s(batch, "conversations")?;
-            let buckets = columns::int64s(batch, "bucket")?;
-            for ((channel, count), bucket) in channels.into_iter().zip(counts).zip(buckets) {
-                let (Some(channel), Some(bucket)) = (channel, bucket) else {
-                    continue;
-                };
-                let count = count.unwrap_or(0);
-                facts.channels.entry(channel).or_default().conversations += count;
-                *facts.conversation_buckets.entry(bucket).or_default() += count;
-            }
-            continue;
-        }
         let newest = columns::int64s(batch, "newest")?;
         let first = columns::int64s(batch, "first")?;
         facts.newest = latest(facts.newest, newest.clone());
@@ -242,23 +227,28 @@ fn span(
         .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
 }
 
-/// The bot's facts from those of its files: channels used by a message or by a latest
-/// conversation version, each named by its latest named message.
-fn combine(files: &[Arc<FileFacts>]) -> BotFacts {
+/// The bot's facts from those of its files and its rollup index: channels used by a message or
+/// by a latest conversation version, each named by its latest named message.
+fn combine(files: &[Arc<FileFacts>], rollups: &RollupIndex) -> BotFacts {
     let mut newest = None;
     let mut messages = None;
-    let mut buckets: HashMap<i64, i64> = HashMap::new();
-    let mut channels: BTreeMap<&str, ChannelFacts> = BTreeMap::new();
+    let (conversations, conversation_buckets) = rollups.conversations();
+    let mut channels: BTreeMap<&str, ChannelFacts> = conversations
+        .into_iter()
+        .map(|(uuid, conversations)| {
+            let facts = ChannelFacts {
+                conversations,
+                ..ChannelFacts::default()
+            };
+            (uuid, facts)
+        })
+        .collect();
     for file in files {
         newest = newest.max(file.newest);
         messages = span(messages, file.messages.map(|(a, b)| (Some(a), Some(b))));
-        for (bucket, count) in &file.conversation_buckets {
-            *buckets.entry(*bucket).or_default() += count;
-        }
         for (uuid, facts) in &file.channels {
             let channel = channels.entry(uuid).or_default();
             channel.has_messages |= facts.has_messages;
-            channel.conversations += facts.conversations;
             if let Some(named) = &facts.named
                 && channel
                     .named
@@ -287,12 +277,6 @@ fn combine(files: &[Arc<FileFacts>]) -> BotFacts {
         messages: messages.and_then(|(first, last)| {
             DateTime::from_timestamp_micros(first).zip(DateTime::from_timestamp_micros(last))
         }),
-        conversation_buckets: span(
-            None,
-            buckets
-                .into_iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(bucket, _)| (Some(bucket), Some(bucket))),
-        ),
+        conversation_buckets,
     }
 }

@@ -31,10 +31,10 @@ pub(super) trait FileRow: Sized + Send + Sync + 'static {
 }
 
 /// A bot's channels and users by number.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(super) struct Numbers {
     /// Channel uuids by number.
-    pub channels: Vec<String>,
+    channels: Vec<String>,
     channel_numbers: HashMap<String, u16>,
     users: HashMap<Box<str>, u32>,
 }
@@ -63,15 +63,6 @@ impl Numbers {
 
     pub fn user_count(&self) -> usize {
         self.users.len()
-    }
-
-    /// A copy without the users, which can be many.
-    fn channels_only(&self) -> Self {
-        Self {
-            channels: self.channels.clone(),
-            channel_numbers: self.channel_numbers.clone(),
-            users: HashMap::new(),
-        }
     }
 }
 
@@ -135,11 +126,11 @@ impl<R> Bots<R> {
     }
 }
 
-/// The rows of a snapshot's live files of one bot summed per key, and its numbers (channels, and
-/// the count of users numbered so far).
+/// The rows of a snapshot's live files of one bot summed per key, its channel uuids by number,
+/// and how many users it has numbered so far.
 pub(super) struct LiveRows<R> {
     pub entries: Arc<Vec<R>>,
-    pub numbers: Numbers,
+    pub channels: Vec<String>,
     pub users: usize,
 }
 
@@ -166,7 +157,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             .map(|(location, _)| location)
             .collect();
         // Another request may drop rows this one needs while it reads: it reads them again.
-        let (inputs, numbers, users, generation) = loop {
+        let (inputs, channels, users, generation) = loop {
             let unread: Vec<Path> = {
                 let mut bots = self.bots.lock().expect("not poisoned");
                 let bot = bots.bot(run.tenant);
@@ -178,7 +169,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
                 if unread.is_empty() {
                     break (
                         bot.inputs(&live),
-                        bot.numbers.channels_only(),
+                        bot.numbers.channels.clone(),
                         bot.numbers.user_count(),
                         bot.generation,
                     );
@@ -214,7 +205,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
         let evicted = bots.evict_beyond(self.budget_bytes, run.tenant);
         let rows = LiveRows {
             entries,
-            numbers,
+            channels,
             users,
         };
         Ok(Some((rows, evicted)))

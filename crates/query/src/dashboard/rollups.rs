@@ -123,7 +123,7 @@ impl RollupIndex {
     pub fn of(live: LiveRows<BucketRow>) -> Self {
         Self {
             entries: live.entries,
-            channels: live.numbers.channels,
+            channels: live.channels,
         }
     }
 
@@ -145,6 +145,26 @@ impl RollupIndex {
                 ((i64::from(label), uuid), totals)
             })
             .collect()
+    }
+
+    /// Per channel uuid, its latest conversation versions; and the first and last bucket in
+    /// which one starts.
+    pub fn conversations(&self) -> (HashMap<&str, i64>, Option<(i64, i64)>) {
+        let position = Measure::Conversations.position();
+        let mut by_channel: HashMap<&str, i64> = HashMap::new();
+        let mut by_bucket: Vec<(i64, i64)> = Vec::new();
+        for entry in self.entries.iter() {
+            let n = entry.counts[position];
+            *by_channel
+                .entry(&self.channels[usize::from(entry.slot.channel)])
+                .or_default() += n;
+            match by_bucket.last_mut() {
+                Some((bucket, total)) if *bucket == entry.slot.bucket => *total += n,
+                _ => by_bucket.push((entry.slot.bucket, n)),
+            }
+        }
+        let started = || by_bucket.iter().filter(|(_, n)| *n > 0).map(|(b, _)| *b);
+        (by_channel, started().next().zip(started().next_back()))
     }
 
     fn by_bucket(

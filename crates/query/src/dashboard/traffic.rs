@@ -71,6 +71,22 @@ fn overview(counts: &HashMap<(i64, String), i64>, filter: &Filter) -> Overview {
     }
 }
 
+/// Traffic broken down by fixed keys, each its own label.
+fn keyed_traffic(counts: &HashMap<(i64, String), i64>, filter: &Filter, keys: &[&str]) -> Traffic {
+    let breakdown = keys
+        .iter()
+        .map(|key| BreakdownItem {
+            key: key.to_string(),
+            label: key.to_string(),
+            value: value(counts, key),
+        })
+        .collect();
+    Traffic {
+        overview: overview(counts, filter),
+        breakdown,
+    }
+}
+
 fn value(counts: &HashMap<(i64, String), i64>, key: &str) -> i64 {
     counts
         .get(&(CURRENT, key.to_string()))
@@ -122,18 +138,7 @@ pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> 
             counts_by_period(run, df, filter, "sent_at", col("sender")).await?
         }
     };
-    let breakdown = ["USER", "BOT"]
-        .into_iter()
-        .map(|sender| BreakdownItem {
-            key: sender.to_string(),
-            label: sender.to_string(),
-            value: value(&counts, sender),
-        })
-        .collect();
-    Ok(Traffic {
-        overview: overview(&counts, filter),
-        breakdown,
-    })
+    Ok(keyed_traffic(&counts, filter, &["USER", "BOT"]))
 }
 
 /// Distinct users with a conversation in each period; in the window, NEW when their first
@@ -157,18 +162,7 @@ pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
         }
         None => users_from_events(run, filter, new_from).await?,
     };
-    let breakdown = ["NEW", "RETURNING"]
-        .into_iter()
-        .map(|kind| BreakdownItem {
-            key: kind.to_string(),
-            label: kind.to_string(),
-            value: value(&counts, kind),
-        })
-        .collect();
-    Ok(Traffic {
-        overview: overview(&counts, filter),
-        breakdown,
-    })
+    Ok(keyed_traffic(&counts, filter, &["NEW", "RETURNING"]))
 }
 
 /// Distinct users per (period, NEW or RETURNING) from the conversations.

@@ -126,7 +126,7 @@ impl UserIndex {
         Self {
             entries,
             first_bucket,
-            channels: live.numbers.channels,
+            channels: live.channels,
         }
     }
 
