@@ -7,11 +7,11 @@ use datafusion::prelude::{col, lit};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::{Granularity, Series};
 
-use super::bucketed;
 use super::classify::classify;
 use super::predicates::{channels_and_tags, months, within};
 use super::rollups::{self, Measure};
-use super::{Dataset, Run, SeriesAnswer, ServedBy, columns};
+use super::user_rollups;
+use super::{Dataset, Run, SeriesAnswer, columns};
 use crate::Result;
 
 /// What a series counts.
@@ -42,18 +42,15 @@ pub(super) async fn series(
         true => None,
         false => rollups::sums(run, filter, &series.classifier, measures).await?,
     };
-    let user_index = match resource == SeriesResource::Users
-        && bucketed::answers(filter, &series.classifier, None)
-    {
-        true => run.user_index().await?,
-        false => None,
+    let user_index = match resource {
+        SeriesResource::Users => {
+            user_rollups::index_for(run, filter, &series.classifier, None).await?
+        }
+        _ => None,
     };
     let counts = match (from_rollups, user_index) {
         (Some(sums), _) => rollups::by_channel(&sums),
-        (None, Some(index)) => {
-            run.served_by = ServedBy::Rollups;
-            index.by_label_and_channel(filter, &series.classifier)
-        }
+        (None, Some(index)) => index.by_label_and_channel(filter, &series.classifier),
         (None, None) => from_events(run, resource, filter, &series).await?,
     };
     let mut by_channel: HashMap<String, HashMap<i64, i64>> = HashMap::new();

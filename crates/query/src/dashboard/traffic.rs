@@ -8,11 +8,11 @@ use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use talkhouse_core::request::Filter;
 
-use super::bucketed;
 use super::classify::classify;
 use super::predicates::{channels_and_tags, instant, months, within};
 use super::rollups::{self, Measure};
-use super::{Accuracy, BreakdownItem, Overview, Run, ServedBy, Traffic, columns};
+use super::user_rollups;
+use super::{Accuracy, BreakdownItem, Overview, Run, Traffic, columns};
 use crate::Result;
 
 const CURRENT: i64 = 0;
@@ -146,13 +146,8 @@ pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> 
 pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
     let new_from = filter.window.first_instant().timestamp_micros();
-    let index = match bucketed::answers(filter, &periods, Some(new_from)) {
-        true => run.user_index().await?,
-        false => None,
-    };
-    let counts = match index {
+    let counts = match user_rollups::index_for(run, filter, &periods, Some(new_from)).await? {
         Some(index) => {
-            run.served_by = ServedBy::Rollups;
             let users = index.traffic(filter, &periods, new_from);
             HashMap::from([
                 ((CURRENT, "NEW".to_string()), users.new),

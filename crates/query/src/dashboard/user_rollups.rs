@@ -18,6 +18,7 @@ use talkhouse_storage::schema::KIND_USER_ROLLUP;
 
 use super::bucketed::{self, Bucketed, Slot};
 use super::file_rows::{FileRow, LiveRows, Numbers};
+use super::{Run, ServedBy};
 use crate::Result;
 
 /// One user rollup row, with the bot's user and channel numbers.
@@ -199,4 +200,22 @@ impl UserIndex {
             })
             .collect()
     }
+}
+
+/// The bot's user index when it answers `filter` over `classifier` (and NEW from `since`, if
+/// asked; see [`bucketed::answers`]), the run then marked as served by rollups; `None` otherwise.
+pub(super) async fn index_for(
+    run: &mut Run,
+    filter: &Filter,
+    classifier: &Classifier,
+    since: Option<i64>,
+) -> Result<Option<Arc<UserIndex>>> {
+    if !bucketed::answers(filter, classifier, since) {
+        return Ok(None);
+    }
+    let index = run.user_index().await?;
+    if index.is_some() {
+        run.served_by = ServedBy::Rollups;
+    }
+    Ok(index)
 }
