@@ -12,6 +12,15 @@ pub async fn run(data: &DataLocation, args: CompactArgs) -> Result<(), CliError>
     let table = EventTable::open(data).await?;
     let started = Instant::now();
     let outcome = table.compact(args.min_files, print_partition).await?;
+    if let Some(added) = &outcome.user_rollups_added {
+        println!(
+            "added {} user rollup rows ({} conversations) in version {}, {:.1} s",
+            added.rows,
+            added.conversations,
+            added.version,
+            added.elapsed.as_secs_f64()
+        );
+    }
     println!(
         "compacted {} partitions: {} files before, {} after, in {:.1} s",
         outcome.partitions.len(),
@@ -50,8 +59,21 @@ pub fn spawn_background(table: Arc<EventTable>, interval: Duration, min_files: u
                     "compacted"
                 );
             };
-            if let Err(error) = table.compact(min_files, log).await {
-                tracing::warn!(error = %crate::error::chain(&error), "compaction failed; retrying at the next round");
+            match table.compact(min_files, log).await {
+                Ok(outcome) => {
+                    if let Some(added) = outcome.user_rollups_added {
+                        tracing::info!(
+                            rows = added.rows,
+                            conversations = added.conversations,
+                            version = added.version,
+                            elapsed = ?added.elapsed,
+                            "added user rollups"
+                        );
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %crate::error::chain(&error), "compaction failed; retrying at the next round");
+                }
             }
         }
     });

@@ -33,7 +33,8 @@ use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, Use
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP,
 };
-use crate::versions::BatchVersions;
+use crate::user_rollup_backfill::UserRollupsAdded;
+use crate::versions::{BatchVersions, LATEST_VERSION_FIRST};
 use crate::{EventTable, Result, read};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
@@ -74,20 +75,25 @@ pub struct CompactionOutcome {
     /// Files of the table before and after.
     pub files_before: usize,
     pub files_after: usize,
+    /// The user rollup rows added first, to a table created before them.
+    pub user_rollups_added: Option<UserRollupsAdded>,
 }
 
 impl EventTable {
-    /// Rewrites every partition holding at least `min_files` files; `on_partition` hears of each
-    /// rewrite as it commits.
+    /// Adds the user rollup rows when the table was created before them (see
+    /// [`EventTable::add_user_rollups`]), then rewrites every partition holding at least
+    /// `min_files` files; `on_partition` hears of each rewrite as it commits.
     pub async fn compact(
         &self,
         min_files: usize,
         mut on_partition: impl FnMut(&PartitionCompacted),
     ) -> Result<CompactionOutcome> {
+        let user_rollups_added = self.add_user_rollups().await?;
         let mut table = self.fresh_table().await?;
         let files = files_by_partition(&table).await?;
         let mut outcome = CompactionOutcome {
             files_before: files.values().map(|(n, _)| n).sum(),
+            user_rollups_added,
             ..CompactionOutcome::default()
         };
         for (partition, (count, bytes)) in files {
@@ -161,16 +167,8 @@ async fn rewrite(
     partition: &Partition,
     file_statistics: &FileStatistics,
 ) -> Result<DeltaTable> {
-    // delta-rs's own planner writes the files; sorts spill beyond the budget.
-    let ctx = SessionContext::new_with_state(create_session_state_with_spill_config(
-        Some(MEMORY_BUDGET),
-        None,
-    ));
-    table.update_datafusion_session(&ctx.state())?;
-    ctx.register_table(
-        EVENTS_TABLE,
-        live_files::provider(&table, file_statistics).await?,
-    )?;
+    // delta-rs's own planner writes the files.
+    let ctx = spilling_session(&table, file_statistics).await?;
     let in_partition = col("bot_id")
         .eq(lit(partition.bot_id.as_str()))
         .and(col("kind").eq(lit(partition.kind.as_str())))
@@ -196,9 +194,8 @@ async fn rewrite(
         }
         KIND_CONVERSATION => {
             ctx.sql(&format!(
-                "SELECT {columns} FROM (SELECT *, ROW_NUMBER() OVER (
-                     PARTITION BY org_id, env_id, bot_id, session_code
-                     ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
+                "SELECT {columns} FROM (SELECT *,
+                     ROW_NUMBER() OVER ({LATEST_VERSION_FIRST}) AS version_rank
                  FROM {EVENTS_TABLE} WHERE {where_partition})
                  WHERE version_rank = 1 ORDER BY started_at, session_code"
             ))
@@ -255,9 +252,27 @@ async fn rewrite(
     Ok(table)
 }
 
+/// A session over `table`'s live files as [`EVENTS_TABLE`] whose sorts, windows and groups
+/// spill to disk beyond [`MEMORY_BUDGET`]: maintenance reads whole partitions or tables.
+pub(crate) async fn spilling_session(
+    table: &DeltaTable,
+    file_statistics: &FileStatistics,
+) -> Result<SessionContext> {
+    let ctx = SessionContext::new_with_state(create_session_state_with_spill_config(
+        Some(MEMORY_BUDGET),
+        None,
+    ));
+    table.update_datafusion_session(&ctx.state())?;
+    ctx.register_table(
+        EVENTS_TABLE,
+        live_files::provider(table, file_statistics).await?,
+    )?;
+    Ok(ctx)
+}
+
 /// The partition's rollup rows (or user rollup rows) with equal dimensions summed, zero rows
 /// dropped; a rollup row's user is empty.
-async fn summed_rollups(
+pub(crate) async fn summed_rollups(
     ctx: &SessionContext,
     where_partition: &str,
 ) -> Result<Vec<(UserRollupKey, RollupCounts)>> {

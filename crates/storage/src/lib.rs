@@ -15,9 +15,11 @@ mod read;
 pub mod rollup;
 pub mod schema;
 mod table;
+mod user_rollup_backfill;
 pub mod versions;
 
 pub use compact::{CompactionOutcome, Partition, PartitionCompacted};
 pub use error::{Error, Result};
 pub use location::DataLocation;
 pub use table::{EventTable, Snapshot, WriteOutcome};
+pub use user_rollup_backfill::UserRollupsAdded;

@@ -110,7 +110,7 @@ impl Snapshot {
 /// The `events` table of one data location.
 pub struct EventTable {
     /// The writer's view; the mutex makes this process's commits one at a time.
-    writer: Mutex<Writer>,
+    pub(crate) writer: Mutex<Writer>,
     reader: Mutex<DeltaTable>,
     location: DataLocation,
     /// The runtime every read of this table runs in: the writer's lookups and the query
@@ -122,10 +122,20 @@ pub struct EventTable {
     pub(crate) file_statistics: Arc<FileStatistics>,
 }
 
-struct Writer {
-    table: DeltaTable,
+pub(crate) struct Writer {
+    pub(crate) table: DeltaTable,
     last_written_at: i64,
     message_ids: StoredMessageIds,
+}
+
+impl Writer {
+    /// The `written_at` of the next commit: now, and later than every earlier commit of this
+    /// process even when the clock steps back.
+    pub(crate) fn next_written_at(&mut self) -> i64 {
+        let now = chrono::Utc::now().timestamp_micros();
+        self.last_written_at = now.max(self.last_written_at + 1);
+        self.last_written_at
+    }
 }
 
 impl EventTable {
@@ -304,8 +314,7 @@ impl EventTable {
             return Ok(outcome);
         }
 
-        let now = chrono::Utc::now().timestamp_micros();
-        writer.last_written_at = now.max(writer.last_written_at + 1);
+        let written_at = writer.next_written_at();
         let rollups = has_property(&writer.table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?;
         let supersessions =
             has_property(&writer.table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?;
@@ -313,7 +322,7 @@ impl EventTable {
             let started = std::time::Instant::now();
             let stored = self.stored_versions(&writer.table, &kept).await?;
             tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
-            BatchVersions::of_batch(&kept, &stored, writer.last_written_at)
+            BatchVersions::of_batch(&kept, &stored, written_at)
         } else {
             BatchVersions::default()
         };
@@ -337,7 +346,7 @@ impl EventTable {
         };
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let started = std::time::Instant::now();
-        let batch = encode(&kept, &recorded, &rollup, &schema, writer.last_written_at)?;
+        let batch = encode(&kept, &recorded, &rollup, &schema, written_at)?;
         tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
         let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
@@ -527,7 +536,7 @@ async fn catch_up(table: &mut DeltaTable) -> Result<()> {
 
 /// Whether `table` was created with `property` set to `format` (rollups or supersessions in
 /// every commit).
-fn has_property(table: &DeltaTable, property: &str, format: &str) -> Result<bool> {
+pub(crate) fn has_property(table: &DeltaTable, property: &str, format: &str) -> Result<bool> {
     Ok(table
         .snapshot()?
         .metadata()
@@ -555,7 +564,7 @@ fn parallel_source(batch: RecordBatch) -> Result<LogicalPlan> {
 }
 
 /// zstd level 1 instead of the default snappy: the demo dataset takes 12% less space.
-fn writer_properties() -> WriterProperties {
+pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .build()

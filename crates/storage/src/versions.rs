@@ -52,6 +52,11 @@ impl ConversationVersion {
     }
 }
 
+/// The window that ranks a session's versions latest first, in SQL: the order of
+/// [`ConversationVersion::order`].
+pub const LATEST_VERSION_FIRST: &str = "PARTITION BY org_id, env_id, bot_id, session_code \
+     ORDER BY updated_at DESC, written_at DESC, batch_line DESC";
+
 /// The latest stored version of each conversation a batch touches.
 pub type StoredVersions = HashMap<(Tenant, String), ConversationVersion>;
 
