@@ -72,30 +72,58 @@ pub async fn read(
     Ok((live.clone(), Some(live)))
 }
 
-/// The statistics of every data file read so far, by location: parsed from the log's JSON once.
+/// Every data file read so far, by location, as a scan reads it: its partition values and the
+/// statistics parsed from the log's JSON, built once (data files never change once written).
 #[derive(Debug, Default)]
 pub struct FileStatistics {
-    known: Mutex<HashMap<Path, Arc<Statistics>>>,
+    known: Mutex<HashMap<Path, PartitionedFile>>,
 }
 
 impl FileStatistics {
-    /// The statistics of `file` over the columns of `data_schema`, parsed on first use (see
-    /// [`parse_statistics`]).
-    fn of(&self, location: &Path, file: &LogicalFileView, data_schema: &Schema) -> Arc<Statistics> {
+    /// `file` with its partition values over `partition_fields` and its statistics over the
+    /// columns of `data_schema` followed by the partition columns (see [`parse_statistics`]).
+    fn file(
+        &self,
+        location: Path,
+        file: &LogicalFileView,
+        data_schema: &Schema,
+        partition_fields: &[FieldRef],
+    ) -> Result<PartitionedFile> {
+        let columns = data_schema.fields().len() + partition_fields.len();
         let known = self.known.lock().expect("statistics lock");
-        if let Some(known) = known
-            .get(location)
-            .filter(|known| known.column_statistics.len() == data_schema.fields().len())
-        {
-            return known.clone();
+        if let Some(known) = known.get(&location).filter(|known| {
+            known
+                .statistics
+                .as_ref()
+                .is_some_and(|s| s.column_statistics.len() == columns)
+        }) {
+            return Ok(known.clone());
         }
         drop(known);
-        let parsed = Arc::new(parse_statistics(file, data_schema));
+        let partition = file.partition_values_map();
+        let mut partition_values = Vec::with_capacity(partition_fields.len());
+        for field in partition_fields {
+            partition_values.push(match partition.get(field.name()).cloned().flatten() {
+                Some(text) => ScalarValue::try_from_string(text, field.data_type())?,
+                None => ScalarValue::try_from(field.data_type())?,
+            });
+        }
+        let object = ObjectMeta {
+            location,
+            last_modified: file.modification_datetime()?,
+            size: file.size() as u64,
+            e_tag: None,
+            version: None,
+        };
+        // Appends exact bounds of the partition columns to the data columns' statistics.
+        let built = PartitionedFile::from(object)
+            .with_partition_values(partition_values)
+            .with_statistics(Arc::new(parse_statistics(file, data_schema)));
         self.known
             .lock()
             .expect("statistics lock")
-            .insert(location.clone(), parsed.clone());
-        parsed
+            .insert(built.object_meta.location.clone(), built.clone());
+        Ok(built)
     }
 
     /// Forgets files that are not in `live` once the cache holds twice as many: files removed
@@ -269,28 +297,7 @@ impl LiveFiles {
         for file in table.snapshot()?.log_data() {
             let location =
                 Path::from_iter(root_path.parts().chain(file.object_store_path().parts()));
-            let partition = file.partition_values_map();
-            let mut partition_values = Vec::with_capacity(PARTITION_COLUMNS.len());
-            for field in &partition_fields {
-                partition_values.push(match partition.get(field.name()).cloned().flatten() {
-                    Some(text) => ScalarValue::try_from_string(text, field.data_type())?,
-                    None => ScalarValue::try_from(field.data_type())?,
-                });
-            }
-            let object = ObjectMeta {
-                location,
-                last_modified: file.modification_datetime()?,
-                size: file.size() as u64,
-                e_tag: None,
-                version: None,
-            };
-            let data_statistics = statistics.of(&object.location, &file, &data_schema);
-            // Appends exact bounds of the partition columns to the data columns' statistics.
-            files.push(
-                PartitionedFile::from(object)
-                    .with_partition_values(partition_values)
-                    .with_statistics(data_statistics),
-            );
+            files.push(statistics.file(location, &file, &data_schema, &partition_fields)?);
         }
         statistics.keep_only(&files.iter().map(|f| &f.object_meta.location).collect());
         let partitions = partition_batch(&partition_fields, &files)?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Int64Type};
+use datafusion::catalog::TableProvider;
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{Expr, SessionConfig, SessionContext};
@@ -13,22 +14,19 @@ use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::live_files::{self, FileStatistics};
 
-/// The rows of `table`'s state that `predicate` keeps. `runtime` and `file_statistics` are shared
-/// by the scans of every state, so a file's Parquet footer and log statistics are read once: data
-/// files never change once written.
-pub async fn scan(
+/// The rows of `provider` (a state of `table`) that `predicate` keeps. `runtime` is shared by the
+/// scans of every state, so a file's Parquet footer is read once: data files never change once
+/// written.
+pub fn scan(
     table: &DeltaTable,
     runtime: &Arc<RuntimeEnv>,
-    file_statistics: &FileStatistics,
+    provider: Arc<dyn TableProvider>,
     predicate: Expr,
 ) -> Result<DataFrame> {
     let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
     table.update_datafusion_session(&ctx.state())?;
-    Ok(ctx
-        .read_table(live_files::provider(table, file_statistics).await?)?
-        .filter(predicate)?)
+    Ok(ctx.read_table(provider)?.filter(predicate)?)
 }
 
 /// Column `index` of a batch as text (partition columns arrive dictionary-encoded).

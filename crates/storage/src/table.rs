@@ -285,8 +285,12 @@ impl EventTable {
             None => None,
         };
 
+        // One listing of the live files serves both lookups.
+        let listed = live_files::read(&writer.table, &self.file_statistics).await?;
         let started = std::time::Instant::now();
-        let stored_ids = self.stored_message_ids(&mut writer, &events).await?;
+        let stored_ids = self
+            .stored_message_ids(&mut writer, &listed, &events)
+            .await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
         let mut seen: HashSet<(uuid::Uuid, uuid::Uuid)> = HashSet::new();
         let mut outcome = WriteOutcome::default();
@@ -320,7 +324,9 @@ impl EventTable {
             has_property(&writer.table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?;
         let versions = if rollups || supersessions {
             let started = std::time::Instant::now();
-            let stored = self.stored_versions(&writer.table, &kept).await?;
+            let stored = self
+                .stored_versions(&writer.table, &listed.0, &kept)
+                .await?;
             tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
             BatchVersions::of_batch(&kept, &stored, written_at)
         } else {
@@ -373,6 +379,7 @@ impl EventTable {
     async fn stored_versions(
         &self,
         table: &DeltaTable,
+        provider: &Arc<dyn TableProvider>,
         events: &[&Event],
     ) -> Result<StoredVersions> {
         let mut stored = StoredVersions::new();
@@ -398,8 +405,7 @@ impl EventTable {
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
             .and(col("session_code").between(lit(first), lit(last)))
             .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
-        let batches = read::scan(table, &self.runtime, &self.file_statistics, predicate)
-            .await?
+        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
             .select(vec![
                 col("org_id"),
                 col("env_id"),
@@ -457,6 +463,7 @@ impl EventTable {
     async fn stored_message_ids(
         &self,
         writer: &mut Writer,
+        (provider, live): &(Arc<dyn TableProvider>, Option<Arc<LiveFiles>>),
         events: &[Event],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
         if writer.table.version().unwrap_or(0) == 0 {
@@ -472,13 +479,14 @@ impl EventTable {
         if wanted.is_empty() {
             return Ok(HashSet::new());
         }
-        let (_, live) = live_files::read(&writer.table, &self.file_statistics).await?;
         let Some(live) = live else {
-            return self.scanned_message_ids(&writer.table, &wanted).await;
+            return self
+                .scanned_message_ids(&writer.table, provider, &wanted)
+                .await;
         };
         writer
             .message_ids
-            .stored(&writer.table, &live, &self.runtime, &wanted)
+            .stored(&writer.table, live, &self.runtime, &wanted)
             .await
     }
 
@@ -487,6 +495,7 @@ impl EventTable {
     async fn scanned_message_ids(
         &self,
         table: &DeltaTable,
+        provider: &Arc<dyn TableProvider>,
         wanted: &[(uuid::Uuid, uuid::Uuid, String)],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
         let ids: HashSet<(uuid::Uuid, uuid::Uuid)> =
@@ -497,8 +506,7 @@ impl EventTable {
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
             .and(col("month").in_list(months.into_iter().map(|m| lit(m.clone())).collect(), false));
-        let batches = read::scan(table, &self.runtime, &self.file_statistics, predicate)
-            .await?
+        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
             .select_columns(&["bot_id", "message_id"])?
             .collect()
             .await?;
