@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::AsArray;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
@@ -29,7 +28,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::encode::{RollupRows, encode};
 use crate::live_files::{self, FileStatistics};
-use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
+use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, UserRollupKey};
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP,
 };
@@ -292,28 +291,12 @@ pub(crate) async fn summed_rollups(
         .await?;
     let mut rows = Vec::new();
     for batch in batches {
-        let tenants = read::tenant_columns(&batch, 0)?;
-        let (bucket, channel) = (read::int64s(&batch, 3)?, read::texts(&batch, 4)?);
-        let untagged = batch.column(5).as_boolean();
-        let user = read::texts(&batch, 6)?;
+        let keys = read::user_rollup_keys(&batch)?;
         let counts = (0..ROLLUP_COUNTS.len())
             .map(|i| read::int64s(&batch, 7 + i))
             .collect::<Result<Vec<_>>>()?;
-        for row in 0..batch.num_rows() {
-            let (Some(tenant), Some(channel_uuid)) =
-                (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
-            else {
-                continue;
-            };
-            let key = UserRollupKey {
-                rollup: RollupKey {
-                    tenant,
-                    bucket_start: bucket.value(row),
-                    channel_uuid,
-                    untagged: untagged.value(row),
-                },
-                user_id: user.value(row).to_string(),
-            };
+        for (row, key) in keys.into_iter().enumerate() {
+            let Some(key) = key else { continue };
             let sums = RollupCounts(std::array::from_fn(|i| counts[i].value(row)));
             if !sums.is_zero() {
                 rows.push((key, sums));

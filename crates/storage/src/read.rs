@@ -14,6 +14,7 @@ use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
+use crate::rollup::{RollupKey, UserRollupKey};
 
 /// The rows of `provider` (a state of `table`) that `predicate` keeps. `runtime` is shared by the
 /// scans of every state, so a file's Parquet footer is read once: data files never change once
@@ -65,4 +66,27 @@ pub fn tenant_at([org, env, bot]: &[StringArray; 3], row: usize) -> Option<Tenan
         env_id: uuid_at(env, row)?,
         bot_id: uuid_at(bot, row)?,
     })
+}
+
+/// The user rollup key of each row of a batch whose first seven columns are the org, env and bot,
+/// the bucket start, the channel, the untagged flag and the user (empty for a rollup row); `None`
+/// for a row without a valid tenant or channel.
+pub fn user_rollup_keys(batch: &RecordBatch) -> Result<Vec<Option<UserRollupKey>>> {
+    let tenants = tenant_columns(batch, 0)?;
+    let (bucket, channel) = (int64s(batch, 3)?, texts(batch, 4)?);
+    let untagged = batch.column(5).as_boolean();
+    let user = texts(batch, 6)?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            Some(UserRollupKey {
+                rollup: RollupKey {
+                    tenant: tenant_at(&tenants, row)?,
+                    bucket_start: bucket.value(row),
+                    channel_uuid: uuid_at(&channel, row)?,
+                    untagged: untagged.value(row),
+                },
+                user_id: user.value(row).to_string(),
+            })
+        })
+        .collect())
 }

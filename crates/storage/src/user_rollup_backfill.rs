@@ -10,7 +10,6 @@
 
 use std::time::{Duration, Instant};
 
-use arrow::array::AsArray;
 use deltalake_core::DeltaTableError;
 use deltalake_core::kernel::transaction::CommitBuilder;
 use deltalake_core::kernel::{Action, MetadataExt};
@@ -20,8 +19,8 @@ use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
 use crate::compact::spilling_session;
 use crate::encode::{RollupRows, encode};
 use crate::rollup::{
-    BUCKET_MICROS, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, RollupKey, USER_ROLLUPS_FORMAT,
-    USER_ROLLUPS_PROPERTY, UserRollupKey,
+    BUCKET_MICROS, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
+    UserRollupKey,
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
 use crate::table::{has_property, writer_properties};
@@ -121,26 +120,11 @@ async fn latest_versions_per_user(
         .await?;
     let mut rows = Vec::new();
     for batch in batches {
-        let tenants = read::tenant_columns(&batch, 0)?;
-        let (bucket, channel) = (read::int64s(&batch, 3)?, read::texts(&batch, 4)?);
-        let untagged = batch.column(5).as_boolean();
-        let (user, count) = (read::texts(&batch, 6)?, read::int64s(&batch, 7)?);
-        for row in 0..batch.num_rows() {
-            let (Some(tenant), Some(channel_uuid)) =
-                (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
-            else {
-                continue;
-            };
-            let key = UserRollupKey {
-                rollup: RollupKey {
-                    tenant,
-                    bucket_start: bucket.value(row),
-                    channel_uuid,
-                    untagged: untagged.value(row),
-                },
-                user_id: user.value(row).to_string(),
-            };
-            rows.push((key, count.value(row)));
+        let count = read::int64s(&batch, 7)?;
+        for (row, key) in read::user_rollup_keys(&batch)?.into_iter().enumerate() {
+            if let Some(key) = key {
+                rows.push((key, count.value(row)));
+            }
         }
     }
     rows.sort();
