@@ -173,32 +173,90 @@ impl UserIndex {
         filter: &Filter,
         classifier: &Classifier,
     ) -> HashMap<(i64, String), i64> {
-        let mut users: HashMap<(u32, u16), Vec<u32>> = HashMap::new();
-        let mut current: Option<((u32, u16), Vec<u32>)> = None;
+        self.counted_by_marks(filter, classifier)
+            .unwrap_or_else(|| self.counted_by_sorting(filter, classifier))
+            .into_iter()
+            .map(|((label, channel), users)| {
+                let uuid = self.channels[usize::from(channel)].clone();
+                ((i64::from(label), uuid), users)
+            })
+            .collect()
+    }
+
+    /// One pass over the window when the labels follow the buckets (a series labels its periods
+    /// in time order): each user keeps the label they were last counted under and the channels
+    /// counted there, so a user seen again under that label is not counted again. `None` when a
+    /// label comes after a greater one, or the bot has more channels than a mark holds.
+    fn counted_by_marks(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        if self.channels.len() > u64::BITS as usize {
+            return None;
+        }
+        let mut last_label = vec![0u32; self.first_bucket.len()];
+        let mut counted_channels = vec![0u64; self.first_bucket.len()];
+        let mut counts = HashMap::new();
+        let mut open: Option<(u32, Vec<i64>)> = None;
         for (label, entry) in self.labelled(filter, classifier) {
-            let key = (label, entry.slot.channel);
-            match &mut current {
-                Some((open, list)) if *open == key => list.push(entry.user),
+            let per_channel = match &mut open {
+                Some((open_label, per_channel)) if *open_label == label => per_channel,
+                Some((open_label, _)) if *open_label > label => return None,
                 _ => {
-                    if let Some((open, list)) = current.take() {
-                        users.entry(open).or_default().extend(list);
+                    if let Some((done, per_channel)) = open.take() {
+                        add_counts(&mut counts, done, per_channel);
                     }
-                    current = Some((key, vec![entry.user]));
+                    &mut open.insert((label, vec![0; self.channels.len()])).1
                 }
+            };
+            let user = entry.user as usize;
+            if last_label[user] != label {
+                last_label[user] = label;
+                counted_channels[user] = 0;
+            }
+            let bit = 1u64 << entry.slot.channel;
+            if counted_channels[user] & bit == 0 {
+                counted_channels[user] |= bit;
+                per_channel[usize::from(entry.slot.channel)] += 1;
             }
         }
-        if let Some((open, list)) = current {
-            users.entry(open).or_default().extend(list);
+        if let Some((done, per_channel)) = open {
+            add_counts(&mut counts, done, per_channel);
+        }
+        Some(counts)
+    }
+
+    /// Any label order: each (label, channel)'s users, sorted and deduplicated.
+    fn counted_by_sorting(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> HashMap<(u32, u16), i64> {
+        let mut users: HashMap<(u32, u16), Vec<u32>> = HashMap::new();
+        for (label, entry) in self.labelled(filter, classifier) {
+            users
+                .entry((label, entry.slot.channel))
+                .or_default()
+                .push(entry.user);
         }
         users
             .into_iter()
-            .map(|((label, channel), mut list)| {
+            .map(|(key, mut list)| {
                 list.sort_unstable();
                 list.dedup();
-                let uuid = self.channels[channel as usize].clone();
-                ((i64::from(label), uuid), list.len() as i64)
+                (key, list.len() as i64)
             })
             .collect()
+    }
+}
+
+/// Adds one label's user counts per channel number.
+fn add_counts(counts: &mut HashMap<(u32, u16), i64>, label: u32, per_channel: Vec<i64>) {
+    for (channel, users) in per_channel.into_iter().enumerate() {
+        if users > 0 {
+            *counts.entry((label, channel as u16)).or_default() += users;
+        }
     }
 }
 
