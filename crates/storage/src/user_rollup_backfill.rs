@@ -10,14 +10,15 @@
 
 use std::time::{Duration, Instant};
 
-use deltalake_core::DeltaTableError;
 use deltalake_core::kernel::transaction::CommitBuilder;
 use deltalake_core::kernel::{Action, MetadataExt};
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake_core::{DeltaTable, DeltaTableError};
 
 use crate::compact::spilling_session;
 use crate::encode::{RollupRows, encode};
+use crate::live_files::FileStatistics;
 use crate::rollup::{
     BUCKET_MICROS, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
     UserRollupKey,
@@ -44,21 +45,23 @@ impl EventTable {
     /// come from the event tables either way).
     pub async fn add_user_rollups(&self) -> Result<Option<UserRollupsAdded>> {
         let started = Instant::now();
-        let mut writer = self.writer.lock().await;
-        writer.table.update_incremental(None).await?;
-        let table = &writer.table;
-        if !has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?
-            || has_property(table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?
-        {
+        // The property is never removed: a table that has it needs neither the writer lock
+        // (which would hold up ingest) nor another look.
+        if !needs_user_rollups(&self.fresh_table().await?)? {
             return Ok(None);
         }
-        let users = latest_versions_per_user(self, table).await?;
+        let mut writer = self.writer.lock().await;
+        writer.table.update_incremental(None).await?;
+        if !needs_user_rollups(&writer.table)? {
+            return Ok(None);
+        }
+        let users = latest_versions_per_user(&writer.table, &self.file_statistics).await?;
         let conversations = users.iter().map(|(_, count)| count).sum();
         let rows = RollupRows {
             buckets: Vec::new(),
             users,
         };
-        let schema = table.snapshot()?.snapshot().arrow_schema();
+        let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let written_at = writer.next_written_at();
         let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
 
@@ -98,12 +101,18 @@ impl EventTable {
     }
 }
 
+/// Whether `table` keeps rollups but not yet user rollups.
+fn needs_user_rollups(table: &DeltaTable) -> Result<bool> {
+    Ok(has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?
+        && !has_property(table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?)
+}
+
 /// Per user rollup key, the sessions whose latest version it is.
 async fn latest_versions_per_user(
-    events: &EventTable,
-    table: &deltalake_core::DeltaTable,
+    table: &DeltaTable,
+    file_statistics: &FileStatistics,
 ) -> Result<Vec<(UserRollupKey, i64)>> {
-    let ctx = spilling_session(table, &events.file_statistics).await?;
+    let ctx = spilling_session(table, file_statistics).await?;
     let batches = ctx
         .sql(&format!(
             "SELECT org_id, env_id, bot_id, at - ((at % {BUCKET_MICROS}) + {BUCKET_MICROS}) % {BUCKET_MICROS},
