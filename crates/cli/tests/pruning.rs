@@ -141,3 +141,91 @@ fn a_session_opens_only_the_files_whose_session_codes_span_it() {
     let output = run(talkhouse(&data).args(["sql", "-c", "SELECT message_id FROM messages"]));
     assert!(!output.status.success(), "the garbage is there");
 }
+
+/// Compacted files keep data pages of at most 1,024 rows with page statistics on
+/// `session_code`, so a transcript decodes the few pages holding its session, not the month.
+#[tokio::test]
+async fn a_transcript_of_a_compacted_month_decodes_only_the_pages_of_its_session() {
+    use chrono::NaiveDate;
+    use talkhouse_core::generate::{GenerateConfig, Generator};
+    use talkhouse_proto::v1;
+
+    let data = DataDir::new();
+    let generator = Generator::new(GenerateConfig {
+        seed: 7,
+        bots: 1,
+        days: 8,
+        until: NaiveDate::from_ymd_opt(2026, 3, 20).unwrap(),
+        conversations_per_day: 1000,
+    });
+    let table = data.table().await;
+    for day in generator.events() {
+        table.write(day, None).await.unwrap();
+    }
+    table.compact(2, |_| {}).await.unwrap();
+    let tenant = generator.bots()[0].tenant;
+    let in_month =
+        "bot_id = '{bot}' AND month = '2026-03'".replace("{bot}", &tenant.bot_id.to_string());
+    let messages_in_month: u64 = sql_rows(
+        &data,
+        &format!("SELECT count(*) FROM messages WHERE {in_month}"),
+    )[0]
+    .parse()
+    .unwrap();
+    assert!(messages_in_month > 20_000, "{messages_in_month} messages");
+    let session = &sql_rows(
+        &data,
+        &format!(
+            "SELECT session_code FROM conversations WHERE bot_id = '{}' \
+             AND started_at >= TIMESTAMP '2026-03-10T00:00:00Z' \
+             ORDER BY session_code LIMIT 1 OFFSET 1000",
+            tenant.bot_id
+        ),
+    )[0];
+    let expected = sql_rows(
+        &data,
+        &format!(
+            "SELECT message_id FROM messages WHERE {in_month} AND session_code = '{session}' \
+             ORDER BY sent_at, message_id"
+        ),
+    );
+    assert!(!expected.is_empty());
+
+    let server = RunningServer::start(table).await;
+    let mut clients = Clients::connect(&server).await;
+    let request = v1::GetConversationRequest {
+        bot: bot_ref(
+            &tenant.org_id.to_string(),
+            &tenant.env_id.to_string(),
+            &tenant.bot_id.to_string(),
+        ),
+        session_code: session.clone(),
+        timezone: "Asia/Kolkata".into(),
+    };
+    // The first answer about a bot also reads what each of its files holds, for every answer's
+    // provenance; the second reads only the transcript.
+    for _ in 0..2 {
+        clients
+            .conversations
+            .get_conversation(request.clone())
+            .await
+            .unwrap();
+    }
+    let transcript = clients
+        .conversations
+        .get_conversation(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = transcript
+        .messages
+        .iter()
+        .map(|m| m.message_id.clone())
+        .collect();
+    assert_eq!(ids, expected);
+    let rows_scanned = transcript.provenance.unwrap().rows_scanned;
+    // The session's version pages and message pages: a few of 1,024 rows, where one page of the
+    // Parquet default holds 20,000.
+    assert!(rows_scanned <= 6 * 1024, "{rows_scanned} rows scanned");
+    server.stop().await;
+}

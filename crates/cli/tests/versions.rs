@@ -1,9 +1,10 @@
 //! Which version of a conversation wins (CONTRACT §2, §6 "Ingest").
 
 use super::support::*;
+use talkhouse_proto::v1;
 
-#[test]
-fn the_latest_updated_at_wins_and_ties_go_to_the_later_write() {
+#[tokio::test]
+async fn the_latest_updated_at_wins_and_ties_go_to_the_later_write() {
     let data = DataDir::new();
     let mut moved = conversation("s-3", "2024-01-31T23:50:00Z", "2024-01-31T23:55:00Z", None);
     moved["user_messages"] = serde_json::json!(1);
@@ -77,4 +78,32 @@ fn the_latest_updated_at_wins_and_ties_go_to_the_later_write() {
         ]
     );
     assert_eq!(count(&data, "conversation_versions"), 8);
+
+    // A transcript ranks the session's versions itself: it must pick the view's winner.
+    let server = RunningServer::start(data.table().await).await;
+    let mut clients = Clients::connect(&server).await;
+    let mut records = Vec::new();
+    for session in ["s-1", "s-2", "s-3"] {
+        let transcript = clients
+            .conversations
+            .get_conversation(v1::GetConversationRequest {
+                bot: bot_ref(ORG, ENV, BOT),
+                session_code: session.into(),
+                timezone: "UTC".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!transcript.derived, "{session}");
+        let record = transcript.conversation.unwrap();
+        records.push(format!(
+            "{},{},{},{}",
+            record.session_code,
+            record.satisfaction.unwrap(),
+            instant(&record.started_at).format("%Y-%m-%dT%H:%M:%SZ"),
+            record.user_messages
+        ));
+    }
+    assert_eq!(records, rows);
+    server.stop().await;
 }

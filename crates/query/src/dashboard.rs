@@ -271,7 +271,10 @@ impl Dashboard {
     pub async fn has_session(&self, tenant: Tenant, session_code: &str) -> Result<bool> {
         let mut run = self.start(tenant, None).await?;
         let same_session = col("session_code").eq(datafusion::prelude::lit(session_code));
-        let records = run.conversations().await?.filter(same_session.clone())?;
+        let records = run
+            .conversation_versions()
+            .await?
+            .filter(same_session.clone())?;
         if run.count(records.limit(0, Some(1))?).await? > 0 {
             return Ok(true);
         }
@@ -434,6 +437,15 @@ impl Run {
         Ok(self
             .ctx
             .table("conversations")
+            .await?
+            .filter(predicates::tenant(&self.tenant))?)
+    }
+
+    /// Every version of the bot's conversation records.
+    async fn conversation_versions(&self) -> Result<DataFrame> {
+        Ok(self
+            .ctx
+            .table("conversation_versions")
             .await?
             .filter(predicates::tenant(&self.tenant))?)
     }

@@ -52,11 +52,13 @@ SELECT org_id, env_id, bot_id, month, message_id, session_code, user_id, busines
        flow, tags, written_at
 FROM events WHERE kind = 'message'";
 
-const CONVERSATION_VERSIONS: &str = "
-SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid,
-       started_at, ended_at, updated_at, satisfaction, flows, tags, user_messages, bot_messages,
-       written_at, batch_line
-FROM events WHERE kind = 'conversation'";
+/// Every conversation version written, with the columns of `conversations` and the order of
+/// writing: a session's latest version is its first by [`talkhouse_storage::versions`]' ranking.
+const CONVERSATION_VERSIONS: &str = concat!(
+    conversation_columns!(),
+    ", written_at, batch_line
+FROM events WHERE kind = 'conversation'"
+);
 
 /// The `conversations` view of tables that record the versions each batch supersedes (see
 /// `talkhouse_storage::versions`): every version neither superseded at write nor named by a later

@@ -18,13 +18,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::file_layout::writer_properties;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
 use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
 
 use crate::encode::{RollupRows, encode};
 use crate::live_files::{self, FileStatistics};
@@ -242,8 +241,7 @@ async fn rewrite(
         .with_save_mode(SaveMode::Overwrite)
         .with_replace_where(in_partition)
         .with_writer_properties(
-            WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            writer_properties()
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                 .build(),
         )

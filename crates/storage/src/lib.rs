@@ -8,6 +8,7 @@
 mod compact;
 mod encode;
 mod error;
+mod file_layout;
 mod live_files;
 mod location;
 mod message_ids;

@@ -18,13 +18,14 @@ use deltalake_core::{DeltaTable, DeltaTableError};
 
 use crate::compact::spilling_session;
 use crate::encode::{RollupRows, encode};
+use crate::file_layout::writer_properties;
 use crate::live_files::FileStatistics;
 use crate::rollup::{
     BUCKET_MICROS, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
     UserRollupKey,
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
-use crate::table::{has_property, writer_properties};
+use crate::table::has_property;
 use crate::versions::{BatchVersions, LATEST_VERSION_FIRST};
 use crate::{EventTable, Result, read};
 
@@ -66,8 +67,8 @@ impl EventTable {
         let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
 
         let table = &writer.table;
-        let mut files =
-            RecordBatchWriter::for_table(table)?.with_writer_properties(writer_properties());
+        let mut files = RecordBatchWriter::for_table(table)?
+            .with_writer_properties(writer_properties().build());
         files.write(batch).await?;
         let mut actions: Vec<Action> = files.flush().await?.into_iter().map(Action::Add).collect();
         let snapshot = table.snapshot()?;

@@ -343,9 +343,19 @@ pub(super) async fn selected_messages(
 }
 
 /// The session's record and messages; a record derived from the messages when it has none.
+/// The record is the session's first version by the ranking of the `conversations` view, read
+/// from its versions: one scan instead of the view's join with every recorded supersession.
 pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
     let same_session = col("session_code").eq(lit(session_code.to_string()));
-    let records = run.conversations().await?.filter(same_session.clone())?;
+    let records = run
+        .conversation_versions()
+        .await?
+        .filter(same_session.clone())?
+        .sort(ordering(
+            &["updated_at", "written_at", "batch_line"],
+            Order::Desc,
+        ))?
+        .limit(0, Some(1))?;
     let messages = run
         .messages()
         .await?

@@ -9,7 +9,7 @@ use talkhouse_storage::rollup::BUCKET_MICROS;
 
 use super::bot_facts::BotFacts;
 use super::predicates::instant;
-use super::{Run, Summary, columns, predicates};
+use super::{Run, Summary, columns};
 use crate::Result;
 
 pub(super) async fn summary(run: &mut Run) -> Result<Summary> {
@@ -110,10 +110,8 @@ pub(super) async fn newest_event(run: &mut Run) -> Result<Option<DateTime<Utc>>>
         .await?
         .aggregate(vec![], vec![max(col("sent_at")).alias("newest")])?;
     let versions = run
-        .ctx
-        .table("conversation_versions")
+        .conversation_versions()
         .await?
-        .filter(predicates::tenant(&run.tenant))?
         .aggregate(vec![], vec![max(col("updated_at")).alias("newest")])?;
     let mut newest: Option<DateTime<Utc>> = None;
     for df in [messages, versions] {

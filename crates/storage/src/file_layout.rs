@@ -1,0 +1,40 @@
+//! How the table's Parquet files are laid out: compression, data pages and their statistics.
+
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
+
+/// Rows per data page. Compaction sorts a bot's messages by time and its conversations by start,
+/// so one session's rows lie within a page or two of each column: with the Parquet default of
+/// 20,000 rows, a transcript decompressed and decoded 20,000 rows of every column to return ten.
+const PAGE_ROWS: usize = 1024;
+
+/// The columns whose page statistics let a scan skip pages: those the dashboard filters and
+/// orders by. The others keep per-file statistics only, so the page index a cached footer
+/// carries stays small however many pages a file has.
+const PAGE_STATISTICS_COLUMNS: [&str; 8] = [
+    "session_code",
+    "sent_at",
+    "started_at",
+    "updated_at",
+    "channel_uuid",
+    "user_id",
+    "message_id",
+    "business_key",
+];
+
+/// The properties of every file the table writes: ingest batches, compacted partitions and
+/// added rollups. zstd level 1 instead of the default snappy: the demo dataset takes 12% less
+/// space.
+pub(crate) fn writer_properties() -> WriterPropertiesBuilder {
+    PAGE_STATISTICS_COLUMNS.iter().fold(
+        WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_data_page_row_count_limit(PAGE_ROWS)
+            .set_statistics_enabled(EnabledStatistics::Chunk),
+        |builder, column| {
+            builder
+                .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::Page)
+        },
+    )
+}
