@@ -101,6 +101,21 @@ async fn compaction_killed_anywhere_loses_nothing_and_finished_keeps_every_answe
     run_ok(talkhouse(&data).arg("compact"));
     let again = run_ok(talkhouse(&data).arg("compact"));
     assert!(again.starts_with("compacted 0 partitions"), "{again}");
+    // One file per partition is left; `--min-files 1` rewrites each (into the current file
+    // layout, after an upgrade) and changes no answer.
+    let partitions = table.file_count().await.unwrap();
+    let rewritten = run_ok(talkhouse(&data).args(["compact", "--min-files", "1"]));
+    assert!(
+        rewritten.contains(&format!(
+            "compacted {partitions} partitions: {partitions} files before, {partitions} after"
+        )),
+        "{rewritten}"
+    );
+    assert_eq!(
+        fingerprint(&data),
+        before,
+        "after rewriting every partition"
+    );
 
     assert_eq!(fingerprint(&data), before, "after compaction");
     let files_after = table.file_count().await.unwrap();

@@ -80,7 +80,8 @@ pub struct CompactionOutcome {
 impl EventTable {
     /// Adds the user rollup rows when the table was created before them (see
     /// [`EventTable::add_user_rollups`]), then rewrites every partition holding at least
-    /// `min_files` files; `on_partition` hears of each rewrite as it commits.
+    /// `min_files` files (1 rewrites every partition); `on_partition` hears of each rewrite as it
+    /// commits.
     pub async fn compact(
         &self,
         min_files: usize,
@@ -95,7 +96,7 @@ impl EventTable {
             ..CompactionOutcome::default()
         };
         for (partition, (count, bytes)) in files {
-            if count < min_files.max(2) {
+            if count < min_files.max(1) {
                 continue;
             }
             let started = Instant::now();
