@@ -277,3 +277,123 @@ pub(super) async fn index_for(
     }
     Ok(index)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use talkhouse_core::request::{Checker, FilterInput, Limits};
+    use talkhouse_core::window::InstantRange;
+
+    use super::*;
+    use talkhouse_storage::rollup::BUCKET_MICROS;
+
+    const DAY: i64 = 96 * BUCKET_MICROS;
+
+    /// An index of `rows` random (bucket, channel, user, untagged) rows over ten days.
+    fn index(channels: u16, users: u32, rows: usize, mut seed: u64) -> UserIndex {
+        let mut next = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let mut entries: Vec<UserRow> = (0..rows)
+            .map(|_| UserRow {
+                slot: Slot {
+                    bucket: next(10 * 96) as i64 * BUCKET_MICROS,
+                    channel: next(u64::from(channels)) as u16,
+                    untagged: next(2) == 0,
+                },
+                user: next(u64::from(users)) as u32,
+                conversations: 1,
+            })
+            .collect();
+        entries.sort_unstable_by_key(|row| row.key());
+        entries.dedup_by_key(|row| row.key());
+        UserIndex::of(LiveRows {
+            entries: Arc::new(entries),
+            channels: (0..channels).map(|c| format!("channel-{c}")).collect(),
+            users: users as usize,
+        })
+    }
+
+    fn every_channel() -> Filter {
+        let input = FilterInput {
+            start_date: "1970-01-01".into(),
+            end_date: "1970-01-10".into(),
+            ..Default::default()
+        };
+        input
+            .check("filter", &Limits::default(), &mut Checker::new())
+            .expect("a valid filter")
+    }
+
+    /// Each day of the ten its own range, labelled by `label(day)`.
+    fn days_labelled(label: impl Fn(i64) -> u32) -> Classifier {
+        Classifier::new(
+            (0..10)
+                .map(|day| {
+                    let range = InstantRange {
+                        start: day * DAY,
+                        end: (day + 1) * DAY,
+                    };
+                    (range, label(day))
+                })
+                .collect(),
+        )
+    }
+
+    /// Distinct users per (label, channel uuid), by sets.
+    fn expected(index: &UserIndex, classifier: &Classifier) -> HashMap<(i64, String), i64> {
+        let mut users: HashMap<(i64, String), HashSet<u32>> = HashMap::new();
+        for entry in index.entries.iter() {
+            if let Some(label) = classifier.classify(entry.slot.bucket) {
+                let channel = index.channels[usize::from(entry.slot.channel)].clone();
+                users
+                    .entry((i64::from(label), channel))
+                    .or_default()
+                    .insert(entry.user);
+            }
+        }
+        users
+            .into_iter()
+            .map(|(key, users)| (key, users.len() as i64))
+            .collect()
+    }
+
+    /// The one-pass count where labels follow time, the sort where they do not or where a bot
+    /// has more channels than a mark holds: each against sets of users.
+    #[test]
+    fn every_way_of_counting_counts_each_user_once_per_label_and_channel() {
+        let filter = every_channel();
+        let in_time_order = days_labelled(|day| (day / 3) as u32);
+        let out_of_order = days_labelled(|day| (day % 3) as u32);
+        let few_channels = index(3, 200, 5_000, 0x9e37_79b9_7f4a_7c15);
+        assert!(
+            few_channels
+                .counted_by_marks(&filter, &in_time_order)
+                .is_some()
+        );
+        assert!(
+            few_channels
+                .counted_by_marks(&filter, &out_of_order)
+                .is_none()
+        );
+        let many_channels = index(70, 200, 5_000, 0x2545_f491_4f6c_dd1d);
+        assert!(
+            many_channels
+                .counted_by_marks(&filter, &in_time_order)
+                .is_none()
+        );
+        for (index, classifier) in [
+            (&few_channels, &in_time_order),
+            (&few_channels, &out_of_order),
+            (&many_channels, &in_time_order),
+        ] {
+            let counted = index.by_label_and_channel(&filter, classifier);
+            assert!(counted.values().any(|&users| users > 1));
+            assert_eq!(counted, expected(index, classifier));
+        }
+    }
+}
