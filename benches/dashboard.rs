@@ -41,6 +41,14 @@ const CONCURRENT_SECONDS: u64 = 10;
 const COMMITS: usize = 10;
 
 fn main() {
+    // `TALKHOUSE_LOG=talkhouse_storage=debug` logs the phases of every write (duplicate lookup,
+    // conversation lookup, encoding, commit) while the dataset is generated.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("TALKHOUSE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let name = std::env::args()
         .skip(1)
         .find(|a| !a.starts_with('-'))
