@@ -6,7 +6,7 @@
 //! user, untagged) and keeps the positive ones, sorted by bucket: any window of whole buckets then
 //! reads its users from one slice, and each user's first bucket decides NEW against RETURNING.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -184,9 +184,9 @@ impl UserIndex {
     }
 
     /// One pass over the window when the labels follow the buckets (a series labels its periods
-    /// in time order): each user keeps the label they were last counted under and the channels
-    /// counted there, so a user seen again under that label is not counted again. `None` when a
-    /// label comes after a greater one, or the bot has more channels than a mark holds.
+    /// in time order), on two cores: the window is cut at a change of label near its middle, and
+    /// each half counts its own labels. `None` when a label comes after a greater one, or the bot
+    /// has more channels than a mark holds.
     fn counted_by_marks(
         &self,
         filter: &Filter,
@@ -195,11 +195,55 @@ impl UserIndex {
         if self.channels.len() > u64::BITS as usize {
             return None;
         }
-        let mut last_label = vec![0u32; self.first_bucket.len()];
-        let mut counted_channels = vec![0u64; self.first_bucket.len()];
+        let Some(bounds) = classifier.bounds() else {
+            return Some(HashMap::new());
+        };
+        let start = self
+            .entries
+            .partition_point(|e| e.slot.bucket < bounds.start);
+        let end = self.entries.partition_point(|e| e.slot.bucket < bounds.end);
+        let window = &self.entries[start..end];
+        let (earlier, later) =
+            window.split_at(label_change_after(window, window.len() / 2, classifier));
+        let (earlier, later) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| self.counted_by_marks_in(later, filter, classifier));
+            (
+                self.counted_by_marks_in(earlier, filter, classifier),
+                later.join(),
+            )
+        });
+        let (mut counts, later) = (earlier?, later.expect("counting does not panic")?);
+        // Each half must hold whole labels: a label in both would count its users twice.
+        let labels: HashSet<u32> = counts.keys().map(|(label, _)| *label).collect();
+        for (key, users) in later {
+            if labels.contains(&key.0) {
+                return None;
+            }
+            counts.insert(key, users);
+        }
+        Some(counts)
+    }
+
+    /// [`Self::counted_by_marks`] over some of the entries: each user keeps the label they were
+    /// last counted under and the channels counted there, so a user seen again under that label
+    /// is not counted again.
+    fn counted_by_marks_in(
+        &self,
+        entries: &[UserRow],
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        /// A user's last label and the channels they were counted in under it, side by side: one
+        /// cache line per entry read.
+        #[derive(Clone, Copy, Default)]
+        struct Mark {
+            label: u32,
+            channels: u64,
+        }
+        let mut marks = vec![Mark::default(); self.first_bucket.len()];
         let mut counts = HashMap::new();
         let mut open: Option<(u32, Vec<i64>)> = None;
-        for (label, entry) in self.labelled(filter, classifier) {
+        for (label, entry) in bucketed::labelled(entries, &self.channels, filter, classifier) {
             let per_channel = match &mut open {
                 Some((open_label, per_channel)) if *open_label == label => per_channel,
                 Some((open_label, _)) if *open_label > label => return None,
@@ -210,14 +254,13 @@ impl UserIndex {
                     &mut open.insert((label, vec![0; self.channels.len()])).1
                 }
             };
-            let user = entry.user as usize;
-            if last_label[user] != label {
-                last_label[user] = label;
-                counted_channels[user] = 0;
+            let mark = &mut marks[entry.user as usize];
+            if mark.label != label {
+                *mark = Mark { label, channels: 0 };
             }
             let bit = 1u64 << entry.slot.channel;
-            if counted_channels[user] & bit == 0 {
-                counted_channels[user] |= bit;
+            if mark.channels & bit == 0 {
+                mark.channels |= bit;
                 per_channel[usize::from(entry.slot.channel)] += 1;
             }
         }
@@ -251,6 +294,25 @@ impl UserIndex {
     }
 }
 
+/// The first index at or after `from` whose entry's label differs from the one before it (or
+/// `entries.len()`); entries are sorted by bucket.
+fn label_change_after(entries: &[UserRow], from: usize, classifier: &Classifier) -> usize {
+    let Some(first) = entries.get(from) else {
+        return entries.len();
+    };
+    let label = classifier.classify(first.slot.bucket);
+    let mut bucket = first.slot.bucket;
+    for (index, entry) in entries.iter().enumerate().skip(from + 1) {
+        if entry.slot.bucket != bucket {
+            bucket = entry.slot.bucket;
+            if classifier.classify(bucket) != label {
+                return index;
+            }
+        }
+    }
+    entries.len()
+}
+
 /// Adds one label's user counts per channel number.
 fn add_counts(counts: &mut HashMap<(u32, u16), i64>, label: u32, per_channel: Vec<i64>) {
     for (channel, users) in per_channel.into_iter().enumerate() {
@@ -280,8 +342,6 @@ pub(super) async fn index_for(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use talkhouse_core::request::{Checker, FilterInput, Limits};
     use talkhouse_core::window::InstantRange;
 
@@ -362,8 +422,9 @@ mod tests {
             .collect()
     }
 
-    /// The one-pass count where labels follow time, the sort where they do not or where a bot
-    /// has more channels than a mark holds: each against sets of users.
+    /// The one-pass count where labels follow time, the sort where they do not (in the whole
+    /// window or across its two halves) or where a bot has more channels than a mark holds: each
+    /// against sets of users.
     #[test]
     fn every_way_of_counting_counts_each_user_once_per_label_and_channel() {
         let filter = every_channel();
@@ -380,6 +441,17 @@ mod tests {
                 .counted_by_marks(&filter, &out_of_order)
                 .is_none()
         );
+        // Each half of the window (cut at day 6) in time order, but sharing labels 2 to 4.
+        let halves_share_labels = days_labelled(|day| match day {
+            0..4 => day as u32,
+            4..6 => 4,
+            _ => (day - 4) as u32,
+        });
+        assert!(
+            few_channels
+                .counted_by_marks(&filter, &halves_share_labels)
+                .is_none()
+        );
         let many_channels = index(70, 200, 5_000, 0x2545_f491_4f6c_dd1d);
         assert!(
             many_channels
@@ -389,6 +461,7 @@ mod tests {
         for (index, classifier) in [
             (&few_channels, &in_time_order),
             (&few_channels, &out_of_order),
+            (&few_channels, &halves_share_labels),
             (&many_channels, &in_time_order),
         ] {
             let counted = index.by_label_and_channel(&filter, classifier);
