@@ -184,8 +184,8 @@ impl UserIndex {
     }
 
     /// One pass over the window when the labels follow the buckets (a series labels its periods
-    /// in time order), on two cores: the window is cut at a change of label near its middle, and
-    /// each half counts its own labels. `None` when a label comes after a greater one, or the bot
+    /// in time order), on two cores for a long window: it is cut at a change of label near its
+    /// middle, and each half counts its own labels. `None` when a label comes after a greater one, or the bot
     /// has more channels than a mark holds.
     fn counted_by_marks(
         &self,
@@ -203,6 +203,9 @@ impl UserIndex {
             .partition_point(|e| e.slot.bucket < bounds.start);
         let end = self.entries.partition_point(|e| e.slot.bucket < bounds.end);
         let window = &self.entries[start..end];
+        if window.len() < 2 * ENTRIES_PER_CORE {
+            return self.counted_by_marks_in(window, filter, classifier);
+        }
         let (earlier, later) =
             window.split_at(label_change_after(window, window.len() / 2, classifier));
         let (earlier, later) = std::thread::scope(|scope| {
@@ -233,14 +236,10 @@ impl UserIndex {
         filter: &Filter,
         classifier: &Classifier,
     ) -> Option<HashMap<(u32, u16), i64>> {
-        /// A user's last label and the channels they were counted in under it, side by side: one
-        /// cache line per entry read.
-        #[derive(Clone, Copy, Default)]
-        struct Mark {
-            label: u32,
-            channels: u64,
-        }
-        let mut marks = vec![Mark::default(); self.first_bucket.len()];
+        // Per user, the last label (high 64 bits) and the channels counted under it (low 64
+        // bits): one memory access per entry, and a zeroed allocation whose pages are touched
+        // only for the users the entries hold.
+        let mut marks = vec![0u128; self.first_bucket.len()];
         let mut counts = HashMap::new();
         let mut open: Option<(u32, Vec<i64>)> = None;
         for (label, entry) in bucketed::labelled(entries, &self.channels, filter, classifier) {
@@ -255,12 +254,12 @@ impl UserIndex {
                 }
             };
             let mark = &mut marks[entry.user as usize];
-            if mark.label != label {
-                *mark = Mark { label, channels: 0 };
+            if (*mark >> 64) as u32 != label {
+                *mark = u128::from(label) << 64;
             }
-            let bit = 1u64 << entry.slot.channel;
-            if mark.channels & bit == 0 {
-                mark.channels |= bit;
+            let bit = 1u128 << entry.slot.channel;
+            if *mark & bit == 0 {
+                *mark |= bit;
                 per_channel[usize::from(entry.slot.channel)] += 1;
             }
         }
@@ -293,6 +292,9 @@ impl UserIndex {
             .collect()
     }
 }
+
+/// Entries a window must hold per core before its count is shared between two.
+const ENTRIES_PER_CORE: usize = 100_000;
 
 /// The first index at or after `from` whose entry's label differs from the one before it (or
 /// `entries.len()`); entries are sorted by bucket.
@@ -422,7 +424,8 @@ mod tests {
             .collect()
     }
 
-    /// The one-pass count where labels follow time, the sort where they do not (in the whole
+    /// The one-pass count where labels follow time (on two cores: the window holds more than
+    /// twice [`ENTRIES_PER_CORE`]), the sort where they do not (in the whole
     /// window or across its two halves) or where a bot has more channels than a mark holds: each
     /// against sets of users.
     #[test]
@@ -430,7 +433,7 @@ mod tests {
         let filter = every_channel();
         let in_time_order = days_labelled(|day| (day / 3) as u32);
         let out_of_order = days_labelled(|day| (day % 3) as u32);
-        let few_channels = index(3, 200, 5_000, 0x9e37_79b9_7f4a_7c15);
+        let few_channels = index(3, 20_000, 3 * ENTRIES_PER_CORE, 0x9e37_79b9_7f4a_7c15);
         assert!(
             few_channels
                 .counted_by_marks(&filter, &in_time_order)
