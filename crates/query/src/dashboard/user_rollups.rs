@@ -185,8 +185,8 @@ impl UserIndex {
 
     /// One pass over the window when the labels follow the buckets (a series labels its periods
     /// in time order), on two cores for a long window: it is cut at a change of label near its
-    /// middle, and each half counts its own labels. `None` when a label comes after a greater one, or the bot
-    /// has more channels than a mark holds.
+    /// middle, and each half counts its own labels. `None` when a label comes after a greater
+    /// one, or the bot has more channels than a mark holds.
     fn counted_by_marks(
         &self,
         filter: &Filter,
