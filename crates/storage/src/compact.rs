@@ -18,7 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::file_layout::writer_properties;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
@@ -26,6 +25,7 @@ use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::encode::{RollupRows, encode};
+use crate::file_layout::writer_properties;
 use crate::live_files::{self, FileStatistics};
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, UserRollupKey};
 use crate::schema::{

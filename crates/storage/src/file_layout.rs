@@ -10,8 +10,8 @@ use parquet::schema::types::ColumnPath;
 const PAGE_ROWS: usize = 1024;
 
 /// The columns whose page statistics let a scan skip pages: those the dashboard filters and
-/// orders by. The others keep per-file statistics only, so the page index a cached footer
-/// carries stays small however many pages a file has.
+/// orders by. The others keep per-file statistics only, so the column index a cached footer
+/// carries holds bounds for these columns' pages alone.
 const PAGE_STATISTICS_COLUMNS: [&str; 8] = [
     "session_code",
     "sent_at",
