@@ -423,31 +423,28 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    /// The bot's messages.
-    async fn messages(&self) -> Result<DataFrame> {
+    /// The bot's rows of a view.
+    async fn of_bot(&self, view: &str) -> Result<DataFrame> {
         Ok(self
             .ctx
-            .table("messages")
+            .table(view)
             .await?
             .filter(predicates::tenant(&self.tenant))?)
+    }
+
+    /// The bot's messages.
+    async fn messages(&self) -> Result<DataFrame> {
+        self.of_bot("messages").await
     }
 
     /// The latest versions of the bot's conversation records.
     async fn conversations(&self) -> Result<DataFrame> {
-        Ok(self
-            .ctx
-            .table("conversations")
-            .await?
-            .filter(predicates::tenant(&self.tenant))?)
+        self.of_bot("conversations").await
     }
 
     /// Every version of the bot's conversation records.
     async fn conversation_versions(&self) -> Result<DataFrame> {
-        Ok(self
-            .ctx
-            .table("conversation_versions")
-            .await?
-            .filter(predicates::tenant(&self.tenant))?)
+        self.of_bot("conversation_versions").await
     }
 
     /// The bot's channels, ordered by uuid.
@@ -459,10 +456,8 @@ impl Run {
             return Ok(known);
         }
         let df = self
-            .ctx
-            .table("channels")
+            .of_bot("channels")
             .await?
-            .filter(predicates::tenant(&self.tenant))?
             .sort(vec![col("channel_uuid").sort(true, false)])?;
         let mut channels = Vec::new();
         for batch in self.collect(df).await? {
