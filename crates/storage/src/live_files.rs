@@ -5,8 +5,9 @@
 //! benchmark (`benches/RESULTS.md`), paid by every query of a dashboard. Here the live files are
 //! listed once per version, and each file's entry (partition values and statistics) is built once
 //! per process ([`FileStatistics`]: files are never rewritten in place), so a version with a few
-//! new files costs a lookup per old file, which compaction's commit per partition relies on. A scan keeps the files whose partition values pass the query's
-//! partition filters, then those whose statistics may hold matching rows (both one vectorized
+//! new files costs a lookup per old file, which compaction's commit per partition relies on. A
+//! scan keeps the files whose partition values pass the query's partition filters, then those
+//! whose statistics may hold matching rows (both one vectorized
 //! evaluation over all files), and lets DataFusion's Parquet reader prune row groups with footers
 //! from the shared metadata cache.
 //!

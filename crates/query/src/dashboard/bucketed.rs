@@ -101,6 +101,18 @@ pub(super) fn answers(filter: &Filter, classifier: &Classifier, since: Option<i6
         && since.is_none_or(|micros| micros % BUCKET_MICROS == 0)
 }
 
+/// The `entries` (sorted by bucket) within the classifier's bounds: one slice.
+pub(super) fn in_bounds<'a, R: Bucketed>(entries: &'a [R], classifier: &Classifier) -> &'a [R] {
+    match classifier.bounds() {
+        Some(bounds) => {
+            let start = entries.partition_point(|e| e.slot().bucket < bounds.start);
+            let end = entries.partition_point(|e| e.slot().bucket < bounds.end);
+            &entries[start..end]
+        }
+        None => &entries[..0],
+    }
+}
+
 /// The `entries` (sorted by bucket) the classifier labels that pass the filter's channels and
 /// untagged, each with its label; `channels` are the uuids by number.
 pub(super) fn labelled<'a, R: Bucketed>(
@@ -114,14 +126,7 @@ pub(super) fn labelled<'a, R: Bucketed>(
         channels.iter().map(|c| asked.contains(c)).collect()
     });
     let untagged_only = filter.untagged;
-    let slice = match classifier.bounds() {
-        Some(bounds) => {
-            let start = entries.partition_point(|e| e.slot().bucket < bounds.start);
-            let end = entries.partition_point(|e| e.slot().bucket < bounds.end);
-            &entries[start..end]
-        }
-        None => &entries[..0],
-    };
+    let slice = in_bounds(entries, classifier);
     let mut last: Option<(i64, Option<u32>)> = None;
     slice.iter().filter_map(move |entry| {
         if untagged_only && !entry.slot().untagged {

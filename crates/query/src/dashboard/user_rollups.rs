@@ -195,14 +195,7 @@ impl UserIndex {
         if self.channels.len() > u64::BITS as usize {
             return None;
         }
-        let Some(bounds) = classifier.bounds() else {
-            return Some(HashMap::new());
-        };
-        let start = self
-            .entries
-            .partition_point(|e| e.slot.bucket < bounds.start);
-        let end = self.entries.partition_point(|e| e.slot.bucket < bounds.end);
-        let window = &self.entries[start..end];
+        let window = bucketed::in_bounds(&self.entries, classifier);
         if window.len() < 2 * ENTRIES_PER_CORE {
             return self.counted_by_marks_in(window, filter, classifier);
         }
@@ -346,9 +339,9 @@ pub(super) async fn index_for(
 mod tests {
     use talkhouse_core::request::{Checker, FilterInput, Limits};
     use talkhouse_core::window::InstantRange;
+    use talkhouse_storage::rollup::BUCKET_MICROS;
 
     use super::*;
-    use talkhouse_storage::rollup::BUCKET_MICROS;
 
     const DAY: i64 = 96 * BUCKET_MICROS;
 
