@@ -191,7 +191,7 @@ async fn a_transcript_of_a_compacted_month_decodes_only_the_pages_of_its_session
     );
     assert!(!expected.is_empty());
 
-    let server = RunningServer::start(table).await;
+    let server = RunningServer::start(table.clone()).await;
     let mut clients = Clients::connect(&server).await;
     let request = v1::GetConversationRequest {
         bot: bot_ref(
@@ -227,5 +227,24 @@ async fn a_transcript_of_a_compacted_month_decodes_only_the_pages_of_its_session
     // The session's version pages and message pages: a few of 1,024 rows, where one page of the
     // Parquet default holds 20,000.
     assert!(rows_scanned <= 6 * 1024, "{rows_scanned} rows scanned");
+    // Each file read has its page index in the metadata cache: decoded once, not on every open.
+    let cached = table
+        .runtime()
+        .cache_manager
+        .get_file_metadata_cache()
+        .list_entries();
+    let message_files: Vec<_> = cached
+        .iter()
+        .filter(|(path, _)| path.as_ref().contains("kind=message"))
+        .collect();
+    assert!(!message_files.is_empty());
+    for (path, entry) in message_files {
+        let info = entry.value.file_metadata.extra_info();
+        assert_eq!(
+            info.get("page_index").map(String::as_str),
+            Some("true"),
+            "{path}"
+        );
+    }
     server.stop().await;
 }

@@ -12,6 +12,7 @@ mod file_layout;
 mod live_files;
 mod location;
 mod message_ids;
+mod page_index_cache;
 mod read;
 pub mod rollup;
 pub mod schema;

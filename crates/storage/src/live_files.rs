@@ -25,12 +25,11 @@ use datafusion::common::pruning::PrunableStatistics;
 use datafusion::common::stats::Precision;
 use datafusion::common::{DFSchema, Statistics};
 use datafusion::datasource::TableType;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::Result as DataFusionResult;
 use datafusion::logical_expr::utils::conjunction;
@@ -44,6 +43,7 @@ use deltalake_core::kernel::LogicalFileView;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
+use crate::page_index_cache::PageIndexCachingFactory;
 use crate::schema::PARTITION_COLUMNS;
 use crate::{Error, Result};
 
@@ -502,16 +502,26 @@ impl TableProvider for LiveFiles {
             Some(columns) => columns.iter().map(|&c| self.scan_index[c]).collect(),
             None => self.scan_index.clone(),
         };
-        let source = Arc::new(ParquetSource::new(self.scan_schema.clone()));
-        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+        // What `ParquetFormat::create_physical_plan` builds, with readers that cache the page
+        // index (see [`PageIndexCachingFactory`]).
+        let options = state.table_options().parquet.clone();
+        let runtime = state.runtime_env();
+        let readers = PageIndexCachingFactory::new(
+            runtime.object_store(&self.store)?,
+            runtime.cache_manager.get_file_metadata_cache(),
+        );
+        let mut source = ParquetSource::new(self.scan_schema.clone())
+            .with_table_parquet_options(options.clone())
+            .with_parquet_file_reader_factory(Arc::new(readers));
+        if let Some(hint) = options.global.metadata_size_hint {
+            source = source.with_metadata_size_hint(hint);
+        }
+        let config = FileScanConfigBuilder::new(self.store.clone(), Arc::new(source))
             .with_file_groups(file_groups.into_iter().map(FileGroup::new).collect())
             .with_statistics(statistics)
             .with_projection_indices(Some(projection))?
             .with_limit(limit)
             .build();
-        ParquetFormat::default()
-            .with_options(state.table_options().parquet.clone())
-            .create_physical_plan(state, config)
-            .await
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
