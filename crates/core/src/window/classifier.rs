@@ -60,6 +60,11 @@ impl Classifier {
             .all(|(range, _)| range.start % step == 0 && range.end % step == 0)
     }
 
+    /// The ranges in time order, each with its label; adjacent ranges differ in label.
+    pub fn ranges(&self) -> &[(InstantRange, u32)] {
+        &self.ranges
+    }
+
     /// From the first range's start to the last range's end: a cheap pre-filter for scans.
     pub fn bounds(&self) -> Option<InstantRange> {
         Some(InstantRange {

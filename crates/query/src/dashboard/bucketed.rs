@@ -2,12 +2,13 @@
 //! summed per key and sorted by 15-minute bucket, so that a window of whole buckets is one slice.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 
 use talkhouse_core::request::Filter;
-use talkhouse_core::window::Classifier;
+use talkhouse_core::window::{Classifier, InstantRange};
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
 use super::file_rows::Numbers;
@@ -104,13 +105,23 @@ pub(super) fn answers(filter: &Filter, classifier: &Classifier, since: Option<i6
 /// The `entries` (sorted by bucket) within the classifier's bounds: one slice.
 pub(super) fn in_bounds<'a, R: Bucketed>(entries: &'a [R], classifier: &Classifier) -> &'a [R] {
     match classifier.bounds() {
-        Some(bounds) => {
-            let start = entries.partition_point(|e| e.slot().bucket < bounds.start);
-            let end = entries.partition_point(|e| e.slot().bucket < bounds.end);
-            &entries[start..end]
-        }
+        Some(bounds) => &entries[within(entries, bounds)],
         None => &entries[..0],
     }
+}
+
+/// The indexes of the `entries` (sorted by bucket) in `range`.
+pub(super) fn within<R: Bucketed>(entries: &[R], range: InstantRange) -> Range<usize> {
+    entries.partition_point(|e| e.slot().bucket < range.start)
+        ..entries.partition_point(|e| e.slot().bucket < range.end)
+}
+
+/// Per channel number, whether the filter keeps it; `None` when it keeps every channel.
+pub(super) fn allowed_channels(filter: &Filter, channels: &[String]) -> Option<Vec<bool>> {
+    (!filter.channels.is_empty()).then(|| {
+        let asked: HashSet<String> = filter.channels.iter().map(|c| c.to_string()).collect();
+        channels.iter().map(|c| asked.contains(c)).collect()
+    })
 }
 
 /// The `entries` (sorted by bucket) the classifier labels that pass the filter's channels and
@@ -121,10 +132,7 @@ pub(super) fn labelled<'a, R: Bucketed>(
     filter: &Filter,
     classifier: &'a Classifier,
 ) -> impl Iterator<Item = (u32, &'a R)> + 'a {
-    let allowed: Option<Vec<bool>> = (!filter.channels.is_empty()).then(|| {
-        let asked: HashSet<String> = filter.channels.iter().map(|c| c.to_string()).collect();
-        channels.iter().map(|c| asked.contains(c)).collect()
-    });
+    let allowed = allowed_channels(filter, channels);
     let untagged_only = filter.untagged;
     let slice = in_bounds(entries, classifier);
     let mut last: Option<(i64, Option<u32>)> = None;

@@ -7,13 +7,14 @@
 //! reads its users from one slice, and each user's first bucket decides NEW against RETURNING.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
+use talkhouse_storage::rollup::BUCKET_MICROS;
 use talkhouse_storage::schema::KIND_USER_ROLLUP;
 
 use super::bucketed::{self, Bucketed, Slot};
@@ -103,6 +104,8 @@ pub(super) struct UserIndex {
     first_bucket: Vec<i64>,
     /// Channel uuids by number.
     channels: Vec<String>,
+    /// Built when a long window is first counted.
+    previous: OnceLock<Previous>,
 }
 
 /// Distinct users in each period of a traffic window.
@@ -128,6 +131,7 @@ impl UserIndex {
             entries,
             first_bucket,
             channels: live.channels,
+            previous: OnceLock::new(),
         }
     }
 
@@ -173,7 +177,8 @@ impl UserIndex {
         filter: &Filter,
         classifier: &Classifier,
     ) -> HashMap<(i64, String), i64> {
-        self.counted_by_marks(filter, classifier)
+        self.counted_by_previous(filter, classifier)
+            .or_else(|| self.counted_by_marks(filter, classifier))
             .unwrap_or_else(|| self.counted_by_sorting(filter, classifier))
             .into_iter()
             .map(|((label, channel), users)| {
@@ -181,6 +186,49 @@ impl UserIndex {
                 ((i64::from(label), uuid), users)
             })
             .collect()
+    }
+
+    /// One sequential pass when each label is one range of time (a series' periods are): a user
+    /// counts under a label at their entry whose previous one of the same channel lies before the
+    /// label's range. `None` when a label has several ranges, or when the window is short and
+    /// [`Previous`] is not built yet: marks count a short window faster than building it.
+    fn counted_by_previous(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        let ranges = classifier.ranges();
+        let mut labels = HashSet::new();
+        if !ranges.iter().all(|(_, label)| labels.insert(*label)) {
+            return None;
+        }
+        let previous = match self.previous.get() {
+            Some(previous) => previous,
+            None if bucketed::in_bounds(&self.entries, classifier).len() >= LONG_WINDOW => self
+                .previous
+                .get_or_init(|| Previous::of(&self.entries, self.first_bucket.len())),
+            None => return None,
+        };
+        let allowed = bucketed::allowed_channels(filter, &self.channels);
+        let kept = |entry: &UserRow| {
+            (!filter.untagged || entry.slot.untagged)
+                && allowed
+                    .as_ref()
+                    .is_none_or(|allowed| allowed[usize::from(entry.slot.channel)])
+        };
+        let mut counts = HashMap::new();
+        for (range, label) in ranges {
+            let mut per_channel = vec![0; self.channels.len()];
+            let first = previous.number(range.start);
+            for at in bucketed::within(&self.entries, *range) {
+                let entry = &self.entries[at];
+                if kept(entry) && previous.before(at, filter.untagged, first) {
+                    per_channel[usize::from(entry.slot.channel)] += 1;
+                }
+            }
+            add_counts(&mut counts, *label, per_channel);
+        }
+        Some(counts)
     }
 
     /// One pass over the window when the labels follow the buckets (a series labels its periods
@@ -289,6 +337,85 @@ impl UserIndex {
 /// Entries a window must hold per core before its count is shared between two.
 const ENTRIES_PER_CORE: usize = 100_000;
 
+/// Entries of a window that make building [`Previous`] worth it.
+const LONG_WINDOW: usize = 2 * ENTRIES_PER_CORE;
+
+/// Per entry of an index, the bucket of the previous entry of the same user and channel, and of
+/// the previous untagged one: a user has entries in a range of buckets exactly when one of them
+/// has no previous entry in the range.
+#[derive(Debug)]
+struct Previous {
+    /// The bucket numbers count 15-minute buckets from the index's first.
+    first_bucket: i64,
+    /// Per entry, the bucket numbers of the previous entry and of the previous untagged one;
+    /// [`NONE`] where there is none.
+    of_entry: Vec<[u32; 2]>,
+}
+
+/// No previous entry.
+const NONE: u32 = u32::MAX;
+
+impl Previous {
+    /// A counting sort of the entries by user (each user's in bucket order), then a pass over
+    /// each user's entries.
+    fn of(entries: &[UserRow], users: usize) -> Self {
+        let first_bucket = entries.first().map_or(0, |entry| entry.slot.bucket);
+        let number = |entry: &UserRow| ((entry.slot.bucket - first_bucket) / BUCKET_MICROS) as u32;
+        let mut starts = vec![0u32; users + 1];
+        for entry in entries {
+            starts[entry.user as usize + 1] += 1;
+        }
+        for user in 0..users {
+            starts[user + 1] += starts[user];
+        }
+        let mut by_user = vec![0u32; entries.len()];
+        let mut next = starts.clone();
+        for (at, entry) in entries.iter().enumerate() {
+            let slot = &mut next[entry.user as usize];
+            by_user[*slot as usize] = at as u32;
+            *slot += 1;
+        }
+        let mut of_entry = vec![[NONE; 2]; entries.len()];
+        // Per channel of the user at hand, the numbers of their last entry and last untagged one.
+        let mut last: Vec<(u16, [u32; 2])> = Vec::new();
+        for user in starts.windows(2) {
+            last.clear();
+            for &at in &by_user[user[0] as usize..user[1] as usize] {
+                let entry = &entries[at as usize];
+                let known = match last.iter().position(|(c, _)| *c == entry.slot.channel) {
+                    Some(known) => known,
+                    None => {
+                        last.push((entry.slot.channel, [NONE; 2]));
+                        last.len() - 1
+                    }
+                };
+                let seen = &mut last[known].1;
+                of_entry[at as usize] = *seen;
+                seen[0] = number(entry);
+                if entry.slot.untagged {
+                    seen[1] = number(entry);
+                }
+            }
+        }
+        Self {
+            first_bucket,
+            of_entry,
+        }
+    }
+
+    /// The number of the bucket starting at `micros` (a bucket start), 0 before the first.
+    fn number(&self, micros: i64) -> u32 {
+        ((micros - self.first_bucket).max(0) / BUCKET_MICROS).min(i64::from(NONE - 1)) as u32
+    }
+
+    /// Whether the entry at `at` has no previous (untagged, if asked) entry at or after bucket
+    /// number `first`.
+    fn before(&self, at: usize, untagged: bool, first: u32) -> bool {
+        let previous = self.of_entry[at][usize::from(untagged)];
+        previous == NONE || previous < first
+    }
+}
+
 /// The first index at or after `from` whose entry's label differs from the one before it (or
 /// `entries.len()`); entries are sorted by bucket.
 fn label_change_after(entries: &[UserRow], from: usize, classifier: &Classifier) -> usize {
@@ -339,11 +466,15 @@ pub(super) async fn index_for(
 mod tests {
     use talkhouse_core::request::{Checker, FilterInput, Limits};
     use talkhouse_core::window::InstantRange;
-    use talkhouse_storage::rollup::BUCKET_MICROS;
 
     use super::*;
 
     const DAY: i64 = 96 * BUCKET_MICROS;
+
+    /// Channel `number`'s uuid.
+    fn channel(number: u16) -> String {
+        format!("00000000-0000-0000-0000-{number:012}")
+    }
 
     /// An index of `rows` random (bucket, channel, user, untagged) rows over ten days.
     fn index(channels: u16, users: u32, rows: usize, mut seed: u64) -> UserIndex {
@@ -368,20 +499,32 @@ mod tests {
         entries.dedup_by_key(|row| row.key());
         UserIndex::of(LiveRows {
             entries: Arc::new(entries),
-            channels: (0..channels).map(|c| format!("channel-{c}")).collect(),
+            channels: (0..channels).map(channel).collect(),
             users: users as usize,
         })
     }
 
-    fn every_channel() -> Filter {
+    /// The ten days, of channel 1 only if asked, of untagged items only if asked.
+    fn filter(one_channel: bool, untagged: bool) -> Filter {
         let input = FilterInput {
             start_date: "1970-01-01".into(),
             end_date: "1970-01-10".into(),
+            channel_uuids: one_channel.then(|| channel(1)).into_iter().collect(),
+            untagged,
             ..Default::default()
         };
         input
             .check("filter", &Limits::default(), &mut Checker::new())
             .expect("a valid filter")
+    }
+
+    /// Every channel, untagged only, channel 1 only.
+    fn filters() -> [Filter; 3] {
+        [
+            filter(false, false),
+            filter(false, true),
+            filter(true, false),
+        ]
     }
 
     /// Each day of the ten its own range, labelled by `label(day)`.
@@ -399,14 +542,23 @@ mod tests {
         )
     }
 
-    /// Distinct users per (label, channel uuid), by sets.
-    fn expected(index: &UserIndex, classifier: &Classifier) -> HashMap<(i64, String), i64> {
-        let mut users: HashMap<(i64, String), HashSet<u32>> = HashMap::new();
+    /// Distinct users per (label, channel number) of the entries the filter keeps, by sets.
+    fn expected(
+        index: &UserIndex,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> HashMap<(u32, u16), i64> {
+        let mut users: HashMap<(u32, u16), HashSet<u32>> = HashMap::new();
         for entry in index.entries.iter() {
+            let uuid = &index.channels[usize::from(entry.slot.channel)];
+            let channel_kept = filter.channels.is_empty()
+                || filter.channels.iter().any(|c| &c.to_string() == uuid);
+            if !channel_kept || (filter.untagged && !entry.slot.untagged) {
+                continue;
+            }
             if let Some(label) = classifier.classify(entry.slot.bucket) {
-                let channel = index.channels[usize::from(entry.slot.channel)].clone();
                 users
-                    .entry((i64::from(label), channel))
+                    .entry((label, entry.slot.channel))
                     .or_default()
                     .insert(entry.user);
             }
@@ -417,52 +569,92 @@ mod tests {
             .collect()
     }
 
-    /// The one-pass count where labels follow time (on two cores: the window holds more than
-    /// twice [`ENTRIES_PER_CORE`]), the sort where they do not (in the whole
-    /// window or across its two halves) or where a bot has more channels than a mark holds: each
-    /// against sets of users.
+    /// Each way of counting where it applies, against sets of users, under each filter:
+    /// - previous entries where each label is one range, once the window is long (or they are
+    ///   built);
+    /// - marks where labels follow time (on two cores when the window holds more than twice
+    ///   [`ENTRIES_PER_CORE`]) and the bot has at most 64 channels;
+    /// - the sort otherwise.
     #[test]
     fn every_way_of_counting_counts_each_user_once_per_label_and_channel() {
-        let filter = every_channel();
-        let in_time_order = days_labelled(|day| (day / 3) as u32);
+        let one_range_each = days_labelled(|day| (day / 3) as u32);
         let out_of_order = days_labelled(|day| (day % 3) as u32);
-        let few_channels = index(3, 20_000, 3 * ENTRIES_PER_CORE, 0x9e37_79b9_7f4a_7c15);
-        assert!(
-            few_channels
-                .counted_by_marks(&filter, &in_time_order)
-                .is_some()
-        );
-        assert!(
-            few_channels
-                .counted_by_marks(&filter, &out_of_order)
-                .is_none()
-        );
         // Each half of the window (cut at day 6) in time order, but sharing labels 2 to 4.
         let halves_share_labels = days_labelled(|day| match day {
             0..4 => day as u32,
             4..6 => 4,
             _ => (day - 4) as u32,
         });
-        assert!(
-            few_channels
-                .counted_by_marks(&filter, &halves_share_labels)
-                .is_none()
+        // In time order, with a day of no label inside label 1's span.
+        let with_a_gap = Classifier::new(
+            [(0, 0), (1, 1), (3, 1), (4, 2)]
+                .into_iter()
+                .map(|(day, label)| {
+                    let range = InstantRange {
+                        start: day * DAY,
+                        end: (day + 1) * DAY,
+                    };
+                    (range, label)
+                })
+                .collect(),
         );
-        let many_channels = index(70, 200, 5_000, 0x2545_f491_4f6c_dd1d);
-        assert!(
-            many_channels
-                .counted_by_marks(&filter, &in_time_order)
-                .is_none()
-        );
-        for (index, classifier) in [
-            (&few_channels, &in_time_order),
-            (&few_channels, &out_of_order),
-            (&few_channels, &halves_share_labels),
-            (&many_channels, &in_time_order),
-        ] {
-            let counted = index.by_label_and_channel(&filter, classifier);
-            assert!(counted.values().any(|&users| users > 1));
-            assert_eq!(counted, expected(index, classifier));
+        let long = index(3, 20_000, 3 * ENTRIES_PER_CORE, 0x9e37_79b9_7f4a_7c15);
+        let short = index(3, 2_000, 5_000, 0x5851_f42d_4c95_7f2d);
+        let many_channels = index(70, 2_000, LONG_WINDOW * 11 / 10, 0x2545_f491_4f6c_dd1d);
+        for filter in &filters() {
+            let every = |index: &UserIndex, classifier: &Classifier| {
+                let expected = expected(index, filter, classifier);
+                assert!(expected.values().any(|&users| users > 1));
+                let named: HashMap<(i64, String), i64> = expected
+                    .iter()
+                    .map(|(&(label, channel), &users)| {
+                        let uuid = index.channels[usize::from(channel)].clone();
+                        ((i64::from(label), uuid), users)
+                    })
+                    .collect();
+                assert_eq!(index.by_label_and_channel(filter, classifier), named);
+                expected
+            };
+            assert_eq!(short.counted_by_previous(filter, &one_range_each), None);
+            assert_eq!(
+                short.counted_by_marks(filter, &one_range_each),
+                Some(every(&short, &one_range_each))
+            );
+            assert_eq!(
+                short.counted_by_marks(filter, &with_a_gap),
+                Some(every(&short, &with_a_gap))
+            );
+            for index in [&long, &many_channels] {
+                assert_eq!(
+                    index.counted_by_previous(filter, &one_range_each),
+                    Some(every(index, &one_range_each))
+                );
+            }
+            assert_eq!(
+                long.counted_by_marks(filter, &one_range_each),
+                Some(every(&long, &one_range_each))
+            );
+            for classifier in [&out_of_order, &halves_share_labels, &with_a_gap] {
+                assert_eq!(long.counted_by_previous(filter, classifier), None);
+            }
+            assert_eq!(long.counted_by_marks(filter, &out_of_order), None);
+            assert_eq!(long.counted_by_marks(filter, &halves_share_labels), None);
+            assert_eq!(
+                many_channels.counted_by_marks(filter, &one_range_each),
+                None
+            );
+            for classifier in [&out_of_order, &halves_share_labels, &with_a_gap] {
+                every(&long, classifier);
+                every(&many_channels, classifier);
+            }
         }
+        // Built for the long window, previous entries then count short ones too.
+        assert!(short.previous.get().is_none());
+        let two_days = days_labelled(|day| day as u32);
+        let first_two = Classifier::new(two_days.ranges()[..2].to_vec());
+        assert!(
+            long.counted_by_previous(&filter(false, false), &first_two)
+                .is_some()
+        );
     }
 }
