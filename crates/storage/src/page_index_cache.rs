@@ -2,10 +2,9 @@
 //!
 //! DataFusion 55's Parquet opener asks for a file's metadata without the page index, then, when a
 //! predicate can prune pages, reads and decodes the page index from the file itself, outside the
-//! metadata cache: on every open. A month of messages holds about 50,000 page locations, so a
-//! transcript paid more for decoding them than for reading its rows. These readers ask the cache
-//! for the metadata with the page index, so it is decoded once per file and the opener finds it
-//! loaded.
+//! metadata cache: on every open, about 9% of a transcript's time on `medium` (decision 21). These
+//! readers ask the cache for the metadata with the page index, so it is decoded once per file and
+//! the opener finds it loaded.
 
 use std::ops::Range;
 use std::sync::Arc;
