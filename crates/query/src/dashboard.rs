@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::ExecutionPlan;
@@ -583,20 +584,25 @@ impl Run {
         Ok(answers)
     }
 
-    /// Runs independent plans at the same time and adds what their scans read to the run.
+    /// Runs independent plans at the same time, each planned and run on a task of its own (so
+    /// that planning, too, uses every core), and adds what their scans read to the run. Dropping
+    /// the future aborts the tasks.
     async fn collect_all(&mut self, dfs: Vec<DataFrame>) -> Result<Vec<Vec<RecordBatch>>> {
-        let mut plans = Vec::with_capacity(dfs.len());
-        for df in dfs {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, df) in dfs.into_iter().enumerate() {
             let task = Arc::new(self.task(&df));
-            plans.push((df.create_physical_plan().await?, task));
+            tasks.spawn(async move {
+                let plan = df.create_physical_plan().await?;
+                let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+                Ok::<_, DataFusionError>((index, plan, batches))
+            });
         }
-        let answers =
-            futures::future::try_join_all(plans.iter().map(|(plan, task)| {
-                datafusion::physical_plan::collect(plan.clone(), task.clone())
-            }))
-            .await?;
-        for (plan, _) in &plans {
-            self.add_scan_metrics(plan);
+        let mut answers = vec![Vec::new(); tasks.len()];
+        while let Some(done) = tasks.join_next().await {
+            let (index, plan, batches) =
+                done.map_err(|error| DataFusionError::ExecutionJoin(Box::new(error)))??;
+            self.add_scan_metrics(&plan);
+            answers[index] = batches;
         }
         Ok(answers)
     }
