@@ -465,7 +465,7 @@ pub(super) async fn index_for(
 #[cfg(test)]
 mod tests {
     use talkhouse_core::request::{Checker, FilterInput, Limits};
-    use talkhouse_core::window::InstantRange;
+    use talkhouse_core::window::{Granularity, InstantRange, Series};
 
     use super::*;
 
@@ -477,7 +477,18 @@ mod tests {
     }
 
     /// An index of `rows` random (bucket, channel, user, untagged) rows over ten days.
-    fn index(channels: u16, users: u32, rows: usize, mut seed: u64) -> UserIndex {
+    fn index(channels: u16, users: u32, rows: usize, seed: u64) -> UserIndex {
+        index_from(0, channels, users, rows, seed)
+    }
+
+    /// [`index`] over the ten UTC days from `first_day` (days since 1970-01-01).
+    fn index_from(
+        first_day: i64,
+        channels: u16,
+        users: u32,
+        rows: usize,
+        mut seed: u64,
+    ) -> UserIndex {
         let mut next = move |below: u64| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -487,7 +498,7 @@ mod tests {
         let mut entries: Vec<UserRow> = (0..rows)
             .map(|_| UserRow {
                 slot: Slot {
-                    bucket: next(10 * 96) as i64 * BUCKET_MICROS,
+                    bucket: first_day * DAY + next(10 * 96) as i64 * BUCKET_MICROS,
                     channel: next(u64::from(channels)) as u16,
                     untagged: next(2) == 0,
                 },
@@ -569,6 +580,17 @@ mod tests {
             .collect()
     }
 
+    /// `counts` keyed as [`UserIndex::by_label_and_channel`] keys them.
+    fn named(index: &UserIndex, counts: &HashMap<(u32, u16), i64>) -> HashMap<(i64, String), i64> {
+        counts
+            .iter()
+            .map(|(&(label, channel), &users)| {
+                let uuid = index.channels[usize::from(channel)].clone();
+                ((i64::from(label), uuid), users)
+            })
+            .collect()
+    }
+
     /// Each way of counting where it applies, against sets of users, under each filter:
     /// - previous entries where each label is one range, once the window is long (or they are
     ///   built);
@@ -605,14 +627,10 @@ mod tests {
             let every = |index: &UserIndex, classifier: &Classifier| {
                 let expected = expected(index, filter, classifier);
                 assert!(expected.values().any(|&users| users > 1));
-                let named: HashMap<(i64, String), i64> = expected
-                    .iter()
-                    .map(|(&(label, channel), &users)| {
-                        let uuid = index.channels[usize::from(channel)].clone();
-                        ((i64::from(label), uuid), users)
-                    })
-                    .collect();
-                assert_eq!(index.by_label_and_channel(filter, classifier), named);
+                assert_eq!(
+                    index.by_label_and_channel(filter, classifier),
+                    named(index, &expected)
+                );
                 expected
             };
             assert_eq!(short.counted_by_previous(filter, &one_range_each), None);
@@ -656,5 +674,56 @@ mod tests {
             long.counted_by_previous(&filter(false, false), &first_two)
                 .is_some()
         );
+    }
+
+    /// The series of real requests over ten days around New York's spring-forward (2026-03-08):
+    /// days in São Paulo and in Kolkata (+05:30), weeks and hours in New York, and days of
+    /// 22:00–02:00 in New York (two ranges per day). Each is counted by previous buckets where
+    /// every period is one range, by marks otherwise, and matches the sets of users.
+    #[test]
+    fn real_series_count_each_user_once_per_period_and_channel() {
+        let first_day = 20_516; // 2026-03-04
+        let long = index_from(
+            first_day,
+            3,
+            20_000,
+            3 * ENTRIES_PER_CORE,
+            0x1405_7b7e_f767_814f,
+        );
+        let cases = [
+            ("America/Sao_Paulo", None, Granularity::Day, true),
+            ("Asia/Kolkata", None, Granularity::Day, true),
+            ("America/New_York", None, Granularity::Week, true),
+            ("America/New_York", None, Granularity::Hour, true),
+            ("America/New_York", Some((22, 2)), Granularity::Day, false),
+        ];
+        for (zone, hours, granularity, one_range_each) in cases {
+            let input = FilterInput {
+                start_date: "2026-03-04".into(),
+                end_date: "2026-03-13".into(),
+                timezone: zone.into(),
+                start_hour: hours.map(|(start, _)| start),
+                end_hour: hours.map(|(_, end)| end),
+                ..Default::default()
+            };
+            let filter = input
+                .check("filter", &Limits::default(), &mut Checker::new())
+                .expect("a valid filter");
+            let series = Series::new(&filter.window, granularity);
+            let classifier = &series.classifier;
+            assert!(bucketed::answers(&filter, classifier, None), "{zone}");
+            let expected = expected(&long, &filter, classifier);
+            assert!(expected.len() > 3, "{zone} {granularity:?}");
+            assert_eq!(
+                long.counted_by_previous(&filter, classifier).is_some(),
+                one_range_each,
+                "{zone} {granularity:?}"
+            );
+            assert_eq!(
+                long.by_label_and_channel(&filter, classifier),
+                named(&long, &expected),
+                "{zone} {granularity:?} {hours:?}"
+            );
+        }
     }
 }
