@@ -60,7 +60,7 @@ impl Classifier {
             .all(|(range, _)| range.start % step == 0 && range.end % step == 0)
     }
 
-    /// The ranges in time order, each with its label; adjacent ranges differ in label.
+    /// The ranges in time order, each with its label; ranges that touch differ in label.
     pub fn ranges(&self) -> &[(InstantRange, u32)] {
         &self.ranges
     }

@@ -1,0 +1,549 @@
+//! Distinct users per (label, channel) of a [`UserIndex`]'s window, counted one of three ways:
+//! from each entry's previous bucket where every label is one range of time and the window is long
+//! (decision 22), by per-user marks where labels follow time (on two cores for a long window), and
+//! by sorting each (label, channel)'s users otherwise.
+
+use std::collections::{HashMap, HashSet};
+
+use talkhouse_core::request::Filter;
+use talkhouse_core::window::Classifier;
+use talkhouse_storage::rollup::BUCKET_MICROS;
+
+use super::{UserIndex, UserRow};
+use crate::dashboard::bucketed;
+
+impl UserIndex {
+    /// Distinct users per (label, channel uuid).
+    pub fn by_label_and_channel(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> HashMap<(i64, String), i64> {
+        self.counted_by_previous(filter, classifier)
+            .or_else(|| self.counted_by_marks(filter, classifier))
+            .unwrap_or_else(|| self.counted_by_sorting(filter, classifier))
+            .into_iter()
+            .map(|((label, channel), users)| {
+                let uuid = self.channels[usize::from(channel)].clone();
+                ((i64::from(label), uuid), users)
+            })
+            .collect()
+    }
+
+    /// One sequential pass when each label is one range of time (a series' periods are): a user
+    /// counts under a label at their entry whose previous one of the same channel lies before the
+    /// label's range. `None` when a label has several ranges, or when the window is short and
+    /// [`Previous`] is not built yet: marks count a short window faster than building it.
+    fn counted_by_previous(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        let ranges = classifier.ranges();
+        let mut labels = HashSet::new();
+        if !ranges.iter().all(|(_, label)| labels.insert(*label)) {
+            return None;
+        }
+        let previous = match self.previous.get() {
+            Some(previous) => previous,
+            None if bucketed::in_bounds(&self.entries, classifier).len() >= LONG_WINDOW => self
+                .previous
+                .get_or_init(|| Previous::of(&self.entries, self.first_bucket.len())),
+            None => return None,
+        };
+        let allowed = bucketed::allowed_channels(filter, &self.channels);
+        let kept = |entry: &UserRow| {
+            (!filter.untagged || entry.slot.untagged)
+                && allowed
+                    .as_ref()
+                    .is_none_or(|allowed| allowed[usize::from(entry.slot.channel)])
+        };
+        let mut counts = HashMap::new();
+        for (range, label) in ranges {
+            let mut per_channel = vec![0; self.channels.len()];
+            let first = previous.number(range.start);
+            for at in bucketed::within(&self.entries, *range) {
+                let entry = &self.entries[at];
+                if kept(entry) && previous.before(at, filter.untagged, first) {
+                    per_channel[usize::from(entry.slot.channel)] += 1;
+                }
+            }
+            add_counts(&mut counts, *label, per_channel);
+        }
+        Some(counts)
+    }
+
+    /// One pass over the window when the labels follow the buckets (a series labels its periods
+    /// in time order), on two cores for a long window: it is cut at a change of label near its
+    /// middle, and each half counts its own labels. `None` when a label comes after a greater
+    /// one, or the bot has more channels than a mark holds.
+    fn counted_by_marks(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        if self.channels.len() > u64::BITS as usize {
+            return None;
+        }
+        let window = bucketed::in_bounds(&self.entries, classifier);
+        if window.len() < 2 * ENTRIES_PER_CORE {
+            return self.counted_by_marks_in(window, filter, classifier);
+        }
+        let (earlier, later) =
+            window.split_at(label_change_after(window, window.len() / 2, classifier));
+        let (earlier, later) = std::thread::scope(|scope| {
+            let later = scope.spawn(|| self.counted_by_marks_in(later, filter, classifier));
+            (
+                self.counted_by_marks_in(earlier, filter, classifier),
+                later.join(),
+            )
+        });
+        let (mut counts, later) = (earlier?, later.expect("counting does not panic")?);
+        // Each half must hold whole labels: a label in both would count its users twice.
+        let labels: HashSet<u32> = counts.keys().map(|(label, _)| *label).collect();
+        for (key, users) in later {
+            if labels.contains(&key.0) {
+                return None;
+            }
+            counts.insert(key, users);
+        }
+        Some(counts)
+    }
+
+    /// [`Self::counted_by_marks`] over some of the entries: each user keeps the label they were
+    /// last counted under and the channels counted there, so a user seen again under that label
+    /// is not counted again.
+    fn counted_by_marks_in(
+        &self,
+        entries: &[UserRow],
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Option<HashMap<(u32, u16), i64>> {
+        // Per user, the last label (high 64 bits) and the channels counted under it (low 64
+        // bits): one memory access per entry, and a zeroed allocation whose pages are touched
+        // only for the users the entries hold.
+        let mut marks = vec![0u128; self.first_bucket.len()];
+        let mut counts = HashMap::new();
+        let mut open: Option<(u32, Vec<i64>)> = None;
+        for (label, entry) in bucketed::labelled(entries, &self.channels, filter, classifier) {
+            let per_channel = match &mut open {
+                Some((open_label, per_channel)) if *open_label == label => per_channel,
+                Some((open_label, _)) if *open_label > label => return None,
+                _ => {
+                    if let Some((done, per_channel)) = open.take() {
+                        add_counts(&mut counts, done, per_channel);
+                    }
+                    &mut open.insert((label, vec![0; self.channels.len()])).1
+                }
+            };
+            let mark = &mut marks[entry.user as usize];
+            if (*mark >> 64) as u32 != label {
+                *mark = u128::from(label) << 64;
+            }
+            let bit = 1u128 << entry.slot.channel;
+            if *mark & bit == 0 {
+                *mark |= bit;
+                per_channel[usize::from(entry.slot.channel)] += 1;
+            }
+        }
+        if let Some((done, per_channel)) = open {
+            add_counts(&mut counts, done, per_channel);
+        }
+        Some(counts)
+    }
+
+    /// Any label order: each (label, channel)'s users, sorted and deduplicated.
+    fn counted_by_sorting(
+        &self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> HashMap<(u32, u16), i64> {
+        let mut users: HashMap<(u32, u16), Vec<u32>> = HashMap::new();
+        for (label, entry) in self.labelled(filter, classifier) {
+            users
+                .entry((label, entry.slot.channel))
+                .or_default()
+                .push(entry.user);
+        }
+        users
+            .into_iter()
+            .map(|(key, mut list)| {
+                list.sort_unstable();
+                list.dedup();
+                (key, list.len() as i64)
+            })
+            .collect()
+    }
+}
+
+/// Entries a window must hold per core before its count is shared between two.
+const ENTRIES_PER_CORE: usize = 100_000;
+
+/// Entries of a window that make building [`Previous`] worth it.
+const LONG_WINDOW: usize = 2 * ENTRIES_PER_CORE;
+
+/// Per entry of an index, the bucket of the previous entry of the same user and channel, and of
+/// the previous untagged one: a user has entries in a range of buckets exactly when one of them
+/// has no previous entry in the range.
+#[derive(Debug)]
+pub(super) struct Previous {
+    /// The bucket numbers count 15-minute buckets from the index's first.
+    first_bucket: i64,
+    /// Per entry, the bucket numbers of the previous entry and of the previous untagged one;
+    /// [`NONE`] where there is none.
+    of_entry: Vec<[u32; 2]>,
+}
+
+/// No previous entry.
+const NONE: u32 = u32::MAX;
+
+impl Previous {
+    /// A counting sort of the entries by user (each user's in bucket order), then a pass over
+    /// each user's entries.
+    fn of(entries: &[UserRow], users: usize) -> Self {
+        let first_bucket = entries.first().map_or(0, |entry| entry.slot.bucket);
+        let number = |entry: &UserRow| ((entry.slot.bucket - first_bucket) / BUCKET_MICROS) as u32;
+        let mut starts = vec![0u32; users + 1];
+        for entry in entries {
+            starts[entry.user as usize + 1] += 1;
+        }
+        for user in 0..users {
+            starts[user + 1] += starts[user];
+        }
+        let mut by_user = vec![0u32; entries.len()];
+        let mut next = starts.clone();
+        for (at, entry) in entries.iter().enumerate() {
+            let slot = &mut next[entry.user as usize];
+            by_user[*slot as usize] = at as u32;
+            *slot += 1;
+        }
+        let mut of_entry = vec![[NONE; 2]; entries.len()];
+        // Per channel of the user at hand, the numbers of their last entry and last untagged one.
+        let mut last: Vec<(u16, [u32; 2])> = Vec::new();
+        for user in starts.windows(2) {
+            last.clear();
+            for &at in &by_user[user[0] as usize..user[1] as usize] {
+                let entry = &entries[at as usize];
+                let known = match last.iter().position(|(c, _)| *c == entry.slot.channel) {
+                    Some(known) => known,
+                    None => {
+                        last.push((entry.slot.channel, [NONE; 2]));
+                        last.len() - 1
+                    }
+                };
+                let seen = &mut last[known].1;
+                of_entry[at as usize] = *seen;
+                seen[0] = number(entry);
+                if entry.slot.untagged {
+                    seen[1] = number(entry);
+                }
+            }
+        }
+        Self {
+            first_bucket,
+            of_entry,
+        }
+    }
+
+    /// The number of the bucket starting at `micros` (a bucket start), 0 before the first.
+    fn number(&self, micros: i64) -> u32 {
+        ((micros - self.first_bucket).max(0) / BUCKET_MICROS).min(i64::from(NONE - 1)) as u32
+    }
+
+    /// Whether the entry at `at` has no previous (untagged, if asked) entry at or after bucket
+    /// number `first`.
+    fn before(&self, at: usize, untagged: bool, first: u32) -> bool {
+        let previous = self.of_entry[at][usize::from(untagged)];
+        previous == NONE || previous < first
+    }
+}
+
+/// The first index at or after `from` whose entry's label differs from the one before it (or
+/// `entries.len()`); entries are sorted by bucket.
+fn label_change_after(entries: &[UserRow], from: usize, classifier: &Classifier) -> usize {
+    let Some(first) = entries.get(from) else {
+        return entries.len();
+    };
+    let label = classifier.classify(first.slot.bucket);
+    let mut bucket = first.slot.bucket;
+    for (index, entry) in entries.iter().enumerate().skip(from + 1) {
+        if entry.slot.bucket != bucket {
+            bucket = entry.slot.bucket;
+            if classifier.classify(bucket) != label {
+                return index;
+            }
+        }
+    }
+    entries.len()
+}
+
+/// Adds one label's user counts per channel number.
+fn add_counts(counts: &mut HashMap<(u32, u16), i64>, label: u32, per_channel: Vec<i64>) {
+    for (channel, users) in per_channel.into_iter().enumerate() {
+        if users > 0 {
+            *counts.entry((label, channel as u16)).or_default() += users;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use talkhouse_core::request::{Checker, FilterInput, Limits};
+    use talkhouse_core::window::{Granularity, InstantRange, Series};
+
+    use super::*;
+    use crate::dashboard::bucketed::{Bucketed, Slot};
+    use crate::dashboard::file_rows::LiveRows;
+
+    const DAY: i64 = 96 * BUCKET_MICROS;
+
+    /// Channel `number`'s uuid.
+    fn channel(number: u16) -> String {
+        format!("00000000-0000-0000-0000-{number:012}")
+    }
+
+    /// An index of `rows` random (bucket, channel, user, untagged) rows over ten days.
+    fn index(channels: u16, users: u32, rows: usize, seed: u64) -> UserIndex {
+        index_from(0, channels, users, rows, seed)
+    }
+
+    /// [`index`] over the ten UTC days from `first_day` (days since 1970-01-01).
+    fn index_from(
+        first_day: i64,
+        channels: u16,
+        users: u32,
+        rows: usize,
+        mut seed: u64,
+    ) -> UserIndex {
+        let mut next = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let mut entries: Vec<UserRow> = (0..rows)
+            .map(|_| UserRow {
+                slot: Slot {
+                    bucket: first_day * DAY + next(10 * 96) as i64 * BUCKET_MICROS,
+                    channel: next(u64::from(channels)) as u16,
+                    untagged: next(2) == 0,
+                },
+                user: next(u64::from(users)) as u32,
+                conversations: 1,
+            })
+            .collect();
+        entries.sort_unstable_by_key(|row| row.key());
+        entries.dedup_by_key(|row| row.key());
+        UserIndex::of(LiveRows {
+            entries: Arc::new(entries),
+            channels: (0..channels).map(channel).collect(),
+            users: users as usize,
+        })
+    }
+
+    /// The ten days, of channel 1 only if asked, of untagged items only if asked.
+    fn filter(one_channel: bool, untagged: bool) -> Filter {
+        let input = FilterInput {
+            start_date: "1970-01-01".into(),
+            end_date: "1970-01-10".into(),
+            channel_uuids: one_channel.then(|| channel(1)).into_iter().collect(),
+            untagged,
+            ..Default::default()
+        };
+        input
+            .check("filter", &Limits::default(), &mut Checker::new())
+            .expect("a valid filter")
+    }
+
+    /// Every channel, untagged only, channel 1 only.
+    fn filters() -> [Filter; 3] {
+        [
+            filter(false, false),
+            filter(false, true),
+            filter(true, false),
+        ]
+    }
+
+    /// Each day of the ten its own range, labelled by `label(day)`.
+    fn days_labelled(label: impl Fn(i64) -> u32) -> Classifier {
+        labelled_days((0..10).map(|day| (day, label(day))))
+    }
+
+    /// Each (day, label) its own range.
+    fn labelled_days(days: impl IntoIterator<Item = (i64, u32)>) -> Classifier {
+        let range = |day: i64| InstantRange {
+            start: day * DAY,
+            end: (day + 1) * DAY,
+        };
+        Classifier::new(
+            days.into_iter()
+                .map(|(day, label)| (range(day), label))
+                .collect(),
+        )
+    }
+
+    /// Distinct users per (label, channel number) of the entries the filter keeps, by sets.
+    fn expected(
+        index: &UserIndex,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> HashMap<(u32, u16), i64> {
+        let mut users: HashMap<(u32, u16), HashSet<u32>> = HashMap::new();
+        for entry in index.entries.iter() {
+            let uuid = &index.channels[usize::from(entry.slot.channel)];
+            let channel_kept = filter.channels.is_empty()
+                || filter.channels.iter().any(|c| &c.to_string() == uuid);
+            if !channel_kept || (filter.untagged && !entry.slot.untagged) {
+                continue;
+            }
+            if let Some(label) = classifier.classify(entry.slot.bucket) {
+                users
+                    .entry((label, entry.slot.channel))
+                    .or_default()
+                    .insert(entry.user);
+            }
+        }
+        users
+            .into_iter()
+            .map(|(key, users)| (key, users.len() as i64))
+            .collect()
+    }
+
+    /// `counts` keyed as [`UserIndex::by_label_and_channel`] keys them.
+    fn named(index: &UserIndex, counts: &HashMap<(u32, u16), i64>) -> HashMap<(i64, String), i64> {
+        counts
+            .iter()
+            .map(|(&(label, channel), &users)| {
+                let uuid = index.channels[usize::from(channel)].clone();
+                ((i64::from(label), uuid), users)
+            })
+            .collect()
+    }
+
+    /// Each way of counting where it applies, against sets of users, under each filter:
+    /// - previous entries where each label is one range, once the window is long (or they are
+    ///   built);
+    /// - marks where labels follow time (on two cores when the window holds more than twice
+    ///   [`ENTRIES_PER_CORE`]) and the bot has at most 64 channels;
+    /// - the sort otherwise.
+    #[test]
+    fn every_way_of_counting_counts_each_user_once_per_label_and_channel() {
+        let one_range_each = days_labelled(|day| (day / 3) as u32);
+        let out_of_order = days_labelled(|day| (day % 3) as u32);
+        // Each half of the window (cut at day 6) in time order, but sharing labels 2 to 4.
+        let halves_share_labels = days_labelled(|day| match day {
+            0..4 => day as u32,
+            4..6 => 4,
+            _ => (day - 4) as u32,
+        });
+        // In time order, with a day of no label inside label 1's span.
+        let with_a_gap = labelled_days([(0, 0), (1, 1), (3, 1), (4, 2)]);
+        let long = index(3, 20_000, 3 * ENTRIES_PER_CORE, 0x9e37_79b9_7f4a_7c15);
+        let short = index(3, 2_000, 5_000, 0x5851_f42d_4c95_7f2d);
+        let many_channels = index(70, 2_000, LONG_WINDOW * 11 / 10, 0x2545_f491_4f6c_dd1d);
+        for filter in &filters() {
+            let every = |index: &UserIndex, classifier: &Classifier| {
+                let expected = expected(index, filter, classifier);
+                assert!(expected.values().any(|&users| users > 1));
+                assert_eq!(
+                    index.by_label_and_channel(filter, classifier),
+                    named(index, &expected)
+                );
+                expected
+            };
+            assert_eq!(short.counted_by_previous(filter, &one_range_each), None);
+            assert_eq!(
+                short.counted_by_marks(filter, &one_range_each),
+                Some(every(&short, &one_range_each))
+            );
+            assert_eq!(
+                short.counted_by_marks(filter, &with_a_gap),
+                Some(every(&short, &with_a_gap))
+            );
+            for index in [&long, &many_channels] {
+                assert_eq!(
+                    index.counted_by_previous(filter, &one_range_each),
+                    Some(every(index, &one_range_each))
+                );
+            }
+            assert_eq!(
+                long.counted_by_marks(filter, &one_range_each),
+                Some(every(&long, &one_range_each))
+            );
+            for classifier in [&out_of_order, &halves_share_labels, &with_a_gap] {
+                assert_eq!(long.counted_by_previous(filter, classifier), None);
+            }
+            assert_eq!(long.counted_by_marks(filter, &out_of_order), None);
+            assert_eq!(long.counted_by_marks(filter, &halves_share_labels), None);
+            assert_eq!(
+                many_channels.counted_by_marks(filter, &one_range_each),
+                None
+            );
+            for classifier in [&out_of_order, &halves_share_labels, &with_a_gap] {
+                every(&long, classifier);
+                every(&many_channels, classifier);
+            }
+        }
+        // Built for the long window, previous entries then count short ones too.
+        assert!(short.previous.get().is_none());
+        let two_days = days_labelled(|day| day as u32);
+        let first_two = Classifier::new(two_days.ranges()[..2].to_vec());
+        assert!(
+            long.counted_by_previous(&filter(false, false), &first_two)
+                .is_some()
+        );
+    }
+
+    /// The series of real requests over ten days around New York's spring-forward (2026-03-08):
+    /// days in São Paulo and in Kolkata (+05:30), weeks and hours in New York, and days of
+    /// 22:00–02:00 in New York (two ranges per day). Each is counted by previous buckets where
+    /// every period is one range, by marks otherwise, and matches the sets of users.
+    #[test]
+    fn real_series_count_each_user_once_per_period_and_channel() {
+        let first_day = 20_516; // 2026-03-04
+        let long = index_from(
+            first_day,
+            3,
+            20_000,
+            3 * ENTRIES_PER_CORE,
+            0x1405_7b7e_f767_814f,
+        );
+        let cases = [
+            ("America/Sao_Paulo", None, Granularity::Day, true),
+            ("Asia/Kolkata", None, Granularity::Day, true),
+            ("America/New_York", None, Granularity::Week, true),
+            ("America/New_York", None, Granularity::Hour, true),
+            ("America/New_York", Some((22, 2)), Granularity::Day, false),
+        ];
+        for (zone, hours, granularity, one_range_each) in cases {
+            let input = FilterInput {
+                start_date: "2026-03-04".into(),
+                end_date: "2026-03-13".into(),
+                timezone: zone.into(),
+                start_hour: hours.map(|(start, _)| start),
+                end_hour: hours.map(|(_, end)| end),
+                ..Default::default()
+            };
+            let filter = input
+                .check("filter", &Limits::default(), &mut Checker::new())
+                .expect("a valid filter");
+            let series = Series::new(&filter.window, granularity);
+            let classifier = &series.classifier;
+            assert!(bucketed::answers(&filter, classifier, None), "{zone}");
+            let expected = expected(&long, &filter, classifier);
+            assert!(expected.len() > 3, "{zone} {granularity:?}");
+            assert_eq!(
+                long.counted_by_previous(&filter, classifier).is_some(),
+                one_range_each,
+                "{zone} {granularity:?}"
+            );
+            assert_eq!(
+                long.by_label_and_channel(&filter, classifier),
+                named(&long, &expected),
+                "{zone} {granularity:?} {hours:?}"
+            );
+        }
+    }
+}
