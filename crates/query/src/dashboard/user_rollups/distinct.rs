@@ -187,8 +187,8 @@ const LONG_WINDOW: usize = 2 * ENTRIES_PER_CORE;
 /// has no previous entry in the range.
 #[derive(Debug)]
 pub(super) struct Previous {
-    /// The bucket numbers count 15-minute buckets from the index's first.
-    first_bucket: i64,
+    /// The first bucket of the index, from which bucket numbers count 15-minute buckets.
+    origin: i64,
     /// Per entry, the bucket numbers of the previous entry and of the previous untagged one;
     /// [`NONE`] where there is none.
     of_entry: Vec<[u32; 2]>,
@@ -201,8 +201,8 @@ impl Previous {
     /// A counting sort of the entries by user (each user's in bucket order), then a pass over
     /// each user's entries.
     fn of(entries: &[UserRow], users: usize) -> Self {
-        let first_bucket = entries.first().map_or(0, |entry| entry.slot.bucket);
-        let number = |entry: &UserRow| ((entry.slot.bucket - first_bucket) / BUCKET_MICROS) as u32;
+        let origin = entries.first().map_or(0, |entry| entry.slot.bucket);
+        let number = |entry: &UserRow| ((entry.slot.bucket - origin) / BUCKET_MICROS) as u32;
         let mut starts = vec![0u32; users + 1];
         for entry in entries {
             starts[entry.user as usize + 1] += 1;
@@ -239,15 +239,12 @@ impl Previous {
                 }
             }
         }
-        Self {
-            first_bucket,
-            of_entry,
-        }
+        Self { origin, of_entry }
     }
 
     /// The number of the bucket starting at `micros` (a bucket start), 0 before the first.
     fn number(&self, micros: i64) -> u32 {
-        ((micros - self.first_bucket).max(0) / BUCKET_MICROS).min(i64::from(NONE - 1)) as u32
+        ((micros - self.origin).max(0) / BUCKET_MICROS).min(i64::from(NONE - 1)) as u32
     }
 
     /// Whether the entry at `at` has no previous (untagged, if asked) entry at or after bucket
