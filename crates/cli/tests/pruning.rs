@@ -142,6 +142,72 @@ fn a_session_opens_only_the_files_whose_session_codes_span_it() {
     assert!(!output.status.success(), "the garbage is there");
 }
 
+/// The writer looks up the stored versions of a batch's sessions bot by bot: a file of one bot
+/// whose session codes lie between those of another bot in the same batch is not opened.
+#[test]
+fn the_version_lookup_opens_only_the_files_holding_each_bots_own_sessions() {
+    let data = DataDir::new();
+    let version = |bot: &str, session: &str, satisfaction: u8| {
+        let mut c = conversation(
+            session,
+            "2024-03-05T10:00:00Z",
+            "2024-03-05T10:00:00Z",
+            Some(satisfaction),
+        );
+        c["bot_id"] = serde_json::json!(bot);
+        c["updated_at"] = serde_json::json!(format!("2024-03-05T10:{satisfaction:02}:00Z"));
+        c
+    };
+    for (n, session) in [(1, "s-50"), (2, "s-99")] {
+        let file = data.file(
+            &format!("other-{n}.jsonl"),
+            &jsonl(&[version(OTHER_BOT, session, 1)]),
+        );
+        run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    }
+    let month = data.path().join(format!(
+        "data/events/bot_id={OTHER_BOT}/kind=conversation/month=2024-03"
+    ));
+    let mut corrupted = 0;
+    for entry in std::fs::read_dir(&month).unwrap() {
+        let path = entry.unwrap().path();
+        if std::fs::read(&path)
+            .unwrap()
+            .windows(4)
+            .any(|w| w == b"s-50")
+        {
+            std::fs::write(&path, b"not a parquet file").unwrap();
+            corrupted += 1;
+        }
+    }
+    assert_eq!(corrupted, 1);
+
+    // 25 sessions of one bot (more than DataFusion prunes with an IN list), from s-00 to s-24,
+    // and a newer version of the other bot's s-99: one range over both bots would span s-50.
+    let mut batch: Vec<_> = (0..25)
+        .map(|n| version(BOT, &format!("s-{n:02}"), 2))
+        .collect();
+    batch.push(version(OTHER_BOT, "s-99", 5));
+    let file = data.file("both.jsonl", &jsonl(&batch));
+    run_ok(talkhouse(&data).arg("ingest").arg(&file));
+
+    let rows = sql_rows(
+        &data,
+        &format!(
+            "SELECT satisfaction FROM conversations WHERE bot_id = '{OTHER_BOT}' \
+             AND session_code = 's-99'"
+        ),
+    );
+    assert_eq!(
+        rows,
+        ["5"],
+        "the stored version of s-99 was found and superseded"
+    );
+    let output =
+        run(talkhouse(&data).args(["sql", "-c", "SELECT count(*) FROM conversation_versions"]));
+    assert!(!output.status.success(), "the garbage is there");
+}
+
 /// Compacted files keep data pages of at most 1,024 rows with page statistics on
 /// `session_code`, so a transcript decodes the few pages holding its session, not the month.
 #[tokio::test]

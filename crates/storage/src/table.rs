@@ -6,7 +6,7 @@
 //! as a Delta application transaction (`txn` action) whose version is the batch's fingerprint.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
@@ -14,7 +14,7 @@ use datafusion::catalog::TableProvider;
 use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_nested::expr_fn::cardinality;
-use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
@@ -382,28 +382,19 @@ impl EventTable {
         events: &[&Event],
     ) -> Result<StoredVersions> {
         let mut stored = StoredVersions::new();
-        let mut bots = BTreeSet::new();
-        let mut sessions = BTreeSet::new();
+        let mut sessions_by_bot: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
         for event in events {
             if let Event::Conversation(c) = event {
-                bots.insert(c.tenant.bot_id.to_string());
-                sessions.insert(c.session_code.clone());
+                sessions_by_bot
+                    .entry(c.tenant.bot_id.to_string())
+                    .or_default()
+                    .insert(&c.session_code);
             }
         }
-        // The range lets file statistics prune where session codes grow with time; DataFusion
-        // prunes with an IN list of at most 20 values only.
-        let (Some(first), Some(last)) = (sessions.first().cloned(), sessions.last().cloned())
-        else {
-            return Ok(stored);
-        };
-        if table.version().unwrap_or(0) == 0 {
+        if sessions_by_bot.is_empty() || table.version().unwrap_or(0) == 0 {
             return Ok(stored);
         }
-        let predicate = col("kind")
-            .eq(lit(KIND_CONVERSATION))
-            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
-            .and(col("session_code").between(lit(first), lit(last)))
-            .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false));
+        let predicate = stored_sessions_predicate(&sessions_by_bot);
         let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
             .select(vec![
                 col("org_id"),
@@ -524,6 +515,40 @@ impl EventTable {
         }
         Ok(stored)
     }
+}
+
+/// The conversation rows of `sessions_by_bot`. Each bot's own range of session codes lets file
+/// statistics prune where codes grow with time: one range over every bot of a batch spans the
+/// files of all of them. The IN list keeps exactly the sessions (DataFusion prunes files with
+/// IN lists of at most 20 values only).
+fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<String, BTreeSet<&str>>) -> Expr {
+    let ranges = sessions_by_bot.iter().filter_map(|(bot, sessions)| {
+        let (first, last) = (sessions.first()?, sessions.last()?);
+        Some(
+            col("bot_id")
+                .eq(lit(bot.as_str()))
+                .and(col("session_code").between(lit(*first), lit(*last))),
+        )
+    });
+    let sessions: BTreeSet<&str> = sessions_by_bot.values().flatten().copied().collect();
+    col("kind")
+        .eq(lit(KIND_CONVERSATION))
+        .and(col("bot_id").in_list(
+            sessions_by_bot.keys().map(|b| lit(b.as_str())).collect(),
+            false,
+        ))
+        .and(balanced_or(ranges.collect()))
+        .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false))
+}
+
+/// The disjunction of `terms` as a balanced tree: its depth, which DataFusion's rewrites recurse
+/// through, grows with the logarithm of the number of terms, not the number.
+fn balanced_or(mut terms: Vec<Expr>) -> Expr {
+    if terms.len() <= 1 {
+        return terms.pop().unwrap_or(lit(false));
+    }
+    let right = terms.split_off(terms.len() / 2);
+    balanced_or(terms).or(balanced_or(right))
 }
 
 /// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
