@@ -106,4 +106,15 @@ async fn the_latest_updated_at_wins_and_ties_go_to_the_later_write() {
     }
     assert_eq!(records, rows);
     server.stop().await;
+
+    // Compaction rewrites both months in one commit but ranks each month's versions on its own:
+    // the latest per session stays in each, s-3's January version beside its February one.
+    run_ok(talkhouse(&data).args(["compact", "--min-files", "1"]));
+    let compacted = sql_rows(
+        &data,
+        "SELECT session_code, satisfaction, CAST(started_at AS VARCHAR), user_messages \
+         FROM conversations ORDER BY session_code",
+    );
+    assert_eq!(compacted, rows);
+    assert_eq!(count(&data, "conversation_versions"), 4);
 }

@@ -1,5 +1,8 @@
 //! Compaction: each (bot, kind, month) partition that ingest left in several files is rewritten
-//! as few large files, in the order queries read it, in one atomic commit per partition.
+//! as few large files, in the order queries read it. Partitions of one kind are rewritten
+//! together, up to [`COMMIT_BYTES`] of input and [`COMMIT_PARTITIONS`] partitions, in one atomic
+//! commit: every commit makes deltalake rebuild its snapshot of the whole table, which cost more
+//! than rewriting a small bot's partition (decision 24).
 //!
 //! - Messages are sorted by `sent_at`, then `message_id`, so a window's row groups are adjacent
 //!   and their statistics prune the rest.
@@ -9,7 +12,7 @@
 //! - Rows naming superseded versions are kept (the version they name may live in another
 //!   partition), sorted by session.
 //!
-//! The commit replaces exactly the files it read (`replaceWhere` on the partition's values), so
+//! The commit replaces exactly the files it read (`replaceWhere` on the partitions' values), so
 //! a crash before it leaves the table as it was plus unreferenced files, and a crash after it
 //! leaves the compacted table. Files are never deleted here: earlier versions stay readable, so
 //! pinned search pages and reports still find their data.
@@ -18,7 +21,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::prelude::{SessionContext, col, lit};
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::{Expr, SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
 use deltalake_core::protocol::SaveMode;
@@ -39,8 +43,18 @@ use crate::{EventTable, Result, read};
 /// few groups, so statistics prune the rest of its month.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
 
-/// Memory the rewrite of one partition may hold before its sort spills to disk.
+/// Memory the rewrite of one commit's partitions may hold before its sort spills to disk.
 const MEMORY_BUDGET: usize = 512 * 1024 * 1024;
+
+/// Input bytes one commit rewrites at most; a larger partition is rewritten alone.
+const COMMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Partitions one commit rewrites at most.
+const COMMIT_PARTITIONS: usize = 64;
+
+/// The rows a rewrite reads, as its queries name them.
+const REWRITTEN: &str = "rewritten";
+const SUMMED: &str = "summed";
 
 /// One partition of the `events` table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,6 +62,16 @@ pub struct Partition {
     pub bot_id: String,
     pub kind: String,
     pub month: String,
+}
+
+impl Partition {
+    /// The rows of this partition.
+    fn predicate(&self) -> Expr {
+        col("bot_id")
+            .eq(lit(self.bot_id.as_str()))
+            .and(col("kind").eq(lit(self.kind.as_str())))
+            .and(col("month").eq(lit(self.month.as_str())))
+    }
 }
 
 impl std::fmt::Display for Partition {
@@ -63,6 +87,7 @@ pub struct PartitionCompacted {
     pub files_before: usize,
     pub bytes_before: u64,
     pub version: u64,
+    /// The time of the commit that rewrote it, shared by the partitions of that commit.
     pub elapsed: Duration,
 }
 
@@ -95,21 +120,22 @@ impl EventTable {
             user_rollups_added,
             ..CompactionOutcome::default()
         };
-        for (partition, (count, bytes)) in files {
-            if count < min_files.max(1) {
-                continue;
-            }
+        for commit in commits(files, min_files) {
             let started = Instant::now();
-            table = rewrite(table.clone(), &partition, &self.file_statistics).await?;
-            let compacted = PartitionCompacted {
-                partition,
-                files_before: count,
-                bytes_before: bytes,
-                version: table.version().unwrap_or(0),
-                elapsed: started.elapsed(),
-            };
-            on_partition(&compacted);
-            outcome.partitions.push(compacted);
+            let partitions: Vec<&Partition> = commit.iter().map(|(p, _)| p).collect();
+            table = rewrite(table.clone(), &partitions, &self.file_statistics).await?;
+            let elapsed = started.elapsed();
+            for (partition, (count, bytes)) in commit {
+                let compacted = PartitionCompacted {
+                    partition,
+                    files_before: count,
+                    bytes_before: bytes,
+                    version: table.version().unwrap_or(0),
+                    elapsed,
+                };
+                on_partition(&compacted);
+                outcome.partitions.push(compacted);
+            }
         }
         table.update_incremental(None).await?;
         outcome.files_after = files_by_partition(&table)
@@ -160,18 +186,58 @@ async fn files_by_partition(table: &DeltaTable) -> Result<BTreeMap<Partition, (u
     Ok(partitions)
 }
 
-/// Rewrites one partition in one commit; answers the new table state.
+/// The partitions holding at least `min_files` files, as the commits that rewrite them: partitions
+/// of one kind (one query rewrites them), up to [`COMMIT_BYTES`] and [`COMMIT_PARTITIONS`].
+fn commits(
+    files: BTreeMap<Partition, (usize, u64)>,
+    min_files: usize,
+) -> Vec<Vec<(Partition, (usize, u64))>> {
+    let mut due: Vec<(Partition, (usize, u64))> = files
+        .into_iter()
+        .filter(|(_, (count, _))| *count >= min_files.max(1))
+        .collect();
+    due.sort_by(|(a, _), (b, _)| {
+        (&a.kind, &a.bot_id, &a.month).cmp(&(&b.kind, &b.bot_id, &b.month))
+    });
+    let mut commits: Vec<Vec<(Partition, (usize, u64))>> = Vec::new();
+    let mut bytes = 0;
+    for (partition, sizes) in due {
+        let joins_last = commits.last().is_some_and(|last| {
+            last[0].0.kind == partition.kind
+                && last.len() < COMMIT_PARTITIONS
+                && bytes + sizes.1 <= COMMIT_BYTES
+        });
+        if !joins_last {
+            commits.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += sizes.1;
+        commits
+            .last_mut()
+            .expect("a commit was just pushed")
+            .push((partition, sizes));
+    }
+    commits
+}
+
+/// Rewrites `partitions`, all of one kind, in one commit; answers the new table state. Each
+/// partition's rows are sorted and ranked on their own, as if it were rewritten alone.
 async fn rewrite(
     table: DeltaTable,
-    partition: &Partition,
+    partitions: &[&Partition],
     file_statistics: &FileStatistics,
 ) -> Result<DeltaTable> {
+    let Some(kind) = partitions.first().map(|p| p.kind.as_str()) else {
+        return Ok(table);
+    };
     // delta-rs's own planner writes the files.
     let ctx = spilling_session(&table, file_statistics).await?;
-    let in_partition = col("bot_id")
-        .eq(lit(partition.bot_id.as_str()))
-        .and(col("kind").eq(lit(partition.kind.as_str())))
-        .and(col("month").eq(lit(partition.month.as_str())));
+    let in_partitions = read::any_of(partitions.iter().map(|p| p.predicate()).collect());
+    let rows = ctx
+        .table(EVENTS_TABLE)
+        .await?
+        .filter(in_partitions.clone())?;
+    ctx.register_table(REWRITTEN, rows.clone().into_view())?;
     let schema = table.snapshot()?.snapshot().arrow_schema();
     let columns = schema
         .fields()
@@ -179,37 +245,35 @@ async fn rewrite(
         .map(|f| format!("\"{}\"", f.name()))
         .collect::<Vec<_>>()
         .join(", ");
-    let where_partition = format!(
-        "bot_id = '{}' AND kind = '{}' AND month = '{}'",
-        partition.bot_id, partition.kind, partition.month
-    );
-    let input = match partition.kind.as_str() {
+    let input = match kind {
         KIND_MESSAGE => {
             ctx.sql(&format!(
-                "SELECT {columns} FROM {EVENTS_TABLE} WHERE {where_partition} \
-                 ORDER BY sent_at, message_id"
+                "SELECT {columns} FROM {REWRITTEN} ORDER BY bot_id, month, sent_at, message_id"
             ))
             .await?
         }
         KIND_CONVERSATION => {
+            let by_session = LATEST_VERSION_FIRST
+                .strip_prefix("PARTITION BY ")
+                .expect("the window partitions by session");
             ctx.sql(&format!(
                 "SELECT {columns} FROM (SELECT *,
-                     ROW_NUMBER() OVER ({LATEST_VERSION_FIRST}) AS version_rank
-                 FROM {EVENTS_TABLE} WHERE {where_partition})
-                 WHERE version_rank = 1 ORDER BY started_at, session_code"
+                     ROW_NUMBER() OVER (PARTITION BY month, {by_session}) AS version_rank
+                 FROM {REWRITTEN})
+                 WHERE version_rank = 1 ORDER BY bot_id, month, started_at, session_code"
             ))
             .await?
         }
         KIND_SUPERSEDED => {
             ctx.sql(&format!(
-                "SELECT {columns} FROM {EVENTS_TABLE} WHERE {where_partition} \
-                 ORDER BY session_code, superseded_written_at, superseded_batch_line"
+                "SELECT {columns} FROM {REWRITTEN} ORDER BY bot_id, month, \
+                 session_code, superseded_written_at, superseded_batch_line"
             ))
             .await?
         }
         KIND_ROLLUP | KIND_USER_ROLLUP => {
-            let rows = summed_rollups(&ctx, &where_partition).await?;
-            let rows = match partition.kind.as_str() {
+            let rows = summed_rollups(&ctx, rows).await?;
+            let rows = match kind {
                 KIND_ROLLUP => RollupRows {
                     buckets: rows
                         .into_iter()
@@ -240,7 +304,7 @@ async fn rewrite(
         .with_input_plan(input.into_unoptimized_plan())
         .with_session_state(Arc::new(ctx.state()))
         .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(in_partition)
+        .with_replace_where(in_partitions)
         .with_writer_properties(
             writer_properties()
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -268,26 +332,28 @@ pub(crate) async fn spilling_session(
     Ok(ctx)
 }
 
-/// The partition's rollup rows (or user rollup rows) with equal dimensions summed, zero rows
+/// The rollup rows (or user rollup rows) among `rows` with equal dimensions summed, zero rows
 /// dropped; a rollup row's user is empty.
 pub(crate) async fn summed_rollups(
     ctx: &SessionContext,
-    where_partition: &str,
+    rows: DataFrame,
 ) -> Result<Vec<(UserRollupKey, RollupCounts)>> {
     let sums = ROLLUP_COUNTS
         .iter()
         .map(|c| format!("COALESCE(sum({c}), 0)"))
         .collect::<Vec<_>>()
         .join(", ");
+    ctx.register_table(SUMMED, rows.into_view())?;
     let batches = ctx
         .sql(&format!(
             "SELECT org_id, env_id, bot_id, sent_at, channel_uuid,
                     COALESCE({ROLLUP_UNTAGGED}, false), user_id, {sums}
-             FROM {EVENTS_TABLE} WHERE {where_partition} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+             FROM {SUMMED} GROUP BY 1, 2, 3, 4, 5, 6, 7"
         ))
         .await?
         .collect()
         .await?;
+    ctx.deregister_table(SUMMED)?;
     let mut rows = Vec::new();
     for batch in batches {
         let keys = read::user_rollup_keys(&batch)?;
@@ -304,4 +370,63 @@ pub(crate) async fn summed_rollups(
     }
     rows.sort_by(|(a, _), (b, _)| a.cmp(b));
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partition(bot: &str, kind: &str, month: &str) -> Partition {
+        Partition {
+            bot_id: bot.into(),
+            kind: kind.into(),
+            month: month.into(),
+        }
+    }
+
+    #[test]
+    fn a_commit_rewrites_partitions_of_one_kind_within_its_bounds() {
+        let mut files = BTreeMap::new();
+        for bot in 0..100 {
+            let bot = format!("bot-{bot:03}");
+            files.insert(partition(&bot, KIND_MESSAGE, "2024-01"), (3, 1024));
+            files.insert(partition(&bot, KIND_CONVERSATION, "2024-01"), (3, 1024));
+            // Too few files: left alone.
+            files.insert(partition(&bot, KIND_MESSAGE, "2024-02"), (1, 1024));
+        }
+        files.insert(
+            partition("big", KIND_MESSAGE, "2024-01"),
+            (9, COMMIT_BYTES + 1),
+        );
+        files.insert(
+            partition("half", KIND_MESSAGE, "2024-01"),
+            (9, COMMIT_BYTES / 2),
+        );
+        files.insert(
+            partition("half", KIND_MESSAGE, "2024-02"),
+            (9, COMMIT_BYTES / 2),
+        );
+
+        let commits = commits(files.clone(), 2);
+        let rewritten: Vec<&Partition> = commits.iter().flatten().map(|(p, _)| p).collect();
+        let due: Vec<&Partition> = files
+            .iter()
+            .filter(|(_, (count, _))| *count >= 2)
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(rewritten.len(), due.len());
+        assert!(due.iter().all(|p| rewritten.contains(p)));
+        for commit in &commits {
+            assert!(commit.iter().all(|(p, _)| p.kind == commit[0].0.kind));
+            assert!(commit.len() <= COMMIT_PARTITIONS);
+            let bytes: u64 = commit.iter().map(|(_, (_, bytes))| bytes).sum();
+            assert!(bytes <= COMMIT_BYTES || commit.len() == 1, "{commit:?}");
+        }
+        // 100 conversation partitions in two commits (64 and 36). 103 message partitions in
+        // four: the large one alone, 64 small ones, the other 36 with the first half, the
+        // second half alone (both halves would pass the bound).
+        let of_kind = |kind: &str| commits.iter().filter(|c| c[0].0.kind == kind).count();
+        assert_eq!(of_kind(KIND_CONVERSATION), 2);
+        assert_eq!(of_kind(KIND_MESSAGE), 4);
+    }
 }

@@ -30,6 +30,16 @@ pub fn scan(
     Ok(ctx.read_table(provider)?.filter(predicate)?)
 }
 
+/// The disjunction of `terms` as a balanced tree (`false` when there are none): its depth, which
+/// DataFusion's rewrites recurse through, grows with the logarithm of the number of terms.
+pub fn any_of(mut terms: Vec<Expr>) -> Expr {
+    if terms.len() <= 1 {
+        return terms.pop().unwrap_or(datafusion::prelude::lit(false));
+    }
+    let right = terms.split_off(terms.len() / 2);
+    any_of(terms).or(any_of(right))
+}
+
 /// Column `index` of a batch as text (partition columns arrive dictionary-encoded).
 pub fn texts(batch: &RecordBatch, index: usize) -> Result<StringArray> {
     let array = arrow::compute::cast(batch.column(index), &DataType::Utf8)?;

@@ -537,18 +537,8 @@ fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<String, BTreeSet<&str>>)
             sessions_by_bot.keys().map(|b| lit(b.as_str())).collect(),
             false,
         ))
-        .and(balanced_or(ranges.collect()))
+        .and(read::any_of(ranges.collect()))
         .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false))
-}
-
-/// The disjunction of `terms` as a balanced tree: its depth, which DataFusion's rewrites recurse
-/// through, grows with the logarithm of the number of terms, not the number.
-fn balanced_or(mut terms: Vec<Expr>) -> Expr {
-    if terms.len() <= 1 {
-        return terms.pop().unwrap_or(lit(false));
-    }
-    let right = terms.split_off(terms.len() / 2);
-    balanced_or(terms).or(balanced_or(right))
 }
 
 /// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the

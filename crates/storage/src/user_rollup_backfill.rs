@@ -154,6 +154,7 @@ mod tests {
     use crate::compact::summed_rollups;
     use crate::rollup::RollupCounts;
     use crate::schema::KIND_USER_ROLLUP;
+    use datafusion::prelude::{col, lit};
 
     /// Five days of two bots, a day a batch, then a batch of newer versions of some sessions on
     /// another user and channel, untagged, and older versions that change nothing.
@@ -212,9 +213,13 @@ mod tests {
         let ctx = spilling_session(&state, &table.file_statistics)
             .await
             .unwrap();
-        summed_rollups(&ctx, &format!("kind = '{KIND_USER_ROLLUP}'"))
+        let rows = ctx
+            .table(EVENTS_TABLE)
             .await
             .unwrap()
+            .filter(col("kind").eq(lit(KIND_USER_ROLLUP)))
+            .unwrap();
+        summed_rollups(&ctx, rows).await.unwrap()
     }
 
     async fn write_all(table: &EventTable, batches: Vec<Vec<Event>>) {
