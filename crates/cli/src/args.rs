@@ -35,7 +35,7 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run SQL on the tables: one statement, a file, or an interactive shell.
     Sql(SqlArgs),
-    /// Merge the small files ingest leaves into large sorted ones, one atomic commit per partition.
+    /// Merge the small files ingest leaves into large sorted ones, in atomic commits of up to 64 partitions.
     Compact(CompactArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
     Token(TokenArgs),
