@@ -46,6 +46,7 @@ use talkhouse_core::request::{
 };
 use talkhouse_core::window::Granularity;
 use talkhouse_storage::Snapshot;
+use tracing::Instrument;
 
 use self::bot_facts::{BotFacts, FileFactsCache};
 use self::file_rows::IndexCache;
@@ -591,11 +592,12 @@ impl Run {
         let mut tasks = tokio::task::JoinSet::new();
         for (index, df) in dfs.into_iter().enumerate() {
             let task = Arc::new(self.task(&df));
-            tasks.spawn(async move {
+            let plan_and_run = async move {
                 let plan = df.create_physical_plan().await?;
                 let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
                 Ok::<_, DataFusionError>((index, plan, batches))
-            });
+            };
+            tasks.spawn(plan_and_run.in_current_span());
         }
         let mut answers = vec![Vec::new(); tasks.len()];
         while let Some(done) = tasks.join_next().await {
