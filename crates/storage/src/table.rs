@@ -519,8 +519,9 @@ impl EventTable {
 
 /// The conversation rows of `sessions_by_bot`. Each bot's own range of session codes lets file
 /// statistics prune where codes grow with time: one range over every bot of a batch spans the
-/// files of all of them. The IN list keeps exactly the sessions (DataFusion prunes files with
-/// IN lists of at most 20 values only).
+/// files of all of them. The list of bots reads partition values only, so it drops other bots'
+/// files before any statistics are read. The IN list keeps exactly the sessions (DataFusion
+/// prunes files with IN lists of at most 20 values only).
 fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<String, BTreeSet<&str>>) -> Expr {
     let ranges = sessions_by_bot.iter().filter_map(|(bot, sessions)| {
         let (first, last) = (sessions.first()?, sessions.last()?);
