@@ -21,8 +21,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::datatypes::DataType;
 use datafusion::dataframe::DataFrame;
-use datafusion::prelude::{Expr, SessionContext, col, lit};
+use datafusion::prelude::{Expr, SessionContext, cast, col, ident, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
 use deltalake_core::protocol::SaveMode;
@@ -321,6 +322,12 @@ async fn rewrite(
 
 /// A session over `table`'s live files as [`EVENTS_TABLE`] whose sorts, windows and groups
 /// spill to disk beyond [`MEMORY_BUDGET`]: maintenance reads whole partitions or tables.
+///
+/// Its string columns are plain strings, not views. A view points into the page it was read
+/// from, and a sort's merge interleaves rows of every file read, so each merged batch of views
+/// holds (and is accounted for) the pages of all those files: the next sort then asked the pool
+/// for more than its share for a single batch (82.7 MB for a commit of 1,003 small files, 11.6 MB
+/// on disk). Casting copies the strings, so a batch is accounted for its own rows.
 pub(crate) async fn spilling_session(
     table: &DeltaTable,
     file_statistics: &FileStatistics,
@@ -330,11 +337,33 @@ pub(crate) async fn spilling_session(
         None,
     ));
     table.update_datafusion_session(&ctx.state())?;
-    ctx.register_table(
-        EVENTS_TABLE,
-        live_files::provider(table, file_statistics).await?,
-    )?;
+    let events = ctx.read_table(live_files::provider(table, file_statistics).await?)?;
+    let columns: Vec<Expr> = events
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = ident(field.name());
+            match without_views(field.data_type()) {
+                Some(plain) => cast(column, plain).alias(field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    ctx.register_table(EVENTS_TABLE, events.select(columns)?.into_view())?;
     Ok(ctx)
+}
+
+/// The type holding the same values as `data_type` without string or binary views, when it has
+/// any.
+fn without_views(data_type: &DataType) -> Option<DataType> {
+    match data_type {
+        DataType::Utf8View => Some(DataType::Utf8),
+        DataType::BinaryView => Some(DataType::Binary),
+        DataType::List(item) => without_views(item.data_type())
+            .map(|plain| DataType::List(Arc::new(item.as_ref().clone().with_data_type(plain)))),
+        _ => None,
+    }
 }
 
 /// The rollup rows (or user rollup rows) among `rows` with equal dimensions summed, zero rows
