@@ -259,14 +259,9 @@ async fn rewrite(
             .await?
         }
         KIND_CONVERSATION => {
-            let by_session = LATEST_VERSION_FIRST
-                .strip_prefix("PARTITION BY ")
-                .expect("the window partitions by session");
             ctx.sql(&format!(
-                "SELECT {columns} FROM (SELECT *,
-                     ROW_NUMBER() OVER (PARTITION BY month, {by_session}) AS version_rank
-                 FROM {REWRITTEN})
-                 WHERE version_rank = 1 ORDER BY started_at, session_code"
+                "{} ORDER BY started_at, session_code",
+                latest_versions(&columns)
             ))
             .await?
         }
@@ -320,14 +315,28 @@ async fn rewrite(
     Ok(table)
 }
 
+/// The `columns` of each conversation's latest version in its partition among the rewritten
+/// rows.
+fn latest_versions(columns: &str) -> String {
+    let by_session = LATEST_VERSION_FIRST
+        .strip_prefix("PARTITION BY ")
+        .expect("the window partitions by session");
+    format!(
+        "SELECT {columns} FROM (SELECT *,
+             ROW_NUMBER() OVER (PARTITION BY month, {by_session}) AS version_rank
+         FROM {REWRITTEN})
+         WHERE version_rank = 1"
+    )
+}
+
 /// A session over `table`'s live files as [`EVENTS_TABLE`] whose sorts, windows and groups
 /// spill to disk beyond [`MEMORY_BUDGET`]: maintenance reads whole partitions or tables.
 ///
 /// Its string columns are plain strings, not views. A view points into the page it was read
-/// from, and a sort's merge interleaves rows of every file read, so each merged batch of views
-/// holds (and is accounted for) the pages of all those files: the next sort then asked the pool
-/// for more than its share for a single batch (82.7 MB for a commit of 1,003 small files, 11.6 MB
-/// on disk). Casting copies the strings, so a batch is accounted for its own rows.
+/// from, and the batches a window over many files yields keep the pages of every file they drew
+/// rows from, and are accounted for them: the sort after the window then asked the pool for more
+/// than its share for a single batch (82.7 MB for a commit of 1,003 small files, 11.6 MB on
+/// disk). Casting copies the strings, so a batch is accounted for its own rows.
 pub(crate) async fn spilling_session(
     table: &DeltaTable,
     file_statistics: &FileStatistics,
@@ -462,5 +471,68 @@ mod tests {
         let of_kind = |kind: &str| commits.iter().filter(|c| c[0].0.kind == kind).count();
         assert_eq!(of_kind(KIND_CONVERSATION), 2);
         assert_eq!(of_kind(KIND_MESSAGE), 4);
+    }
+
+    /// The latest conversation versions of many files, which a rewrite then sorts, are batches
+    /// accounted for no more than their own rows take as plain arrays. As views they held (and
+    /// were accounted for) the pages of every file the window drew rows from.
+    #[tokio::test]
+    async fn the_latest_versions_of_many_files_are_accounted_for_their_own_rows() {
+        use datafusion::common::utils::memory::get_record_batch_memory_size;
+        use talkhouse_core::generate::{GenerateConfig, Generator};
+
+        let folder = tempfile::tempdir().unwrap();
+        let table = EventTable::open(&crate::DataLocation::local(folder.path()).unwrap())
+            .await
+            .unwrap();
+        let generator = Generator::new(GenerateConfig {
+            seed: 11,
+            bots: 1,
+            days: 40,
+            until: chrono::NaiveDate::from_ymd_opt(2024, 3, 31).unwrap(),
+            conversations_per_day: 80,
+        });
+        for day in generator.events() {
+            table.write(day, None).await.unwrap();
+        }
+        let state = table.fresh_table().await.unwrap();
+        let ctx = spilling_session(&state, &table.file_statistics)
+            .await
+            .unwrap();
+        let rows = ctx
+            .table(EVENTS_TABLE)
+            .await
+            .unwrap()
+            .filter(col("kind").eq(lit(KIND_CONVERSATION)))
+            .unwrap();
+        ctx.register_table(REWRITTEN, rows.into_view()).unwrap();
+        let batches = ctx
+            .sql(&latest_versions("*"))
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        assert!(!batches.is_empty());
+        for batch in &batches {
+            let plain: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|column| match without_views(column.data_type()) {
+                    Some(plain) => arrow::compute::cast(column, &plain).unwrap(),
+                    None => column.clone(),
+                })
+                .collect();
+            let schema = batch.schema();
+            let names = schema.fields().iter().map(|f| f.name().clone());
+            let plain = arrow::array::RecordBatch::try_from_iter(names.zip(plain)).unwrap();
+            let accounted = get_record_batch_memory_size(batch);
+            let own = get_record_batch_memory_size(&plain);
+            assert!(
+                accounted <= own + own / 4,
+                "a batch of {} rows is accounted for {accounted} bytes; its rows take {own}",
+                batch.num_rows()
+            );
+        }
     }
 }
