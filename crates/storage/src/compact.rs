@@ -427,6 +427,22 @@ pub(crate) async fn summed_rollups(
     Ok(rows)
 }
 
+/// A maintenance session over the latest version of `table` and its rows of `kind`.
+#[cfg(test)]
+pub(crate) async fn rows_of_kind(table: &EventTable, kind: &str) -> (SessionContext, DataFrame) {
+    let state = table.fresh_table().await.unwrap();
+    let ctx = spilling_session(&state, &table.file_statistics)
+        .await
+        .unwrap();
+    let rows = ctx
+        .table(EVENTS_TABLE)
+        .await
+        .unwrap()
+        .filter(col("kind").eq(lit(kind)))
+        .unwrap();
+    (ctx, rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,16 +523,7 @@ mod tests {
         for day in generator.events() {
             table.write(day, None).await.unwrap();
         }
-        let state = table.fresh_table().await.unwrap();
-        let ctx = spilling_session(&state, &table.file_statistics)
-            .await
-            .unwrap();
-        let rows = ctx
-            .table(EVENTS_TABLE)
-            .await
-            .unwrap()
-            .filter(col("kind").eq(lit(KIND_CONVERSATION)))
-            .unwrap();
+        let (ctx, rows) = rows_of_kind(&table, KIND_CONVERSATION).await;
         ctx.register_table(REWRITTEN, rows.into_view()).unwrap();
         let batches = ctx
             .sql(&latest_versions("*"))

@@ -151,10 +151,9 @@ mod tests {
 
     use super::*;
     use crate::DataLocation;
-    use crate::compact::summed_rollups;
+    use crate::compact::{rows_of_kind, summed_rollups};
     use crate::rollup::RollupCounts;
     use crate::schema::KIND_USER_ROLLUP;
-    use datafusion::prelude::{col, lit};
 
     /// Five days of two bots, a day a batch, then a batch of newer versions of some sessions on
     /// another user and channel, untagged, and older versions that change nothing.
@@ -209,16 +208,7 @@ mod tests {
     }
 
     async fn user_rows(table: &EventTable) -> Vec<(UserRollupKey, RollupCounts)> {
-        let state = table.fresh_table().await.unwrap();
-        let ctx = spilling_session(&state, &table.file_statistics)
-            .await
-            .unwrap();
-        let rows = ctx
-            .table(EVENTS_TABLE)
-            .await
-            .unwrap()
-            .filter(col("kind").eq(lit(KIND_USER_ROLLUP)))
-            .unwrap();
+        let (ctx, rows) = rows_of_kind(table, KIND_USER_ROLLUP).await;
         summed_rollups(&ctx, rows).await.unwrap()
     }
 
