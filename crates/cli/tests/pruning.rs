@@ -291,8 +291,10 @@ async fn a_transcript_of_a_compacted_month_decodes_only_the_pages_of_its_session
     assert_eq!(ids, expected);
     let rows_scanned = transcript.provenance.unwrap().rows_scanned;
     // The session's version pages and message pages: a few of 1,024 rows, where one page of the
-    // Parquet default holds 20,000.
-    assert!(rows_scanned <= 6 * 1024, "{rows_scanned} rows scanned");
+    // Parquet default holds 20,000. Pages are sorted by time, not by session, so a page whose
+    // rows span sessions of two days holds the code within its bounds too: 5 to 7 pages were
+    // read in different runs, of the month's 70.
+    assert!(rows_scanned <= 8 * 1024, "{rows_scanned} rows scanned");
     // Each file read has its page index in the metadata cache: decoded once, not on every open.
     let cached = table
         .runtime()

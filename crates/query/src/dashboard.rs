@@ -18,6 +18,7 @@ mod search;
 mod series;
 mod summary;
 mod traffic;
+mod transcript;
 mod user_rollups;
 
 pub use model::{
@@ -235,7 +236,7 @@ impl Dashboard {
         session_code: &str,
     ) -> Result<Answer<Option<Transcript>>> {
         let mut run = self.start(tenant, None).await?;
-        let value = search::transcript(&mut run, session_code).await?;
+        let value = transcript::transcript(&mut run, session_code).await?;
         self.finish(run, value).await
     }
 
@@ -272,16 +273,7 @@ impl Dashboard {
     /// Whether the bot has a record or a message of the session.
     pub async fn has_session(&self, tenant: Tenant, session_code: &str) -> Result<bool> {
         let mut run = self.start(tenant, None).await?;
-        let same_session = col("session_code").eq(datafusion::prelude::lit(session_code));
-        let records = run
-            .conversation_versions()
-            .await?
-            .filter(same_session.clone())?;
-        if run.count(records.limit(0, Some(1))?).await? > 0 {
-            return Ok(true);
-        }
-        let messages = run.messages().await?.filter(same_session)?;
-        Ok(run.count(messages.limit(0, Some(1))?).await? > 0)
+        transcript::has_session(&mut run, session_code).await
     }
 
     /// A report's rows in order, read from `snapshot` under the request memory budget.

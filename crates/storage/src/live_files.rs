@@ -244,15 +244,15 @@ fn string_scalar(data_type: &DataType, text: &str) -> ScalarValue {
 pub struct LiveFiles {
     /// The columns as deltalake's provider shows them (partition columns dictionary-encoded,
     /// strings as views), in the table's order.
-    schema: SchemaRef,
+    pub(crate) schema: SchemaRef,
     /// The scan's columns: the data columns, then the partition columns.
-    scan_schema: TableSchema,
+    pub(crate) scan_schema: TableSchema,
     /// For each column of `schema`, its index among the scan's columns.
     scan_index: Vec<usize>,
-    store: ObjectStoreUrl,
+    pub(crate) store: ObjectStoreUrl,
     /// Each with its partition values, and statistics over the data columns followed by exact
     /// bounds of the partition columns.
-    files: Vec<PartitionedFile>,
+    pub(crate) files: Vec<PartitionedFile>,
     /// One row per file: its partition values, typed as in `schema`.
     partitions: RecordBatch,
 }
@@ -416,7 +416,7 @@ impl LiveFiles {
 }
 
 /// A partition value as text (partition columns are dictionary-encoded strings).
-fn text(value: &ScalarValue) -> Option<String> {
+pub(crate) fn text(value: &ScalarValue) -> Option<String> {
     match value {
         ScalarValue::Dictionary(_, inner) => text(inner),
         ScalarValue::Utf8(text) | ScalarValue::Utf8View(text) | ScalarValue::LargeUtf8(text) => {

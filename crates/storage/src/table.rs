@@ -25,7 +25,7 @@ use deltalake_core::protocol::SaveMode;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use sha2::{Digest, Sha256};
-use talkhouse_core::Event;
+use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
 use crate::encode::{RollupRows, encode};
@@ -39,6 +39,7 @@ use crate::rollup::{
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, PARTITION_COLUMNS, delta_columns, month_of,
 };
+use crate::session_rows::SessionRows;
 use crate::versions::{
     BatchVersions, ConversationVersion, SUPERSESSIONS_FORMAT, SUPERSESSIONS_PROPERTY,
     StoredVersions,
@@ -93,6 +94,23 @@ impl Snapshot {
     /// snapshot is not read file by file.
     pub fn files_of_bot(&self, bot_id: &str) -> Option<Vec<(Path, String)>> {
         Some(self.live_files.as_ref()?.of_bot(bot_id))
+    }
+
+    /// The rows of `kind` of one session of `tenant`, with `columns` (see [`SessionRows`]),
+    /// read without a query plan; `None` when the snapshot is not read file by file.
+    pub async fn session_rows(
+        &self,
+        runtime: &RuntimeEnv,
+        tenant: &Tenant,
+        kind: &str,
+        session_code: &str,
+        columns: &[&str],
+    ) -> Option<Result<SessionRows>> {
+        let live = self.live_files.as_ref()?;
+        Some(
+            live.session_rows(runtime, tenant, kind, session_code, columns)
+                .await,
+        )
     }
 
     /// The `events` table of this snapshot restricted to the one file at `location`; `None`

@@ -1,6 +1,7 @@
 //! Conversation and message rows out of answer batches.
 
 use arrow::array::RecordBatch;
+use chrono::{DateTime, Utc};
 
 use super::columns::{float64s, instants, int64s, string_lists, strings};
 use super::{ConversationRow, MessageRow};
@@ -11,6 +12,50 @@ fn required<T>(value: Option<T>, column: &str) -> Result<T> {
         column: column.to_string(),
         expected: "non-null",
     })
+}
+
+/// The columns [`conversations`] reads.
+pub const CONVERSATION_ROW_COLUMNS: [&str; 12] = [
+    "session_code",
+    "user_id",
+    "business_key",
+    "channel_uuid",
+    "started_at",
+    "ended_at",
+    "updated_at",
+    "satisfaction",
+    "flows",
+    "tags",
+    "user_messages",
+    "bot_messages",
+];
+
+/// The columns [`messages`] reads: its texts, then `sent_at`, `confidence` and `tags`.
+pub const MESSAGE_ROW_COLUMNS: [&str; 18] = [
+    "message_id",
+    "session_code",
+    "user_id",
+    "business_key",
+    "channel_uuid",
+    "channel_name",
+    "sender",
+    "content_type",
+    "text",
+    "nlp_response",
+    "nlp_response_type",
+    "nlp_response_name",
+    "answer_name",
+    "answer_text",
+    "flow",
+    "sent_at",
+    "confidence",
+    "tags",
+];
+
+/// Seconds from `from` to `to` as the `conversations` view computes `duration_seconds`: whole
+/// microseconds, divided once.
+pub fn duration_seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+    (to.timestamp_micros() - from.timestamp_micros()) as f64 / 1_000_000.0
 }
 
 pub fn conversations(batches: &[RecordBatch]) -> Result<Vec<ConversationRow>> {
@@ -28,22 +73,23 @@ pub fn conversations(batches: &[RecordBatch]) -> Result<Vec<ConversationRow>> {
         let tags = string_lists(batch, "tags")?;
         let user_messages = int64s(batch, "user_messages")?;
         let bot_messages = int64s(batch, "bot_messages")?;
-        let duration = float64s(batch, "duration_seconds")?;
         for i in 0..batch.num_rows() {
+            let started_at = required(started_at[i], "started_at")?;
+            let updated_at = required(updated_at[i], "updated_at")?;
             rows.push(ConversationRow {
                 session_code: required(session_code[i].clone(), "session_code")?,
                 user_id: required(user_id[i].clone(), "user_id")?,
                 business_key: business_key[i].clone(),
                 channel_uuid: required(channel_uuid[i].clone(), "channel_uuid")?,
-                started_at: required(started_at[i], "started_at")?,
+                started_at,
                 ended_at: ended_at[i],
-                updated_at: required(updated_at[i], "updated_at")?,
+                updated_at,
                 satisfaction: satisfaction[i],
                 flows: flows[i].clone(),
                 tags: tags[i].clone(),
                 user_messages: user_messages[i].unwrap_or(0),
                 bot_messages: bot_messages[i].unwrap_or(0),
-                duration_seconds: duration[i].unwrap_or(0.0),
+                duration_seconds: duration_seconds(started_at, ended_at[i].unwrap_or(updated_at)),
             });
         }
     }
@@ -53,30 +99,14 @@ pub fn conversations(batches: &[RecordBatch]) -> Result<Vec<ConversationRow>> {
 pub fn messages(batches: &[RecordBatch]) -> Result<Vec<MessageRow>> {
     let mut rows = Vec::new();
     for batch in batches {
-        let text_columns = [
-            "message_id",
-            "session_code",
-            "user_id",
-            "business_key",
-            "channel_uuid",
-            "channel_name",
-            "sender",
-            "content_type",
-            "text",
-            "nlp_response",
-            "nlp_response_type",
-            "nlp_response_name",
-            "answer_name",
-            "answer_text",
-            "flow",
-        ];
+        let [text_columns @ .., sent_at, confidence, tags] = MESSAGE_ROW_COLUMNS;
         let texts: Vec<Vec<Option<String>>> = text_columns
             .iter()
             .map(|name| strings(batch, name))
             .collect::<Result<_>>()?;
-        let sent_at = instants(batch, "sent_at")?;
-        let confidence = float64s(batch, "confidence")?;
-        let tags = string_lists(batch, "tags")?;
+        let sent_at = instants(batch, sent_at)?;
+        let confidence = float64s(batch, confidence)?;
+        let tags = string_lists(batch, tags)?;
         for i in 0..batch.num_rows() {
             let text = |column: usize| texts[column][i].clone();
             rows.push(MessageRow {

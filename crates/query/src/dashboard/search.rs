@@ -15,9 +15,7 @@ use super::predicates::{
     months, within,
 };
 use super::rollups::{self, Measure};
-use super::{
-    ConversationRow, MessageRow, PageOf, Run, Transcript, columns, count_in, counted, rows,
-};
+use super::{ConversationRow, MessageRow, PageOf, Run, columns, count_in, counted, rows};
 use crate::Result;
 
 /// Labels the instants of the filter's window (and nothing of the previous period).
@@ -70,7 +68,7 @@ fn confident(rule: ConfidenceRule) -> Expr {
 }
 
 /// The sort, then the tie-breakers, all in one direction; absent values last either way.
-fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortExpr> {
+pub(super) fn ordering(keys: &[&str], order: Order) -> Vec<datafusion::logical_expr::SortExpr> {
     let ascending = order == Order::Asc;
     keys.iter()
         .map(|key| col(*key).sort(ascending, false))
@@ -340,82 +338,4 @@ pub(super) async fn selected_messages(
         df = df.filter(confident(rule))?;
     }
     Ok(df)
-}
-
-/// The session's record and messages; a record derived from the messages when it has none.
-/// The record is the session's first version by the ranking of the `conversations` view, read
-/// from its versions: one scan instead of the view's join with every recorded supersession.
-pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
-    let same_session = col("session_code").eq(lit(session_code.to_string()));
-    let records = run
-        .conversation_versions()
-        .await?
-        .filter(same_session.clone())?
-        .sort(ordering(
-            &["updated_at", "written_at", "batch_line"],
-            Order::Desc,
-        ))?
-        .limit(0, Some(1))?;
-    let messages = run
-        .messages()
-        .await?
-        .filter(same_session)?
-        .sort(ordering(&["sent_at", "message_id"], Order::Asc))?;
-    let [records, messages]: [Vec<RecordBatch>; 2] = run
-        .collect_all(vec![records, messages])
-        .await?
-        .try_into()
-        .expect("two plans, two answers");
-    let record = rows::conversations(&records)?.into_iter().next();
-    let messages = rows::messages(&messages)?;
-    Ok(match record {
-        Some(conversation) => Some(Transcript {
-            conversation,
-            derived: false,
-            messages,
-        }),
-        None => derive(&messages).map(|conversation| Transcript {
-            conversation,
-            derived: true,
-            messages,
-        }),
-    })
-}
-
-/// A session without a record: started at its first message, with that message's user and
-/// channel, no end and no rating.
-fn derive(messages: &[MessageRow]) -> Option<ConversationRow> {
-    let first = messages.first()?;
-    let last = messages.last()?;
-    let mut flows: Vec<String> = Vec::new();
-    for flow in messages.iter().filter_map(|m| m.flow.clone()) {
-        if flows.last() != Some(&flow) {
-            flows.push(flow);
-        }
-    }
-    let mut tags: Vec<String> = Vec::new();
-    for tag in messages.iter().flat_map(|m| m.tags.iter()) {
-        if !tags.contains(tag) {
-            tags.push(tag.clone());
-        }
-    }
-    let sent_by = |sender: &str| messages.iter().filter(|m| m.sender == sender).count() as i64;
-    Some(ConversationRow {
-        session_code: first.session_code.clone(),
-        user_id: first.user_id.clone(),
-        business_key: first.business_key.clone(),
-        channel_uuid: first.channel_uuid.clone(),
-        started_at: first.sent_at,
-        ended_at: None,
-        updated_at: last.sent_at,
-        satisfaction: None,
-        flows,
-        tags,
-        user_messages: sent_by("USER"),
-        bot_messages: sent_by("BOT"),
-        duration_seconds: (last.sent_at - first.sent_at)
-            .num_microseconds()
-            .unwrap_or(0) as f64
-            / 1e6,
-    })
 }
