@@ -30,28 +30,6 @@ pub const CONVERSATION_ROW_COLUMNS: [&str; 12] = [
     "bot_messages",
 ];
 
-/// The columns [`messages`] reads: its texts, then `sent_at`, `confidence` and `tags`.
-pub const MESSAGE_ROW_COLUMNS: [&str; 18] = [
-    "message_id",
-    "session_code",
-    "user_id",
-    "business_key",
-    "channel_uuid",
-    "channel_name",
-    "sender",
-    "content_type",
-    "text",
-    "nlp_response",
-    "nlp_response_type",
-    "nlp_response_name",
-    "answer_name",
-    "answer_text",
-    "flow",
-    "sent_at",
-    "confidence",
-    "tags",
-];
-
 /// Seconds from `from` to `to` as the `conversations` view computes `duration_seconds`: whole
 /// microseconds, divided once.
 pub fn duration_seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -99,14 +77,30 @@ pub fn conversations(batches: &[RecordBatch]) -> Result<Vec<ConversationRow>> {
 pub fn messages(batches: &[RecordBatch]) -> Result<Vec<MessageRow>> {
     let mut rows = Vec::new();
     for batch in batches {
-        let [text_columns @ .., sent_at, confidence, tags] = MESSAGE_ROW_COLUMNS;
+        let text_columns = [
+            "message_id",
+            "session_code",
+            "user_id",
+            "business_key",
+            "channel_uuid",
+            "channel_name",
+            "sender",
+            "content_type",
+            "text",
+            "nlp_response",
+            "nlp_response_type",
+            "nlp_response_name",
+            "answer_name",
+            "answer_text",
+            "flow",
+        ];
         let texts: Vec<Vec<Option<String>>> = text_columns
             .iter()
             .map(|name| strings(batch, name))
             .collect::<Result<_>>()?;
-        let sent_at = instants(batch, sent_at)?;
-        let confidence = float64s(batch, confidence)?;
-        let tags = string_lists(batch, tags)?;
+        let sent_at = instants(batch, "sent_at")?;
+        let confidence = float64s(batch, "confidence")?;
+        let tags = string_lists(batch, "tags")?;
         for i in 0..batch.num_rows() {
             let text = |column: usize| texts[column][i].clone();
             rows.push(MessageRow {

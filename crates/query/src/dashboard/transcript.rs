@@ -11,7 +11,8 @@ use talkhouse_storage::SessionRows;
 use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 
 use super::columns::int64s;
-use super::rows::{self, CONVERSATION_ROW_COLUMNS, MESSAGE_ROW_COLUMNS, duration_seconds};
+use super::report::MESSAGE_COLUMNS;
+use super::rows::{self, CONVERSATION_ROW_COLUMNS, duration_seconds};
 use super::search::ordering;
 use super::{ConversationRow, MessageRow, Run, Transcript};
 use crate::Result;
@@ -24,7 +25,7 @@ pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Opti
     let version_columns = version_columns();
     let (versions, messages) = futures::try_join!(
         session_rows(run, KIND_CONVERSATION, session_code, &version_columns),
-        session_rows(run, KIND_MESSAGE, session_code, &MESSAGE_ROW_COLUMNS),
+        session_rows(run, KIND_MESSAGE, session_code, MESSAGE_COLUMNS),
     )?;
     let (versions, messages) = match (versions, messages) {
         (Some(versions), Some(messages)) => (counted(run, versions), counted(run, messages)),
