@@ -118,3 +118,113 @@ async fn the_latest_updated_at_wins_and_ties_go_to_the_later_write() {
     assert_eq!(compacted, rows);
     assert_eq!(count(&data, "conversation_versions"), 4);
 }
+
+/// A transcript is read from the files without the views (decision 25): its record and messages
+/// are those the views give, for sessions spread over many ingest files and after compaction.
+#[tokio::test]
+async fn transcripts_read_from_the_files_equal_the_views() {
+    use chrono::NaiveDate;
+    use talkhouse_core::generate::{GenerateConfig, Generator};
+
+    let data = DataDir::new();
+    let generator = Generator::new(GenerateConfig {
+        seed: 19,
+        bots: 2,
+        days: 6,
+        until: NaiveDate::from_ymd_opt(2024, 3, 2).unwrap(),
+        conversations_per_day: 40,
+    });
+    let table = data.table().await;
+    for day in generator.events() {
+        table.write(day, None).await.unwrap();
+    }
+    let tenant = generator.bots()[1].tenant;
+    let bot = bot_ref(
+        &tenant.org_id.to_string(),
+        &tenant.env_id.to_string(),
+        &tenant.bot_id.to_string(),
+    );
+    let of_bot = format!("bot_id = '{}'", tenant.bot_id);
+    // Every 5th session of the bot, over six days and two months.
+    let sessions: Vec<String> = sql_rows(
+        &data,
+        &format!("SELECT session_code FROM conversations WHERE {of_bot} ORDER BY session_code"),
+    )
+    .into_iter()
+    .step_by(5)
+    .collect();
+    assert!(sessions.len() >= 25, "{} sessions", sessions.len());
+    let listed = sessions
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let views = |data: &DataDir| {
+        let records = sql_rows(
+            data,
+            &format!(
+                "SELECT session_code, user_id, channel_uuid, CAST(started_at AS BIGINT), \
+                 CAST(updated_at AS BIGINT), satisfaction, user_messages, bot_messages, \
+                 CAST(duration_seconds * 1000000.0 AS BIGINT), array_to_string(flows, '|') \
+                 FROM conversations \
+                 WHERE {of_bot} AND session_code IN ({listed}) ORDER BY session_code"
+            ),
+        );
+        let messages = sql_rows(
+            data,
+            &format!(
+                "SELECT session_code, message_id FROM messages \
+                 WHERE {of_bot} AND session_code IN ({listed}) \
+                 ORDER BY session_code, sent_at, message_id"
+            ),
+        );
+        (records, messages)
+    };
+    for compacted in [false, true] {
+        if compacted {
+            table.compact(2, |_| {}).await.unwrap();
+        }
+        let (records, messages) = views(&data);
+        assert_eq!(records.len(), sessions.len());
+        let server = RunningServer::start(data.table().await).await;
+        let mut clients = Clients::connect(&server).await;
+        let (mut got_records, mut got_messages) = (Vec::new(), Vec::new());
+        for session in &sessions {
+            let transcript = clients
+                .conversations
+                .get_conversation(v1::GetConversationRequest {
+                    bot: bot.clone(),
+                    session_code: session.clone(),
+                    timezone: "UTC".into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert!(!transcript.derived, "{session}");
+            let r = transcript.conversation.unwrap();
+            let at = |t: &Option<prost_types::Timestamp>| instant(t).timestamp_micros();
+            got_records.push(format!(
+                "{},{},{},{},{},{},{},{},{},{}",
+                r.session_code,
+                r.user_id,
+                r.channel_uuid,
+                at(&r.started_at),
+                at(&r.updated_at),
+                r.satisfaction.map_or(String::new(), |s| s.to_string()),
+                r.user_messages,
+                r.bot_messages,
+                (r.duration_seconds * 1_000_000.0) as i64,
+                r.flows.join("|"),
+            ));
+            got_messages.extend(
+                transcript
+                    .messages
+                    .iter()
+                    .map(|m| format!("{session},{}", m.message_id)),
+            );
+        }
+        assert_eq!(got_records, records, "compacted: {compacted}");
+        assert_eq!(got_messages, messages, "compacted: {compacted}");
+        server.stop().await;
+    }
+}
