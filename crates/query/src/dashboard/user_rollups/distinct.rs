@@ -1,7 +1,7 @@
 //! Distinct users per (label, channel) of a [`UserIndex`]'s window, counted one of three ways:
 //! from each entry's previous bucket where every label is one range of time and the window is long
-//! (decision 22), by per-user marks where labels follow time (on two cores for a long window), and
-//! by sorting each (label, channel)'s users otherwise.
+//! (decision 22), by per-user marks where labels follow time and the window is not sparse (on two
+//! cores for a long window), and by sorting each (label, channel)'s users otherwise.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,7 +20,10 @@ impl UserIndex {
         classifier: &Classifier,
     ) -> HashMap<(i64, String), i64> {
         self.counted_by_previous(filter, classifier)
-            .or_else(|| self.counted_by_marks(filter, classifier))
+            .or_else(|| match self.sparse(classifier) {
+                true => None,
+                false => self.counted_by_marks(filter, classifier),
+            })
             .unwrap_or_else(|| self.counted_by_sorting(filter, classifier))
             .into_iter()
             .map(|((label, channel), users)| {
@@ -491,6 +494,57 @@ mod tests {
             long.counted_by_previous(&filter(false, false), &first_two)
                 .is_some()
         );
+    }
+
+    /// A window of few entries against the bot's users is counted by sorting, the series and the
+    /// traffic alike, with the counts of sets; a dense one keeps the per-user arrays.
+    #[test]
+    fn sparse_windows_count_each_user_once() {
+        let sparse = index(3, 400_000, 20_000, 0x3c6e_f372_fe94_f82b);
+        let dense = index(3, 2_000, 20_000, 0x3c6e_f372_fe94_f82b);
+        let two_days = labelled_days([(3, 0), (4, 1)]);
+        assert!(sparse.sparse(&two_days));
+        assert!(!dense.sparse(&two_days));
+        for index in [&sparse, &dense] {
+            for filter in &filters() {
+                let expected = expected(index, filter, &two_days);
+                assert!(expected.values().any(|&users| users > 1));
+                assert_eq!(
+                    index.by_label_and_channel(filter, &two_days),
+                    named(index, &expected)
+                );
+                // Traffic: day 3 is the window, day 4 the previous period; NEW from day 3 on.
+                let mut window: HashMap<u32, bool> = HashMap::new();
+                let mut previous = HashSet::new();
+                for entry in index.entries.iter() {
+                    let uuid = &index.channels[usize::from(entry.slot.channel)];
+                    let channel_kept = filter.channels.is_empty()
+                        || filter.channels.iter().any(|c| &c.to_string() == uuid);
+                    if !channel_kept || (filter.untagged && !entry.slot.untagged) {
+                        continue;
+                    }
+                    match two_days.classify(entry.slot.bucket) {
+                        Some(0) => {
+                            let new = index.first_bucket[entry.user as usize] >= 3 * DAY;
+                            window.insert(entry.user, new);
+                        }
+                        Some(1) => {
+                            previous.insert(entry.user);
+                        }
+                        _ => {}
+                    }
+                }
+                let new = window.values().filter(|new| **new).count() as i64;
+                assert_eq!(
+                    index.traffic(filter, &two_days, 3 * DAY),
+                    super::super::PeriodUsers {
+                        new,
+                        returning: window.len() as i64 - new,
+                        previous: previous.len() as i64,
+                    }
+                );
+            }
+        }
     }
 
     /// The series of real requests over ten days around New York's spring-forward (2026-03-08):
