@@ -384,6 +384,14 @@ mod tests {
         )
     }
 
+    /// Whether the filter keeps the entry: its channel, and untagged if asked.
+    fn kept(index: &UserIndex, filter: &Filter, entry: &UserRow) -> bool {
+        let uuid = &index.channels[usize::from(entry.slot.channel)];
+        let channel_kept =
+            filter.channels.is_empty() || filter.channels.iter().any(|c| &c.to_string() == uuid);
+        channel_kept && (!filter.untagged || entry.slot.untagged)
+    }
+
     /// Distinct users per (label, channel number) of the entries the filter keeps, by sets.
     fn expected(
         index: &UserIndex,
@@ -392,10 +400,7 @@ mod tests {
     ) -> HashMap<(u32, u16), i64> {
         let mut users: HashMap<(u32, u16), HashSet<u32>> = HashMap::new();
         for entry in index.entries.iter() {
-            let uuid = &index.channels[usize::from(entry.slot.channel)];
-            let channel_kept = filter.channels.is_empty()
-                || filter.channels.iter().any(|c| &c.to_string() == uuid);
-            if !channel_kept || (filter.untagged && !entry.slot.untagged) {
+            if !kept(index, filter, entry) {
                 continue;
             }
             if let Some(label) = classifier.classify(entry.slot.bucket) {
@@ -517,10 +522,7 @@ mod tests {
                 let mut window: HashMap<u32, bool> = HashMap::new();
                 let mut previous = HashSet::new();
                 for entry in index.entries.iter() {
-                    let uuid = &index.channels[usize::from(entry.slot.channel)];
-                    let channel_kept = filter.channels.is_empty()
-                        || filter.channels.iter().any(|c| &c.to_string() == uuid);
-                    if !channel_kept || (filter.untagged && !entry.slot.untagged) {
+                    if !kept(index, filter, entry) {
                         continue;
                     }
                     match two_days.classify(entry.slot.bucket) {
