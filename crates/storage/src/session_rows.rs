@@ -117,12 +117,7 @@ fn may_hold(file: &PartitionedFile, code_column: usize, code: &str) -> bool {
     else {
         return true;
     };
-    let bound = |bound: &Precision<ScalarValue>| match bound.get_value() {
-        Some(ScalarValue::Utf8(Some(text)))
-        | Some(ScalarValue::Utf8View(Some(text)))
-        | Some(ScalarValue::LargeUtf8(Some(text))) => Some(text.clone()),
-        _ => None,
-    };
+    let bound = |bound: &Precision<ScalarValue>| bound.get_value().and_then(text);
     match (bound(&column.min_value), bound(&column.max_value)) {
         (Some(min), Some(max)) => min.as_str() <= code && code <= max.as_str(),
         _ => true,
