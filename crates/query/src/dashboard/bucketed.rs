@@ -11,17 +11,21 @@ use talkhouse_core::request::Filter;
 use talkhouse_core::window::{Classifier, InstantRange};
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
-use super::file_rows::Numbers;
+use super::file_rows::{self, Numbers};
 use crate::Result;
 
-/// Where a rollup row counts: its bucket start, its channel's number and whether its items were
-/// untagged.
+/// Where a rollup row counts: its bucket, its channel's number and whether its items were
+/// untagged. Eight bytes, so that a user rollup row is sixteen (a bot of `large` holds ten
+/// million of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct Slot {
-    pub bucket: i64,
+    /// The bucket's number: it starts `number` buckets after the epoch.
+    pub number: i32,
     pub channel: u16,
     pub untagged: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 8);
 
 impl Slot {
     /// The columns [`Slot::read`] expects first.
@@ -43,13 +47,33 @@ impl Slot {
                     return Ok(None);
                 }
                 Ok(Some(Slot {
-                    bucket: buckets.value(row),
+                    number: bucket_number(buckets.value(row))?,
                     channel: numbers.channel(channels.value(row))?,
                     untagged: untagged.is_valid(row) && untagged.value(row),
                 }))
             })
             .collect()
     }
+}
+
+impl Slot {
+    /// The bucket's start, in microseconds since the epoch.
+    pub fn bucket(&self) -> i64 {
+        i64::from(self.number) * BUCKET_MICROS
+    }
+}
+
+/// The number of the bucket starting at `micros`: an error where no bucket starts there, which
+/// only a rollup file not written by talkhouse could hold.
+fn bucket_number(micros: i64) -> Result<i32> {
+    i32::try_from(micros.div_euclid(BUCKET_MICROS))
+        .ok()
+        .filter(|_| micros.rem_euclid(BUCKET_MICROS) == 0)
+        .ok_or_else(|| {
+            file_rows::internal(&format!(
+                "a rollup row's sent_at ({micros} µs) is not the start of a 15-minute bucket"
+            ))
+        })
 }
 
 /// A rollup row kept in memory, its channel and user numbered per bot.
@@ -67,9 +91,30 @@ pub(super) trait Bucketed: Copy {
 }
 
 /// `base` (summed, by key) with `changes` added: rows with equal keys summed, those counting
-/// nothing dropped, by key. A merge, so a commit's few rows cost a pass, not a sort, of the base.
+/// nothing dropped, by key. A merge, so a commit's few rows cost a pass, not a sort, of the base;
+/// without a base, the changes are summed in place, so every row is not held twice.
 pub(super) fn merged<R: Bucketed>(base: &[R], mut changes: Vec<R>) -> Vec<R> {
     changes.sort_unstable_by_key(|row| row.key());
+    let mut entries = match base.is_empty() {
+        true => {
+            changes.dedup_by(|later, kept| {
+                let same = later.key() == kept.key();
+                if same {
+                    kept.add(later);
+                }
+                same
+            });
+            changes
+        }
+        false => merged_into_new(base, changes),
+    };
+    entries.retain(|entry| entry.counts_something());
+    entries.shrink_to_fit();
+    entries
+}
+
+/// The sorted `base` and `changes` merged, rows with equal keys summed.
+fn merged_into_new<R: Bucketed>(base: &[R], changes: Vec<R>) -> Vec<R> {
     let mut entries: Vec<R> = Vec::with_capacity(base.len() + changes.len());
     let mut push = |row: R| match entries.last_mut() {
         Some(last) if last.key() == row.key() => last.add(&row),
@@ -88,8 +133,6 @@ pub(super) fn merged<R: Bucketed>(base: &[R], mut changes: Vec<R>) -> Vec<R> {
         };
         push(next.expect("peeked"));
     }
-    entries.retain(|entry| entry.counts_something());
-    entries.shrink_to_fit();
     entries
 }
 
@@ -112,8 +155,8 @@ pub(super) fn in_bounds<'a, R: Bucketed>(entries: &'a [R], classifier: &Classifi
 
 /// The indexes of the `entries` (sorted by bucket) in `range`.
 pub(super) fn within<R: Bucketed>(entries: &[R], range: InstantRange) -> Range<usize> {
-    entries.partition_point(|e| e.slot().bucket < range.start)
-        ..entries.partition_point(|e| e.slot().bucket < range.end)
+    entries.partition_point(|e| e.slot().bucket() < range.start)
+        ..entries.partition_point(|e| e.slot().bucket() < range.end)
 }
 
 /// Per channel number, whether the filter keeps it; `None` when it keeps every channel.
@@ -146,10 +189,10 @@ pub(super) fn labelled<'a, R: Bucketed>(
             return None;
         }
         let label = match last {
-            Some((bucket, label)) if bucket == entry.slot().bucket => label,
+            Some((bucket, label)) if bucket == entry.slot().bucket() => label,
             _ => {
-                let label = classifier.classify(entry.slot().bucket);
-                last = Some((entry.slot().bucket, label));
+                let label = classifier.classify(entry.slot().bucket());
+                last = Some((entry.slot().bucket(), label));
                 label
             }
         };

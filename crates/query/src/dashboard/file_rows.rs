@@ -66,7 +66,7 @@ impl Numbers {
     }
 }
 
-fn internal(message: &str) -> Error {
+pub(super) fn internal(message: &str) -> Error {
     Error::Query(datafusion::error::DataFusionError::Internal(
         message.to_string(),
     ))
@@ -188,6 +188,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
                 for batch in &batches {
                     R::read(batch, &mut bot.numbers, &mut rows)?;
                 }
+                rows.shrink_to_fit();
                 bot.files.insert(location, Arc::new(rows));
             }
         };

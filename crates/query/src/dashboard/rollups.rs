@@ -159,8 +159,8 @@ impl RollupIndex {
                 .entry(&self.channels[usize::from(entry.slot.channel)])
                 .or_default() += n;
             match by_bucket.last_mut() {
-                Some((bucket, total)) if *bucket == entry.slot.bucket => *total += n,
-                _ => by_bucket.push((entry.slot.bucket, n)),
+                Some((bucket, total)) if *bucket == entry.slot.bucket() => *total += n,
+                _ => by_bucket.push((entry.slot.bucket(), n)),
             }
         }
         let started = || by_bucket.iter().filter(|(_, n)| *n > 0).map(|(b, _)| *b);
@@ -177,8 +177,8 @@ impl RollupIndex {
         for (_, entry) in bucketed::labelled(&self.entries, &self.channels, filter, classifier) {
             let n: i64 = measures.iter().map(|m| entry.counts[m.position()]).sum();
             match buckets.last_mut() {
-                Some((bucket, total)) if *bucket == entry.slot.bucket => *total += n,
-                _ => buckets.push((entry.slot.bucket, n)),
+                Some((bucket, total)) if *bucket == entry.slot.bucket() => *total += n,
+                _ => buckets.push((entry.slot.bucket(), n)),
             }
         }
         buckets

@@ -13,30 +13,37 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
 use talkhouse_core::request::Filter;
-use talkhouse_core::window::Classifier;
+use talkhouse_core::window::{Classifier, InstantRange};
+use talkhouse_storage::rollup::BUCKET_MICROS;
 use talkhouse_storage::schema::KIND_USER_ROLLUP;
 
+use self::visits::Visits;
 use super::bucketed::{self, Bucketed, Slot};
-use super::file_rows::{FileRow, LiveRows, Numbers};
+use super::file_rows::{self, FileRow, LiveRows, Numbers};
 use super::{Run, ServedBy};
 use crate::Result;
 
 mod distinct;
+mod visits;
+mod wavelet;
 
 /// One user rollup row, with the bot's user and channel numbers.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct UserRow {
     slot: Slot,
     user: u32,
-    conversations: i64,
+    /// Summed with wrapping: a sum that fits is exact whatever its terms did.
+    conversations: i32,
 }
 
+const _: () = assert!(std::mem::size_of::<UserRow>() == 16);
+
 impl Bucketed for UserRow {
-    type Key = (i64, u16, u32, bool);
+    type Key = (i32, u16, u32, bool);
 
     fn key(&self) -> Self::Key {
         (
-            self.slot.bucket,
+            self.slot.number,
             self.slot.channel,
             self.user,
             self.slot.untagged,
@@ -48,12 +55,12 @@ impl Bucketed for UserRow {
     }
 
     fn add(&mut self, other: &Self) {
-        self.conversations += other.conversations;
+        self.conversations = self.conversations.wrapping_add(other.conversations);
     }
 
     fn negated(&self) -> Self {
         Self {
-            conversations: -self.conversations,
+            conversations: self.conversations.wrapping_neg(),
             ..*self
         }
     }
@@ -86,10 +93,13 @@ impl FileRow for UserRow {
             let Some(slot) = slot.filter(|_| users.is_valid(row) && counts.is_valid(row)) else {
                 continue;
             };
+            let conversations = i32::try_from(counts.value(row)).map_err(|_| {
+                file_rows::internal("a user rollup row counts more than 2^31 conversations")
+            })?;
             rows.push(Self {
                 slot,
                 user: numbers.user(users.value(row))?,
-                conversations: counts.value(row),
+                conversations,
             });
         }
         Ok(())
@@ -101,12 +111,12 @@ impl FileRow for UserRow {
 pub(super) struct UserIndex {
     /// One per (bucket, channel, user, untagged) with a positive count, in that order.
     entries: Arc<Vec<UserRow>>,
-    /// Per user number, the first bucket of any of their conversations.
-    first_bucket: Vec<i64>,
+    /// Per user number, the number of the first bucket of any of their conversations.
+    first_bucket: Vec<i32>,
     /// Channel uuids by number.
     channels: Vec<String>,
-    /// Built when a long window is first counted.
-    previous: OnceLock<distinct::Previous>,
+    /// Of every entry and of the untagged ones, built when first asked for.
+    visits: [OnceLock<Visits>; 2],
 }
 
 /// Distinct users in each period of a traffic window.
@@ -123,16 +133,16 @@ pub(super) struct PeriodUsers {
 impl UserIndex {
     pub fn of(live: LiveRows<UserRow>) -> Self {
         let entries = live.entries;
-        let mut first_bucket = vec![i64::MAX; live.users];
+        let mut first_bucket = vec![i32::MAX; live.users];
         for entry in entries.iter() {
             let first = &mut first_bucket[entry.user as usize];
-            *first = (*first).min(entry.slot.bucket);
+            *first = (*first).min(entry.slot.number);
         }
         Self {
             entries,
             first_bucket,
             channels: live.channels,
-            previous: OnceLock::new(),
+            visits: [OnceLock::new(), OnceLock::new()],
         }
     }
 
@@ -152,9 +162,67 @@ impl UserIndex {
         bucketed::in_bounds(&self.entries, classifier).len() < self.first_bucket.len() / 8
     }
 
+    /// The visits of the entries the filter's `untagged` keeps.
+    fn visits(&self, untagged: bool) -> &Visits {
+        self.visits[usize::from(untagged)].get_or_init(|| {
+            let (users, channels) = (self.first_bucket.len(), self.channels.len());
+            Visits::of(&self.entries, users, channels, untagged)
+        })
+    }
+
     /// Distinct users in the window (label 0), NEW when their first conversation starts at or
     /// after `new_from`, and in the previous period (label 1).
     pub fn traffic(&self, filter: &Filter, periods: &Classifier, new_from: i64) -> PeriodUsers {
+        self.traffic_by_visits(filter, periods, new_from)
+            .unwrap_or_else(|| self.traffic_by_marks(filter, periods, new_from))
+    }
+
+    /// [`Self::traffic`] from the visits of every entry, when the filter keeps every entry and
+    /// each period is one range, the window's from `new_from`; `None` otherwise.
+    fn traffic_by_visits(
+        &self,
+        filter: &Filter,
+        periods: &Classifier,
+        new_from: i64,
+    ) -> Option<PeriodUsers> {
+        if !filter.channels.is_empty() || filter.untagged {
+            return None;
+        }
+        let (mut window, mut previous) = (None, None);
+        for (range, label) in periods.ranges() {
+            let period = match label {
+                0 => &mut window,
+                1 => &mut previous,
+                _ => continue,
+            };
+            if period.replace(*range).is_some() {
+                return None;
+            }
+        }
+        if window.is_some_and(|range: InstantRange| range.start != new_from) {
+            return None;
+        }
+        let visits = self.visits(false);
+        let all = visits.all.as_ref().expect("built for every entry");
+        let mut users = PeriodUsers::default();
+        if let Some(range) = window {
+            let (seen, first_seen) = visits.users(all, range);
+            users.new = first_seen as i64;
+            users.returning = (seen - first_seen) as i64;
+        }
+        if let Some(range) = previous {
+            users.previous = visits.users(all, range).0 as i64;
+        }
+        Some(users)
+    }
+
+    /// [`Self::traffic`] by marking each user of the entries the filter keeps.
+    fn traffic_by_marks(
+        &self,
+        filter: &Filter,
+        periods: &Classifier,
+        new_from: i64,
+    ) -> PeriodUsers {
         let marks = self.labelled(filter, periods).filter_map(|(label, entry)| {
             let mark = match label {
                 0 => CURRENT,
@@ -185,7 +253,7 @@ impl UserIndex {
 
     fn count_user(&self, users: &mut PeriodUsers, user: usize, marks: u8, new_from: i64) {
         if marks & CURRENT != 0 {
-            match self.first_bucket[user] >= new_from {
+            match i64::from(self.first_bucket[user]) * BUCKET_MICROS >= new_from {
                 true => users.new += 1,
                 false => users.returning += 1,
             }

@@ -1,16 +1,14 @@
 //! Distinct users per (label, channel) of a [`UserIndex`]'s window, counted one of three ways:
-//! from each entry's previous bucket where every label is one range of time and the window is long
-//! (decision 22), by per-user marks where labels follow time and the window is not sparse (on two
-//! cores for a long window), and by sorting each (label, channel)'s users otherwise.
+//! from the visits (see [`super::visits`]) where every label is one range of time (decision 26),
+//! by per-user marks where labels follow time and the window is not sparse (on two cores for a
+//! long window), and by sorting each (label, channel)'s users otherwise.
 
 use std::collections::{HashMap, HashSet};
 
-use talkhouse_core::request::Filter;
-use talkhouse_core::window::Classifier;
-use talkhouse_storage::rollup::BUCKET_MICROS;
-
 use super::{UserIndex, UserRow};
 use crate::dashboard::bucketed;
+use talkhouse_core::request::Filter;
+use talkhouse_core::window::Classifier;
 
 impl UserIndex {
     /// Distinct users per (label, channel uuid).
@@ -19,7 +17,7 @@ impl UserIndex {
         filter: &Filter,
         classifier: &Classifier,
     ) -> HashMap<(i64, String), i64> {
-        self.counted_by_previous(filter, classifier)
+        self.counted_by_visits(filter, classifier)
             .or_else(|| match self.sparse(classifier) {
                 true => None,
                 false => self.counted_by_marks(filter, classifier),
@@ -33,11 +31,9 @@ impl UserIndex {
             .collect()
     }
 
-    /// One sequential pass when each label is one range of time (a series' periods are): a user
-    /// counts under a label at their entry whose previous one of the same channel lies before the
-    /// label's range. `None` when a label has several ranges, or when the window is short and
-    /// [`Previous`] is not built yet: marks count a short window faster than building it.
-    fn counted_by_previous(
+    /// A few ranks per label and channel when each label is one range of time (a series' periods
+    /// are); `None` when a label has several ranges.
+    fn counted_by_visits(
         &self,
         filter: &Filter,
         classifier: &Classifier,
@@ -47,31 +43,19 @@ impl UserIndex {
         if !ranges.iter().all(|(_, label)| labels.insert(*label)) {
             return None;
         }
-        let previous = match self.previous.get() {
-            Some(previous) => previous,
-            None if bucketed::in_bounds(&self.entries, classifier).len() >= LONG_WINDOW => self
-                .previous
-                .get_or_init(|| Previous::of(&self.entries, self.first_bucket.len())),
-            None => return None,
-        };
+        let visits = self.visits(filter.untagged);
         let allowed = bucketed::allowed_channels(filter, &self.channels);
-        let kept = |entry: &UserRow| {
-            (!filter.untagged || entry.slot.untagged)
-                && allowed
-                    .as_ref()
-                    .is_none_or(|allowed| allowed[usize::from(entry.slot.channel)])
-        };
         let mut counts = HashMap::new();
         for (range, label) in ranges {
-            let mut per_channel = vec![0; self.channels.len()];
-            let first = previous.number(range.start);
-            for at in bucketed::within(&self.entries, *range) {
-                let entry = &self.entries[at];
-                if kept(entry) && previous.before(at, filter.untagged, first) {
-                    per_channel[usize::from(entry.slot.channel)] += 1;
+            for (channel, visited) in visits.by_channel.iter().enumerate() {
+                if allowed.as_ref().is_some_and(|allowed| !allowed[channel]) {
+                    continue;
+                }
+                let (users, _) = visits.users(visited, *range);
+                if users > 0 {
+                    counts.insert((*label, channel as u16), users as i64);
                 }
             }
-            add_counts(&mut counts, *label, per_channel);
         }
         Some(counts)
     }
@@ -182,94 +166,18 @@ impl UserIndex {
 /// Entries a window must hold per core before its count is shared between two.
 const ENTRIES_PER_CORE: usize = 100_000;
 
-/// Entries of a window that make building [`Previous`] worth it.
-const LONG_WINDOW: usize = 2 * ENTRIES_PER_CORE;
-
-/// Per entry of an index, the bucket of the previous entry of the same user and channel, and of
-/// the previous untagged one: a user has entries in a range of buckets exactly when one of them
-/// has no previous entry in the range.
-#[derive(Debug)]
-pub(super) struct Previous {
-    /// The first bucket of the index, from which bucket numbers count 15-minute buckets.
-    origin: i64,
-    /// Per entry, the bucket numbers of the previous entry and of the previous untagged one;
-    /// [`NONE`] where there is none.
-    of_entry: Vec<[u32; 2]>,
-}
-
-/// No previous entry.
-const NONE: u32 = u32::MAX;
-
-impl Previous {
-    /// A counting sort of the entries by user (each user's in bucket order), then a pass over
-    /// each user's entries.
-    fn of(entries: &[UserRow], users: usize) -> Self {
-        let origin = entries.first().map_or(0, |entry| entry.slot.bucket);
-        let number = |entry: &UserRow| ((entry.slot.bucket - origin) / BUCKET_MICROS) as u32;
-        let mut starts = vec![0u32; users + 1];
-        for entry in entries {
-            starts[entry.user as usize + 1] += 1;
-        }
-        for user in 0..users {
-            starts[user + 1] += starts[user];
-        }
-        let mut by_user = vec![0u32; entries.len()];
-        let mut next = starts.clone();
-        for (at, entry) in entries.iter().enumerate() {
-            let slot = &mut next[entry.user as usize];
-            by_user[*slot as usize] = at as u32;
-            *slot += 1;
-        }
-        let mut of_entry = vec![[NONE; 2]; entries.len()];
-        // Per channel of the user at hand, the numbers of their last entry and last untagged one.
-        let mut last: Vec<(u16, [u32; 2])> = Vec::new();
-        for user in starts.windows(2) {
-            last.clear();
-            for &at in &by_user[user[0] as usize..user[1] as usize] {
-                let entry = &entries[at as usize];
-                let known = match last.iter().position(|(c, _)| *c == entry.slot.channel) {
-                    Some(known) => known,
-                    None => {
-                        last.push((entry.slot.channel, [NONE; 2]));
-                        last.len() - 1
-                    }
-                };
-                let seen = &mut last[known].1;
-                of_entry[at as usize] = *seen;
-                seen[0] = number(entry);
-                if entry.slot.untagged {
-                    seen[1] = number(entry);
-                }
-            }
-        }
-        Self { origin, of_entry }
-    }
-
-    /// The number of the bucket starting at `micros` (a bucket start), 0 before the first.
-    fn number(&self, micros: i64) -> u32 {
-        ((micros - self.origin).max(0) / BUCKET_MICROS).min(i64::from(NONE - 1)) as u32
-    }
-
-    /// Whether the entry at `at` has no previous (untagged, if asked) entry at or after bucket
-    /// number `first`.
-    fn before(&self, at: usize, untagged: bool, first: u32) -> bool {
-        let previous = self.of_entry[at][usize::from(untagged)];
-        previous == NONE || previous < first
-    }
-}
-
 /// The first index at or after `from` whose entry's label differs from the one before it (or
 /// `entries.len()`); entries are sorted by bucket.
 fn label_change_after(entries: &[UserRow], from: usize, classifier: &Classifier) -> usize {
     let Some(first) = entries.get(from) else {
         return entries.len();
     };
-    let label = classifier.classify(first.slot.bucket);
-    let mut bucket = first.slot.bucket;
+    let label = classifier.classify(first.slot.bucket());
+    let mut bucket = first.slot.number;
     for (index, entry) in entries.iter().enumerate().skip(from + 1) {
-        if entry.slot.bucket != bucket {
-            bucket = entry.slot.bucket;
-            if classifier.classify(bucket) != label {
+        if entry.slot.number != bucket {
+            bucket = entry.slot.number;
+            if classifier.classify(entry.slot.bucket()) != label {
                 return index;
             }
         }
@@ -292,6 +200,8 @@ mod tests {
 
     use talkhouse_core::request::{Checker, FilterInput, Limits};
     use talkhouse_core::window::{Granularity, InstantRange, Series};
+
+    use talkhouse_storage::rollup::BUCKET_MICROS;
 
     use super::*;
     use crate::dashboard::bucketed::{Bucketed, Slot};
@@ -326,7 +236,7 @@ mod tests {
         let mut entries: Vec<UserRow> = (0..rows)
             .map(|_| UserRow {
                 slot: Slot {
-                    bucket: first_day * DAY + next(10 * 96) as i64 * BUCKET_MICROS,
+                    number: (first_day * 96 + next(10 * 96) as i64) as i32,
                     channel: next(u64::from(channels)) as u16,
                     untagged: next(2) == 0,
                 },
@@ -403,7 +313,7 @@ mod tests {
             if !kept(index, filter, entry) {
                 continue;
             }
-            if let Some(label) = classifier.classify(entry.slot.bucket) {
+            if let Some(label) = classifier.classify(entry.slot.bucket()) {
                 users
                     .entry((label, entry.slot.channel))
                     .or_default()
@@ -428,8 +338,7 @@ mod tests {
     }
 
     /// Each way of counting where it applies, against sets of users, under each filter:
-    /// - previous entries where each label is one range, once the window is long (or they are
-    ///   built);
+    /// - the visits where each label is one range;
     /// - marks where labels follow time (on two cores when the window holds more than twice
     ///   [`ENTRIES_PER_CORE`]) and the bot has at most 64 channels;
     /// - the sort otherwise.
@@ -447,7 +356,12 @@ mod tests {
         let with_a_gap = labelled_days([(0, 0), (1, 1), (3, 1), (4, 2)]);
         let long = index(3, 20_000, 3 * ENTRIES_PER_CORE, 0x9e37_79b9_7f4a_7c15);
         let short = index(3, 2_000, 5_000, 0x5851_f42d_4c95_7f2d);
-        let many_channels = index(70, 2_000, LONG_WINDOW * 11 / 10, 0x2545_f491_4f6c_dd1d);
+        let many_channels = index(
+            70,
+            2_000,
+            2 * ENTRIES_PER_CORE * 11 / 10,
+            0x2545_f491_4f6c_dd1d,
+        );
         for filter in &filters() {
             let every = |index: &UserIndex, classifier: &Classifier| {
                 let expected = expected(index, filter, classifier);
@@ -458,7 +372,12 @@ mod tests {
                 );
                 expected
             };
-            assert_eq!(short.counted_by_previous(filter, &one_range_each), None);
+            for index in [&short, &long, &many_channels] {
+                assert_eq!(
+                    index.counted_by_visits(filter, &one_range_each),
+                    Some(every(index, &one_range_each))
+                );
+            }
             assert_eq!(
                 short.counted_by_marks(filter, &one_range_each),
                 Some(every(&short, &one_range_each))
@@ -467,18 +386,12 @@ mod tests {
                 short.counted_by_marks(filter, &with_a_gap),
                 Some(every(&short, &with_a_gap))
             );
-            for index in [&long, &many_channels] {
-                assert_eq!(
-                    index.counted_by_previous(filter, &one_range_each),
-                    Some(every(index, &one_range_each))
-                );
-            }
             assert_eq!(
                 long.counted_by_marks(filter, &one_range_each),
                 Some(every(&long, &one_range_each))
             );
             for classifier in [&out_of_order, &halves_share_labels, &with_a_gap] {
-                assert_eq!(long.counted_by_previous(filter, classifier), None);
+                assert_eq!(long.counted_by_visits(filter, classifier), None);
             }
             assert_eq!(long.counted_by_marks(filter, &out_of_order), None);
             assert_eq!(long.counted_by_marks(filter, &halves_share_labels), None);
@@ -491,14 +404,6 @@ mod tests {
                 every(&many_channels, classifier);
             }
         }
-        // Built for the long window, previous entries then count short ones too.
-        assert!(short.previous.get().is_none());
-        let two_days = days_labelled(|day| day as u32);
-        let first_two = Classifier::new(two_days.ranges()[..2].to_vec());
-        assert!(
-            long.counted_by_previous(&filter(false, false), &first_two)
-                .is_some()
-        );
     }
 
     /// A window of few entries against the bot's users is counted by sorting, the series and the
@@ -525,9 +430,11 @@ mod tests {
                     if !kept(index, filter, entry) {
                         continue;
                     }
-                    match two_days.classify(entry.slot.bucket) {
+                    match two_days.classify(entry.slot.bucket()) {
                         Some(0) => {
-                            let new = index.first_bucket[entry.user as usize] >= 3 * DAY;
+                            let new = i64::from(index.first_bucket[entry.user as usize])
+                                * BUCKET_MICROS
+                                >= 3 * DAY;
                             window.insert(entry.user, new);
                         }
                         Some(1) => {
@@ -549,9 +456,63 @@ mod tests {
         }
     }
 
+    /// The traffic of random windows of whole buckets (from before the entries to after them,
+    /// each after a previous period as long) counted from the visits equals the marks' count;
+    /// a filter that keeps some entries only is left to the marks.
+    #[test]
+    fn traffic_from_the_visits_equals_the_marks() {
+        let index = index(3, 3_000, 40_000, 0x2f8e_1a0b_c3d4_e5f6);
+        let mut seed = 0x7c3a_9e15_d2b8_4f61u64;
+        let mut next = move |below: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as i64
+        };
+        let every = filter(false, false);
+        let (mut returning, mut new) = (0, 0);
+        for _ in 0..300 {
+            let start = (next(12 * 96) - 96) * BUCKET_MICROS;
+            let length = (1 + next(4 * 96)) * BUCKET_MICROS;
+            let periods = Classifier::new(vec![
+                (
+                    InstantRange {
+                        start,
+                        end: start + length,
+                    },
+                    0,
+                ),
+                (
+                    InstantRange {
+                        start: start - length,
+                        end: start,
+                    },
+                    1,
+                ),
+            ]);
+            let by_marks = index.traffic_by_marks(&every, &periods, start);
+            assert_eq!(
+                index.traffic_by_visits(&every, &periods, start).as_ref(),
+                Some(&by_marks),
+                "{start} {length}"
+            );
+            assert_eq!(index.traffic(&every, &periods, start), by_marks);
+            returning += by_marks.returning;
+            new += by_marks.new;
+            for filter in &filters()[1..] {
+                assert_eq!(index.traffic_by_visits(filter, &periods, start), None);
+            }
+            assert_eq!(
+                index.traffic_by_visits(&every, &periods, start + BUCKET_MICROS),
+                None
+            );
+        }
+        assert!(returning > 0 && new > 0);
+    }
+
     /// The series of real requests over ten days around New York's spring-forward (2026-03-08):
     /// days in São Paulo and in Kolkata (+05:30), weeks and hours in New York, and days of
-    /// 22:00–02:00 in New York (two ranges per day). Each is counted by previous buckets where
+    /// 22:00–02:00 in New York (two ranges per day). Each is counted by the visits where
     /// every period is one range, by marks otherwise, and matches the sets of users.
     #[test]
     fn real_series_count_each_user_once_per_period_and_channel() {
@@ -588,7 +549,7 @@ mod tests {
             let expected = expected(&long, &filter, classifier);
             assert!(expected.len() > 3, "{zone} {granularity:?}");
             assert_eq!(
-                long.counted_by_previous(&filter, classifier).is_some(),
+                long.counted_by_visits(&filter, classifier).is_some(),
                 one_range_each,
                 "{zone} {granularity:?}"
             );
