@@ -8,10 +8,12 @@
 //! (minus) in between, so a commit costs a pass over the sums instead of a sort of every row.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::{DataFrame, Expr};
+use hashbrown::{HashTable, hash_table};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
 
@@ -36,7 +38,7 @@ pub(super) struct Numbers {
     /// Channel uuids by number.
     channels: Vec<String>,
     channel_numbers: HashMap<String, u16>,
-    users: HashMap<Box<str>, u32>,
+    users: UserNumbers,
 }
 
 impl Numbers {
@@ -52,17 +54,64 @@ impl Numbers {
     }
 
     pub fn user(&mut self, user_id: &str) -> Result<u32> {
-        if let Some(number) = self.users.get(user_id) {
-            return Ok(*number);
-        }
-        let number = u32::try_from(self.users.len())
-            .map_err(|_| internal("more than 2^32 users in one bot"))?;
-        self.users.insert(user_id.into(), number);
-        Ok(number)
+        self.users.number(user_id)
     }
 
     pub fn user_count(&self) -> usize {
-        self.users.len()
+        self.users.ends.len()
+    }
+}
+
+/// A bot's user ids by number, in one buffer: a `HashMap<Box<str>, u32>` held about 80 bytes a
+/// user besides the id, and `large`'s bot has four million users.
+#[derive(Debug, Default)]
+struct UserNumbers {
+    /// The ids one after the other, in number order.
+    ids: String,
+    /// Where each number's id ends in `ids`.
+    ends: Vec<usize>,
+    /// The numbers, by their id's hash.
+    by_id: HashTable<u32>,
+    hasher: RandomState,
+}
+
+impl UserNumbers {
+    fn number(&mut self, user_id: &str) -> Result<u32> {
+        let Self {
+            ids,
+            ends,
+            by_id,
+            hasher,
+        } = self;
+        let id_of = |number: u32| {
+            let number = number as usize;
+            let start = number.checked_sub(1).map_or(0, |before| ends[before]);
+            &ids[start..ends[number]]
+        };
+        let hash = hasher.hash_one(user_id);
+        let entry = by_id.entry(
+            hash,
+            |number| id_of(*number) == user_id,
+            |number| hasher.hash_one(id_of(*number)),
+        );
+        match entry {
+            hash_table::Entry::Occupied(known) => Ok(*known.get()),
+            hash_table::Entry::Vacant(vacant) => {
+                let number = u32::try_from(ends.len())
+                    .map_err(|_| internal("more than 2^32 users in one bot"))?;
+                vacant.insert(number);
+                ids.push_str(user_id);
+                ends.push(ids.len());
+                Ok(number)
+            }
+        }
+    }
+
+    /// About what the ids and their table hold in memory.
+    fn bytes(&self) -> usize {
+        self.ids.capacity()
+            + self.ends.capacity() * std::mem::size_of::<usize>()
+            + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 }
 
@@ -101,7 +150,7 @@ impl<R> BotFiles<R> {
     fn bytes(&self) -> usize {
         let rows: usize = self.files.values().map(|rows| rows.len()).sum();
         let sums = self.last.as_ref().map_or(0, |(_, sums)| sums.len());
-        (rows + sums) * std::mem::size_of::<R>() + self.numbers.user_count() * 64 + 1024
+        (rows + sums) * std::mem::size_of::<R>() + self.numbers.users.bytes() + 1024
     }
 }
 
@@ -320,4 +369,27 @@ fn file_plan(run: &Run, location: &Path, columns: Vec<Expr>) -> Result<DataFrame
         .read_table(table)?
         .filter(predicates::tenant(&run.tenant))?
         .select(columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each id keeps the number it was first given, through the table's growth; numbers count up
+    /// from 0.
+    #[test]
+    fn users_keep_their_numbers() {
+        let mut numbers = Numbers::default();
+        let id = |n: usize| format!("user-{}", n * 7919 % 100_003);
+        for n in 0..50_000 {
+            assert_eq!(numbers.user(&id(n)).expect("numbered"), n as u32);
+        }
+        for n in (0..50_000).rev() {
+            assert_eq!(numbers.user(&id(n)).expect("numbered"), n as u32);
+        }
+        assert_eq!(numbers.user("").expect("numbered"), 50_000);
+        assert_eq!(numbers.user("user-").expect("numbered"), 50_001);
+        assert_eq!(numbers.user("").expect("numbered"), 50_000);
+        assert_eq!(numbers.user_count(), 50_002);
+    }
 }
