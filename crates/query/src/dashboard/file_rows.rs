@@ -321,12 +321,17 @@ impl<R: Bucketed> SumInputs<R> {
     }
 }
 
-/// An index built from the summed rows of a bot's live files, per (snapshot, bot).
+/// An index built from the summed rows of a bot's live files, per (snapshot, bot); a snapshot in
+/// which the bot's files did not change shares the last index built for it.
 pub(super) struct IndexCache<R, I> {
     files: FileRows<R>,
     built: SnapshotCache<Arc<I>>,
+    last: Mutex<HashMap<Tenant, LastBuilt<R, I>>>,
     build: fn(LiveRows<R>) -> I,
 }
+
+/// A bot's last index built, and the sums it was built from.
+type LastBuilt<R, I> = (Arc<Vec<R>>, Arc<I>);
 
 impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
     /// `budget_bytes` bounds the rows kept across bots (the indexes built from them are
@@ -335,6 +340,7 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
         Self {
             files: FileRows::new(budget_bytes),
             built: SnapshotCache::new(),
+            last: Mutex::new(HashMap::new()),
             build,
         }
     }
@@ -349,10 +355,29 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
         let Some((live, evicted)) = self.files.live(run).await? else {
             return Ok(None);
         };
-        for tenant in evicted {
-            self.built.forget(tenant);
+        for tenant in &evicted {
+            self.built.forget(*tenant);
         }
-        let index = Arc::new((self.build)(live));
+        let unchanged = {
+            let mut last = self.last.lock().expect("not poisoned");
+            for tenant in &evicted {
+                last.remove(tenant);
+            }
+            // The same sums (not merely equal ones): the same files, numbered the same way.
+            last.get(&tenant)
+                .filter(|(entries, _)| Arc::ptr_eq(entries, &live.entries))
+                .map(|(_, index)| index.clone())
+        };
+        let index = match unchanged {
+            Some(index) => index,
+            None => {
+                let entries = live.entries.clone();
+                let index = Arc::new((self.build)(live));
+                let mut last = self.last.lock().expect("not poisoned");
+                last.insert(tenant, (entries, index.clone()));
+                index
+            }
+        };
         self.built.insert(version, tenant, index.clone());
         Ok(Some(index))
     }

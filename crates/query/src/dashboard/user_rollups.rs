@@ -165,8 +165,12 @@ impl UserIndex {
     /// The visits of the entries the filter's `untagged` keeps.
     fn visits(&self, untagged: bool) -> &Visits {
         self.visits[usize::from(untagged)].get_or_init(|| {
+            let started = std::time::Instant::now();
             let (users, channels) = (self.first_bucket.len(), self.channels.len());
-            Visits::of(&self.entries, users, channels, untagged)
+            let visits = Visits::of(&self.entries, users, channels, untagged);
+            let (entries, elapsed) = (self.entries.len(), started.elapsed());
+            tracing::debug!(entries, users, untagged, ?elapsed, "user visits built");
+            visits
         })
     }
 
