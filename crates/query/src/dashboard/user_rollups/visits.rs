@@ -30,15 +30,25 @@ impl Visits {
     pub fn of(entries: &[UserRow], users: usize, channels: usize, untagged: bool) -> Self {
         let origin = entries.first().map_or(0, |entry| entry.slot.number);
         let kept = |entry: &&UserRow| !untagged || entry.slot.untagged;
-        let mut last = vec![0u32; users];
-        let all = (!untagged).then(|| Visited::of(entries.iter().filter(kept), origin, &mut last));
-        let by_channel = (0..channels)
-            .map(|channel| {
-                let of_channel = |entry: &&UserRow| usize::from(entry.slot.channel) == channel;
-                let entries = entries.iter().filter(kept).filter(of_channel);
-                Visited::of(entries, origin, &mut last)
-            })
-            .collect();
+        // The visits of every entry on a second core, those per channel on this one.
+        let (all, by_channel) = std::thread::scope(|scope| {
+            let all = (!untagged).then(|| {
+                scope.spawn(move || {
+                    let mut last = vec![0u32; users];
+                    Visited::of(entries.iter().filter(kept), origin, &mut last)
+                })
+            });
+            let mut last = vec![0u32; users];
+            let by_channel: Vec<Visited> = (0..channels)
+                .map(|channel| {
+                    let of_channel = |entry: &&UserRow| usize::from(entry.slot.channel) == channel;
+                    let entries = entries.iter().filter(kept).filter(of_channel);
+                    Visited::of(entries, origin, &mut last)
+                })
+                .collect();
+            let all = all.map(|all| all.join().expect("building visits does not panic"));
+            (all, by_channel)
+        });
         Self {
             origin,
             all,
