@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -28,11 +27,14 @@ pub async fn run(data: &DataLocation, args: IngestArgs) -> Result<(), CliError> 
     for (index, path) in inputs.iter().enumerate() {
         let name = display_name(path);
         let started = Instant::now();
-        let text = read_input(path)?;
-        tracing::debug!(elapsed = ?started.elapsed(), bytes = text.len(), "read");
-        let bar = progress::bytes(text.len() as u64);
+        let (input, length) = open_input(path)?;
+        let bar = progress::bytes(length.unwrap_or(0));
         bar.set_message("validating");
-        let events = parse_parallel(&text, &bar).map_err(|source| {
+        let parsed = read_and_parse(input, &bar).map_err(|e| {
+            bar.finish_and_clear();
+            CliError::Usage(format!("{name}: {e}"))
+        })?;
+        let events = parsed.map_err(|source| {
             bar.finish_and_clear();
             stop_note(index);
             CliError::Batch {
@@ -40,7 +42,6 @@ pub async fn run(data: &DataLocation, args: IngestArgs) -> Result<(), CliError> 
                 source,
             }
         })?;
-        drop(text);
         tracing::debug!(elapsed = ?started.elapsed(), events = events.len(), "validated");
         bar.set_message("committing");
         let outcome = table.write(events, args.idempotency_key.as_deref()).await?;
@@ -79,71 +80,125 @@ fn display_name(path: &Path) -> String {
     }
 }
 
-fn read_input(path: &Path) -> Result<String, CliError> {
-    let mut text = String::new();
+/// The input and its length in bytes, when known.
+fn open_input(path: &Path) -> Result<(Box<dyn Read>, Option<u64>), CliError> {
     if path.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text)?;
-    } else {
-        text = std::fs::read_to_string(path)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+        return Ok((Box::new(std::io::stdin().lock()), None));
     }
-    Ok(text)
+    let usage = |e: std::io::Error| CliError::Usage(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(usage)?;
+    let length = file.metadata().map_err(usage)?.len();
+    Ok((Box::new(file), Some(length)))
 }
 
 type ChunkResult = Result<Vec<Event>, BatchError>;
 
-/// Parses and validates on every core: the text is cut at line ends into one chunk per thread.
-fn parse_parallel(text: &str, bar: &indicatif::ProgressBar) -> Result<Vec<Event>, BatchError> {
+/// Bytes read at a time: enough to keep every parser busy, and the input is never held whole.
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Reads `input` in blocks cut at line ends and parses and validates each on a worker per core
+/// while the next is read. The outer error is the input's (unreadable, not UTF-8); the inner one
+/// lists the violations of every block.
+fn read_and_parse(
+    mut input: impl Read,
+    bar: &indicatif::ProgressBar,
+) -> std::io::Result<Result<Vec<Event>, BatchError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunks = split_at_lines(text, threads * 4);
-    let next = AtomicUsize::new(0);
-    let slots: Vec<Mutex<Option<ChunkResult>>> = chunks.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
+    let (blocks, received) = std::sync::mpsc::sync_channel::<Block>(threads * 2);
+    let received = Mutex::new(received);
+    let parsed: Mutex<Vec<(usize, ChunkResult)>> = Mutex::default();
+    let read = std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
                 loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((first_line, chunk)) = chunks.get(index) else {
+                    let next = received.lock().expect("no worker panics").recv();
+                    let Ok(block) = next else {
                         break;
                     };
-                    let result = parse_jsonl(chunk, *first_line);
-                    bar.inc(chunk.len() as u64);
-                    *slots[index].lock().expect("no worker panics") = Some(result);
+                    let result = parse_jsonl(&block.text, block.first_line);
+                    bar.inc(block.text.len() as u64);
+                    let mut parsed = parsed.lock().expect("no worker panics");
+                    parsed.push((block.index, result));
                 }
             });
         }
+        let read = read_blocks(&mut input, BLOCK_BYTES, |block| blocks.send(block).is_ok());
+        drop(blocks);
+        read
     });
-    let mut events = Vec::new();
+    read?;
+    let mut parsed = parsed.into_inner().expect("no worker panics");
+    parsed.sort_by_key(|(index, _)| *index);
+    let total = parsed
+        .iter()
+        .map(|(_, result)| result.as_ref().map_or(0, Vec::len))
+        .sum();
+    let mut events = Vec::with_capacity(total);
     let mut collector = ViolationCollector::default();
-    for slot in slots {
-        match slot
-            .into_inner()
-            .expect("no worker panics")
-            .expect("every chunk is parsed")
-        {
-            Ok(chunk) if collector.is_empty() => events.extend(chunk),
+    for (_, result) in parsed {
+        match result {
+            Ok(block) if collector.is_empty() => events.extend(block),
             Ok(_) => {}
             Err(error) => collector.merge(error),
         }
     }
-    collector.finish().map(|()| events)
+    Ok(collector.finish().map(|()| events))
 }
 
-/// Up to `parts` slices ending at line ends, each with the number of its first line.
-fn split_at_lines(text: &str, parts: usize) -> Vec<(usize, &str)> {
-    let target = text.len() / parts.max(1) + 1;
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut line = 1;
-    while start < text.len() {
-        let mut end = (start + target).min(text.len());
-        while end < text.len() && text.as_bytes()[end - 1] != b'\n' {
-            end += 1;
+/// A run of whole lines of the input.
+struct Block {
+    index: usize,
+    /// The 1-based number of its first line in the input.
+    first_line: usize,
+    text: String,
+}
+
+/// Cuts `input` into blocks of about `block_bytes` that end at line ends (a longer line makes a
+/// longer block) and hands them to `send` in order, until it returns false.
+fn read_blocks(
+    input: &mut impl Read,
+    block_bytes: usize,
+    mut send: impl FnMut(Block) -> bool,
+) -> std::io::Result<()> {
+    let mut carried: Vec<u8> = Vec::new();
+    let (mut index, mut first_line) = (0, 1);
+    loop {
+        let mut bytes = std::mem::take(&mut carried);
+        bytes.reserve(block_bytes);
+        let read = input
+            .by_ref()
+            .take(block_bytes as u64)
+            .read_to_end(&mut bytes)?;
+        let at_end = read < block_bytes;
+        let cut = match at_end {
+            true => bytes.len(),
+            false => memchr::memrchr(b'\n', &bytes).map_or(0, |last| last + 1),
+        };
+        carried = bytes.split_off(cut);
+        if bytes.is_empty() {
+            if at_end {
+                return Ok(());
+            }
+            continue;
         }
-        let chunk = &text[start..end];
-        chunks.push((line, chunk));
-        line += chunk.bytes().filter(|b| *b == b'\n').count();
-        start = end;
+        let lines = memchr::memchr_iter(b'\n', &bytes).count();
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = first_line + memchr::memchr_iter(b'\n', valid).count();
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line {line} is not valid UTF-8"),
+            )
+        })?;
+        if !send(Block {
+            index,
+            first_line,
+            text,
+        }) || at_end
+        {
+            return Ok(());
+        }
+        index += 1;
+        first_line += lines;
     }
-    chunks
 }

@@ -53,21 +53,58 @@ fn a_bad_line_rejects_the_whole_file_naming_line_and_field() {
     assert_eq!(count(&data, "messages"), 0);
 }
 
+/// About 19 MiB: the file is read in blocks of 8 MiB, each parsed on its own.
+fn large_file_lines() -> Vec<serde_json::Value> {
+    (0..40_000)
+        .map(|n| message(n, "s-1", "2024-03-01T10:00:00Z"))
+        .collect()
+}
+
 #[test]
 fn line_numbers_stay_exact_in_large_files_parsed_in_parallel() {
     let data = DataDir::new();
-    let mut lines: Vec<_> = (0..5_000)
-        .map(|n| message(n, "s-1", "2024-03-01T10:00:00Z"))
-        .collect();
-    lines[4_321]["sender"] = serde_json::json!("ROBOT");
+    let mut lines = large_file_lines();
+    for bad in [4_321, 30_000, 39_999] {
+        lines[bad]["sender"] = serde_json::json!("ROBOT");
+    }
     let mut text = jsonl(&lines);
+    assert!(text.len() > 16 << 20, "the file spans three blocks");
     text.insert(0, '\n'); // a blank first line still counts as line 1
     let file = data.file("big.jsonl", &text);
     let stderr = run_fails(talkhouse(&data).arg("ingest").arg(&file));
-    assert!(
-        stderr.contains("line 4323, field sender: must be one of USER, BOT"),
-        "{stderr}"
-    );
+    for line in [4_323, 30_002, 40_001] {
+        assert!(
+            stderr.contains(&format!(
+                "line {line}, field sender: must be one of USER, BOT"
+            )),
+            "{stderr}"
+        );
+    }
+    assert_eq!(stderr.matches("field sender").count(), 3, "{stderr}");
+}
+
+#[test]
+fn a_line_that_is_not_utf8_is_named_and_nothing_is_stored() {
+    let data = DataDir::new();
+    let text = jsonl(&large_file_lines());
+    let mut bytes = text.into_bytes();
+    // The first byte of line 35,001's text becomes a lone continuation byte.
+    let line_start = bytes
+        .split(|b| *b == b'\n')
+        .take(35_000)
+        .map(|line| line.len() + 1)
+        .sum::<usize>();
+    let text_at = line_start
+        + bytes[line_start..]
+            .windows(9)
+            .position(|w| w == b"\"message ")
+            .unwrap();
+    bytes[text_at + 1] = 0x80;
+    let file = data.path().join("broken.jsonl");
+    std::fs::write(&file, bytes).unwrap();
+    let stderr = run_fails(talkhouse(&data).arg("ingest").arg(&file));
+    assert!(stderr.contains("line 35001 is not valid UTF-8"), "{stderr}");
+    assert_eq!(count(&data, "messages"), 0);
 }
 
 #[test]

@@ -115,7 +115,7 @@ impl ViolationCollector {
 }
 
 /// Validates a whole batch of inputs; `Ok` only when every one is valid.
-pub fn validate_batch(inputs: Vec<EventInput>) -> Result<Vec<Event>, BatchError> {
+pub fn validate_batch(inputs: Vec<EventInput<'_>>) -> Result<Vec<Event>, BatchError> {
     let mut events = Vec::with_capacity(inputs.len());
     let mut collector = ViolationCollector::default();
     for (index, input) in inputs.into_iter().enumerate() {

@@ -29,7 +29,7 @@ use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
 use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
-use crate::encode::{RollupRows, encode};
+use crate::encode::{RollupRows, encode_derived_rows};
 use crate::file_layout::writer_properties;
 use crate::live_files::{self, FileStatistics};
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, UserRollupKey};
@@ -298,7 +298,8 @@ async fn rewrite(
                 },
             };
             let written_at = chrono::Utc::now().timestamp_micros();
-            let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
+            let batch =
+                encode_derived_rows(0, &BatchVersions::default(), &rows, &schema, written_at)?;
             ctx.read_batch(batch)?
         }
         other => {

@@ -19,7 +19,7 @@ use crate::schema::{
     KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP, month_of,
 };
 use crate::versions::{
-    BatchVersions, ConversationVersion, SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE,
+    BatchVersions, ConversationVersion, LineSet, SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE,
     SUPERSEDED_WRITTEN_AT, Superseding,
 };
 use crate::{Error, Result};
@@ -32,23 +32,62 @@ pub struct RollupRows {
     pub users: Vec<(UserRollupKey, i64)>,
 }
 
-/// Encodes `events` (in batch order), then their `rollups`, then the stored versions they
-/// supersede, into `schema`, every row stamped with `written_at`.
-pub fn encode(
+/// Encodes `events` (in batch order, the first at `first_line`), every row stamped with
+/// `written_at`.
+pub fn encode_events(
     events: &[&Event],
+    first_line: i64,
+    superseded_at_write: &LineSet,
+    schema: &SchemaRef,
+    written_at: i64,
+) -> Result<RecordBatch> {
+    let mut columns = Columns::new(events.len(), schema);
+    for (line, event) in (first_line..).zip(events) {
+        columns.append(event, line, superseded_at_write.contains(&line));
+    }
+    columns.finish_batch(schema, written_at)
+}
+
+/// [`encode_events`] on every core: one batch per core, in batch order.
+pub fn encode_events_in_parallel(
+    events: &[&Event],
+    superseded_at_write: &LineSet,
+    schema: &SchemaRef,
+    written_at: i64,
+) -> Result<Vec<RecordBatch>> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rows_per_part = events.len().div_ceil(cores).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = events
+            .chunks(rows_per_part)
+            .enumerate()
+            .map(|(index, part)| {
+                let first_line = (index * rows_per_part) as i64;
+                scope.spawn(move || {
+                    encode_events(part, first_line, superseded_at_write, schema, written_at)
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .map(|part| part.join().expect("encoding does not panic"))
+            .collect()
+    })
+}
+
+/// Encodes a batch's `rollups`, then the stored versions its `versions` supersede, the first row
+/// at `first_line` (the line after the batch's events), every row stamped with `written_at`.
+pub fn encode_derived_rows(
+    first_line: i64,
     versions: &BatchVersions,
     rollups: &RollupRows,
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<RecordBatch> {
     let superseded: Vec<_> = versions.superseded_stored().collect();
-    let rows = events.len() + rollups.buckets.len() + rollups.users.len() + superseded.len();
+    let rows = rollups.buckets.len() + rollups.users.len() + superseded.len();
     let mut columns = Columns::new(rows, schema);
-    for (line, event) in events.iter().enumerate() {
-        let line = line as i64;
-        columns.append(event, line, versions.superseded_at_write.contains(&line));
-    }
-    let mut line = events.len() as i64;
+    let mut line = first_line;
     for (key, counts) in &rollups.buckets {
         columns.append_rollup(KIND_ROLLUP, key, "", counts, line);
         line += 1;
@@ -62,12 +101,7 @@ pub fn encode(
         columns.append_superseded(session, old, line);
         line += 1;
     }
-    let arrays = schema
-        .fields()
-        .iter()
-        .map(|field| columns.finish(field.name(), field.data_type(), written_at))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    columns.finish_batch(schema, written_at)
 }
 
 struct Columns {
@@ -378,6 +412,15 @@ impl Columns {
             }
         };
         self.month.append_value(&self.months[index].1);
+    }
+
+    fn finish_batch(mut self, schema: &SchemaRef, written_at: i64) -> Result<RecordBatch> {
+        let arrays = schema
+            .fields()
+            .iter()
+            .map(|field| self.finish(field.name(), field.data_type(), written_at))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
     }
 
     fn finish(&mut self, name: &str, data_type: &DataType, written_at: i64) -> Result<ArrayRef> {

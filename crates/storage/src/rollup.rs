@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use foldhash::fast::RandomState;
 use talkhouse_core::{ContentType, Event, Message, NlpResponse, Sender, Tenant};
 use uuid::Uuid;
 
@@ -96,9 +97,9 @@ impl RollupCounts {
 /// The rollup rows one batch adds.
 #[derive(Debug, Default)]
 pub struct Rollup {
-    rows: HashMap<RollupKey, RollupCounts>,
+    rows: HashMap<RollupKey, RollupCounts, RandomState>,
     /// The user rollup rows, when the table keeps them.
-    users: Option<HashMap<UserRollupKey, i64>>,
+    users: Option<HashMap<UserRollupKey, i64, RandomState>>,
 }
 
 impl Rollup {
@@ -106,7 +107,7 @@ impl Rollup {
     /// `with_users` for the user rollup rows too.
     pub fn of_batch(events: &[&Event], versions: &BatchVersions, with_users: bool) -> Self {
         let mut rollup = Self {
-            users: with_users.then(HashMap::new),
+            users: with_users.then(HashMap::default),
             ..Self::default()
         };
         for event in events {

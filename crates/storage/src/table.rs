@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
-use crate::encode::{RollupRows, encode};
+use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use crate::file_layout::writer_properties;
 use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::message_ids::StoredMessageIds;
@@ -48,6 +48,9 @@ use crate::{DataLocation, Error, Result};
 
 /// Room for Parquet footers: a compacted medium dataset holds about 2,000 files.
 const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Batches of at least this many events are freed on a thread of their own.
+const BACKGROUND_DROP_EVENTS: usize = 100_000;
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION: &str = "interval 7 days";
@@ -309,7 +312,8 @@ impl EventTable {
             .stored_message_ids(&mut writer, &listed, &events)
             .await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
-        let mut seen: HashSet<(uuid::Uuid, uuid::Uuid)> = HashSet::new();
+        let mut seen: HashSet<(uuid::Uuid, uuid::Uuid), foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(events.len(), Default::default());
         let mut outcome = WriteOutcome::default();
         let kept: Vec<&Event> = events
             .iter()
@@ -337,6 +341,8 @@ impl EventTable {
 
         let written_at = writer.next_written_at();
         let rollups = has_property(&writer.table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?;
+        let users =
+            rollups && has_property(&writer.table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?;
         let supersessions =
             has_property(&writer.table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?;
         let versions = if rollups || supersessions {
@@ -349,28 +355,54 @@ impl EventTable {
         } else {
             BatchVersions::default()
         };
-        let rollup = match rollups {
-            true => {
-                let users =
-                    has_property(&writer.table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?;
-                let rollup = Rollup::of_batch(&kept, &versions, users);
-                RollupRows {
-                    buckets: rollup.rows(),
-                    users: rollup.user_rows(),
-                }
-            }
-            false => RollupRows::default(),
-        };
         // Tables created before supersessions have no columns for them: record none.
+        let no_versions = BatchVersions::default();
         let recorded = if supersessions {
-            versions
+            &versions
         } else {
-            BatchVersions::default()
+            &no_versions
         };
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let started = std::time::Instant::now();
-        let batch = encode(&kept, &recorded, &rollup, &schema, written_at)?;
-        tracing::debug!(elapsed = ?started.elapsed(), rows = batch.num_rows(), "encoded");
+        // The batch's rollup is summed on one core while its events are encoded on every core.
+        let (rollup, encoded) = std::thread::scope(|scope| {
+            let rollup = scope.spawn(|| match rollups {
+                true => {
+                    let rollup = Rollup::of_batch(&kept, &versions, users);
+                    RollupRows {
+                        buckets: rollup.rows(),
+                        users: rollup.user_rows(),
+                    }
+                }
+                false => RollupRows::default(),
+            });
+            let encoded = encode_events_in_parallel(
+                &kept,
+                &recorded.superseded_at_write,
+                &schema,
+                written_at,
+            );
+            (
+                rollup.join().expect("summing a rollup does not panic"),
+                encoded,
+            )
+        });
+        let mut batches = encoded?;
+        batches.push(encode_derived_rows(
+            kept.len() as i64,
+            recorded,
+            &rollup,
+            &schema,
+            written_at,
+        )?);
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
+        // The events are encoded: a large batch's strings are freed on another thread, beside the
+        // Parquet writers, instead of after them.
+        drop(kept);
+        if events.len() >= BACKGROUND_DROP_EVENTS {
+            std::thread::spawn(move || drop(events));
+        }
         let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
         if let Some(transaction) = transaction {
@@ -380,7 +412,7 @@ impl EventTable {
             .table
             .clone()
             .write(Vec::new())
-            .with_input_plan(parallel_source(batch)?)
+            .with_input_plan(parallel_source(batches)?)
             .with_save_mode(SaveMode::Append)
             .with_writer_properties(writer_properties().build())
             .with_commit_properties(properties)
@@ -586,19 +618,24 @@ pub(crate) fn has_property(table: &DeltaTable, property: &str, format: &str) -> 
         .is_some_and(|value| value == format))
 }
 
-/// The batch as a scan with one slice per core: deltalake then writes the partitions of the table
-/// with one writer per core instead of one in all.
-fn parallel_source(batch: RecordBatch) -> Result<LogicalPlan> {
-    let schema = batch.schema();
+/// The batches as a scan with four slices per core: deltalake then writes the partitions of the
+/// table with one writer per core instead of one in all.
+fn parallel_source(batches: Vec<RecordBatch>) -> Result<LogicalPlan> {
+    let schema = batches[0].schema();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     let slices = std::thread::available_parallelism().map_or(1, |n| n.get()) * 4;
-    let rows_per_slice = batch.num_rows().div_ceil(slices).max(1);
-    let mut partitions: Vec<Vec<RecordBatch>> = (0..batch.num_rows())
-        .step_by(rows_per_slice)
-        .map(|offset| vec![batch.slice(offset, rows_per_slice.min(batch.num_rows() - offset))])
+    let rows_per_slice = rows.div_ceil(slices).max(1);
+    let mut partitions: Vec<Vec<RecordBatch>> = batches
+        .iter()
+        .flat_map(|batch| {
+            (0..batch.num_rows()).step_by(rows_per_slice).map(|offset| {
+                vec![batch.slice(offset, rows_per_slice.min(batch.num_rows() - offset))]
+            })
+        })
         .collect();
     if partitions.is_empty() {
         // Nothing new to store, but the commit still records the idempotency key.
-        partitions.push(vec![batch]);
+        partitions.push(batches);
     }
     let source = MemTable::try_new(schema, partitions)?;
     Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(source)), None)?.build()?)

@@ -17,7 +17,7 @@ use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake_core::{DeltaTable, DeltaTableError};
 
 use crate::compact::spilling_session;
-use crate::encode::{RollupRows, encode};
+use crate::encode::{RollupRows, encode_derived_rows};
 use crate::file_layout::writer_properties;
 use crate::live_files::FileStatistics;
 use crate::rollup::{
@@ -64,7 +64,7 @@ impl EventTable {
         };
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let written_at = writer.next_written_at();
-        let batch = encode(&[], &BatchVersions::default(), &rows, &schema, written_at)?;
+        let batch = encode_derived_rows(0, &BatchVersions::default(), &rows, &schema, written_at)?;
 
         let table = &writer.table;
         let mut files = RecordBatchWriter::for_table(table)?

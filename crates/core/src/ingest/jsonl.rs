@@ -1,6 +1,8 @@
 //! The public ingest file format: one JSON object per line, `"kind": "message"` or
 //! `"kind": "conversation"`, fields in snake_case, instants as RFC 3339 with offset.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 
 use super::{
@@ -9,40 +11,86 @@ use super::{
 };
 use crate::event::Event;
 
+/// A JSON string: borrowed from the line, or owned when it held escapes. (serde makes a plain
+/// `Cow<str>` field always owned.)
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// The text of a field.
+fn text(field: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    field.map(|text| text.0)
+}
+
+/// The texts of a list field; absent is empty.
+fn texts(field: Option<Vec<Text<'_>>>) -> Vec<Cow<'_, str>> {
+    field
+        .unwrap_or_default()
+        .into_iter()
+        .map(|text| text.0)
+        .collect()
+}
+
 /// Every field either kind may carry; which belong to which kind is checked after parsing.
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct Line {
-    kind: Option<String>,
-    org_id: Option<String>,
-    env_id: Option<String>,
-    bot_id: Option<String>,
-    session_code: Option<String>,
-    user_id: Option<String>,
-    business_key: Option<String>,
-    channel_uuid: Option<String>,
-    tags: Option<Vec<String>>,
+struct Line<'a> {
+    #[serde(borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(borrow)]
+    org_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    env_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    bot_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    session_code: Option<Text<'a>>,
+    #[serde(borrow)]
+    user_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    business_key: Option<Text<'a>>,
+    #[serde(borrow)]
+    channel_uuid: Option<Text<'a>>,
+    #[serde(borrow)]
+    tags: Option<Vec<Text<'a>>>,
     // Messages.
-    message_id: Option<String>,
-    channel_name: Option<String>,
-    channel_type: Option<String>,
-    sent_at: Option<String>,
-    sender: Option<String>,
-    content_type: Option<String>,
-    text: Option<String>,
-    nlp_response: Option<String>,
-    nlp_response_type: Option<String>,
-    nlp_response_name: Option<String>,
+    #[serde(borrow)]
+    message_id: Option<Text<'a>>,
+    #[serde(borrow)]
+    channel_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    channel_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    sent_at: Option<Text<'a>>,
+    #[serde(borrow)]
+    sender: Option<Text<'a>>,
+    #[serde(borrow)]
+    content_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    text: Option<Text<'a>>,
+    #[serde(borrow)]
+    nlp_response: Option<Text<'a>>,
+    #[serde(borrow)]
+    nlp_response_type: Option<Text<'a>>,
+    #[serde(borrow)]
+    nlp_response_name: Option<Text<'a>>,
     confidence: Option<f64>,
-    answer_name: Option<String>,
-    answer_text: Option<String>,
-    flow: Option<String>,
+    #[serde(borrow)]
+    answer_name: Option<Text<'a>>,
+    #[serde(borrow)]
+    answer_text: Option<Text<'a>>,
+    #[serde(borrow)]
+    flow: Option<Text<'a>>,
     // Conversations.
-    started_at: Option<String>,
-    ended_at: Option<String>,
-    updated_at: Option<String>,
+    #[serde(borrow)]
+    started_at: Option<Text<'a>>,
+    #[serde(borrow)]
+    ended_at: Option<Text<'a>>,
+    #[serde(borrow)]
+    updated_at: Option<Text<'a>>,
     satisfaction: Option<i64>,
-    flows: Option<Vec<String>>,
+    #[serde(borrow)]
+    flows: Option<Vec<Text<'a>>>,
     user_messages: Option<i64>,
     bot_messages: Option<i64>,
 }
@@ -67,14 +115,14 @@ pub fn parse_jsonl(text: &str, first_line: usize) -> Result<Vec<Event>, BatchErr
 }
 
 /// Reads one line into an [`EventInput`], naming the field whose JSON type is wrong.
-pub fn parse_jsonl_line(line: &str) -> Result<EventInput, Vec<FieldViolation>> {
+pub fn parse_jsonl_line(line: &str) -> Result<EventInput<'_>, Vec<FieldViolation>> {
     // serde would also read a struct from a JSON array; the format is objects only.
     if !line.trim_start().starts_with('{') {
         return Err(vec![FieldViolation::new("line", "must be a JSON object")]);
     }
     // The fast path parses without tracking paths; only a failure is parsed again to name the
     // field that caused it.
-    let parsed: Line = match serde_json::from_str(line) {
+    let parsed: Line<'_> = match serde_json::from_str(line) {
         Ok(parsed) => parsed,
         Err(error) => return Err(vec![explain(line, error)]),
     };
@@ -83,7 +131,7 @@ pub fn parse_jsonl_line(line: &str) -> Result<EventInput, Vec<FieldViolation>> {
 
 fn explain(line: &str, plain: serde_json::Error) -> FieldViolation {
     let mut deserializer = serde_json::Deserializer::from_str(line);
-    match serde_path_to_error::deserialize::<_, Line>(&mut deserializer) {
+    match serde_path_to_error::deserialize::<_, Line<'_>>(&mut deserializer) {
         Err(error) => json_violation(&error),
         Ok(_) => FieldViolation::new("line", format!("not a single JSON object: {plain}")),
     }
@@ -108,8 +156,8 @@ fn json_violation(error: &serde_path_to_error::Error<serde_json::Error>) -> Fiel
     }
 }
 
-fn split_by_kind(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
-    match line.kind.as_deref() {
+fn split_by_kind(line: Line<'_>) -> Result<EventInput<'_>, Vec<FieldViolation>> {
+    match line.kind.as_ref().map(|kind| kind.0.as_ref()) {
         Some("message") => into_message(line),
         Some("conversation") => into_conversation(line),
         Some(other) => Err(vec![FieldViolation::new(
@@ -128,7 +176,7 @@ fn present_fields(pairs: &[(&'static str, bool)], kind: &str) -> Vec<FieldViolat
         .collect()
 }
 
-fn into_message(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
+fn into_message(line: Line<'_>) -> Result<EventInput<'_>, Vec<FieldViolation>> {
     let foreign = present_fields(
         &[
             ("started_at", line.started_at.is_some()),
@@ -145,32 +193,32 @@ fn into_message(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
         return Err(foreign);
     }
     Ok(EventInput::Message(MessageInput {
-        org_id: line.org_id,
-        env_id: line.env_id,
-        bot_id: line.bot_id,
-        message_id: line.message_id,
-        session_code: line.session_code,
-        user_id: line.user_id,
-        business_key: line.business_key,
-        channel_uuid: line.channel_uuid,
-        channel_name: line.channel_name,
-        channel_type: line.channel_type,
-        sent_at: line.sent_at.map(InstantInput::Text),
-        sender: line.sender,
-        content_type: line.content_type,
-        text: line.text,
-        nlp_response: line.nlp_response,
-        nlp_response_type: line.nlp_response_type,
-        nlp_response_name: line.nlp_response_name,
+        org_id: text(line.org_id),
+        env_id: text(line.env_id),
+        bot_id: text(line.bot_id),
+        message_id: text(line.message_id),
+        session_code: text(line.session_code),
+        user_id: text(line.user_id),
+        business_key: text(line.business_key),
+        channel_uuid: text(line.channel_uuid),
+        channel_name: text(line.channel_name),
+        channel_type: text(line.channel_type),
+        sent_at: text(line.sent_at).map(InstantInput::Text),
+        sender: text(line.sender),
+        content_type: text(line.content_type),
+        text: text(line.text),
+        nlp_response: text(line.nlp_response),
+        nlp_response_type: text(line.nlp_response_type),
+        nlp_response_name: text(line.nlp_response_name),
         confidence: line.confidence,
-        answer_name: line.answer_name,
-        answer_text: line.answer_text,
-        flow: line.flow,
-        tags: line.tags.unwrap_or_default(),
+        answer_name: text(line.answer_name),
+        answer_text: text(line.answer_text),
+        flow: text(line.flow),
+        tags: texts(line.tags),
     }))
 }
 
-fn into_conversation(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
+fn into_conversation(line: Line<'_>) -> Result<EventInput<'_>, Vec<FieldViolation>> {
     let foreign = present_fields(
         &[
             ("message_id", line.message_id.is_some()),
@@ -194,19 +242,19 @@ fn into_conversation(line: Line) -> Result<EventInput, Vec<FieldViolation>> {
         return Err(foreign);
     }
     Ok(EventInput::Conversation(ConversationInput {
-        org_id: line.org_id,
-        env_id: line.env_id,
-        bot_id: line.bot_id,
-        session_code: line.session_code,
-        user_id: line.user_id,
-        business_key: line.business_key,
-        channel_uuid: line.channel_uuid,
-        started_at: line.started_at.map(InstantInput::Text),
-        ended_at: line.ended_at.map(InstantInput::Text),
-        updated_at: line.updated_at.map(InstantInput::Text),
+        org_id: text(line.org_id),
+        env_id: text(line.env_id),
+        bot_id: text(line.bot_id),
+        session_code: text(line.session_code),
+        user_id: text(line.user_id),
+        business_key: text(line.business_key),
+        channel_uuid: text(line.channel_uuid),
+        started_at: text(line.started_at).map(InstantInput::Text),
+        ended_at: text(line.ended_at).map(InstantInput::Text),
+        updated_at: text(line.updated_at).map(InstantInput::Text),
         satisfaction: line.satisfaction,
-        flows: line.flows.unwrap_or_default(),
-        tags: line.tags.unwrap_or_default(),
+        flows: texts(line.flows),
+        tags: texts(line.tags),
         user_messages: line.user_messages,
         bot_messages: line.bot_messages,
     }))
@@ -303,6 +351,18 @@ mod tests {
         };
         assert_eq!(m.confidence, Some(87.0));
         assert_eq!(m.business_key, None);
+    }
+
+    #[test]
+    fn texts_are_borrowed_from_the_line_unless_they_hold_escapes() {
+        let line = MESSAGE.replace(r#""text":"hi""#, r#""text":"say \"hi\"""#);
+        let Ok(EventInput::Message(m)) = parse_jsonl_line(&line) else {
+            panic!("a message")
+        };
+        assert!(matches!(m.org_id, Some(Cow::Borrowed(_))));
+        assert!(matches!(m.sent_at, Some(InstantInput::Text(Cow::Borrowed(_)))));
+        assert_eq!(m.text, Some(Cow::<str>::Owned(r#"say "hi""#.into())));
+        assert!(matches!(m.text, Some(Cow::Owned(_))));
     }
 
     #[test]

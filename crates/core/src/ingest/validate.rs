@@ -1,5 +1,7 @@
 //! Field rules of the ingest format (CONTRACT §2 and §6 "Ingest").
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -19,14 +21,14 @@ const MIN_INSTANT_MICROS: i64 = 0;
 const MAX_INSTANT_MICROS: i64 = 7_258_118_400_000_000;
 
 /// Validates one event, naming every field that breaks a rule.
-pub fn validate(input: EventInput) -> Result<Event, Vec<FieldViolation>> {
+pub fn validate(input: EventInput<'_>) -> Result<Event, Vec<FieldViolation>> {
     match input {
         EventInput::Message(m) => validate_message(m).map(Event::Message),
         EventInput::Conversation(c) => validate_conversation(c).map(Event::Conversation),
     }
 }
 
-fn validate_message(m: MessageInput) -> Result<Message, Vec<FieldViolation>> {
+fn validate_message(m: MessageInput<'_>) -> Result<Message, Vec<FieldViolation>> {
     let mut v = Checker::default();
     let tenant = v.tenant(m.org_id, m.env_id, m.bot_id);
     let message_id = v.uuid("message_id", m.message_id);
@@ -88,7 +90,7 @@ fn validate_message(m: MessageInput) -> Result<Message, Vec<FieldViolation>> {
     })
 }
 
-fn validate_conversation(c: ConversationInput) -> Result<Conversation, Vec<FieldViolation>> {
+fn validate_conversation(c: ConversationInput<'_>) -> Result<Conversation, Vec<FieldViolation>> {
     let mut v = Checker::default();
     let tenant = v.tenant(c.org_id, c.env_id, c.bot_id);
     let session_code = v.session_code(c.session_code);
@@ -170,9 +172,9 @@ impl Checker {
 
     fn tenant(
         &mut self,
-        org_id: Option<String>,
-        env_id: Option<String>,
-        bot_id: Option<String>,
+        org_id: Option<Cow<'_, str>>,
+        env_id: Option<Cow<'_, str>>,
+        bot_id: Option<Cow<'_, str>>,
     ) -> Option<Tenant> {
         let org_id = self.uuid("org_id", org_id);
         let env_id = self.uuid("env_id", env_id);
@@ -184,7 +186,7 @@ impl Checker {
         })
     }
 
-    fn uuid(&mut self, field: &str, value: Option<String>) -> Option<Uuid> {
+    fn uuid(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<Uuid> {
         let text = self.required(field, value)?;
         match parse_uuid(&text) {
             Some(uuid) => Some(uuid),
@@ -200,28 +202,34 @@ impl Checker {
         }
     }
 
-    fn session_code(&mut self, value: Option<String>) -> Option<String> {
+    fn session_code(&mut self, value: Option<Cow<'_, str>>) -> Option<String> {
         let text = self.required("session_code", value)?;
         self.length("session_code", text, 1, MAX_SESSION_CODE_CHARS)
     }
 
-    fn required_name(&mut self, field: &str, value: Option<String>) -> Option<String> {
+    fn required_name(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
         let text = self.required(field, value)?;
         self.length(field, text, 1, MAX_NAME_CHARS)
     }
 
-    fn optional_name(&mut self, field: &str, value: Option<String>) -> Option<String> {
+    fn optional_name(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
         self.length(field, value?, 0, MAX_NAME_CHARS)
     }
 
-    fn text(&mut self, field: &str, value: Option<String>) -> Option<String> {
+    fn text(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
         self.length(field, value?, 0, MAX_TEXT_CHARS)
     }
 
-    fn length(&mut self, field: &str, text: String, min: usize, max: usize) -> Option<String> {
+    fn length(
+        &mut self,
+        field: &str,
+        text: Cow<'_, str>,
+        min: usize,
+        max: usize,
+    ) -> Option<String> {
         // Byte length bounds the character count from above, so most strings skip the count.
         if text.len() >= min && text.len() <= max {
-            return Some(text);
+            return Some(text.into_owned());
         }
         let chars = text.chars().count();
         if chars < min {
@@ -234,14 +242,14 @@ impl Checker {
             );
             None
         } else {
-            Some(text)
+            Some(text.into_owned())
         }
     }
 
     fn required_instant(
         &mut self,
         field: &str,
-        value: Option<InstantInput>,
+        value: Option<InstantInput<'_>>,
     ) -> Option<DateTime<Utc>> {
         let value = self.required(field, value)?;
         self.instant(field, value)
@@ -250,12 +258,12 @@ impl Checker {
     fn optional_instant(
         &mut self,
         field: &str,
-        value: Option<InstantInput>,
+        value: Option<InstantInput<'_>>,
     ) -> Option<DateTime<Utc>> {
         self.instant(field, value?)
     }
 
-    fn instant(&mut self, field: &str, value: InstantInput) -> Option<DateTime<Utc>> {
+    fn instant(&mut self, field: &str, value: InstantInput<'_>) -> Option<DateTime<Utc>> {
         let instant = match value {
             InstantInput::Exact(instant) => instant,
             InstantInput::Text(text) => match DateTime::parse_from_rfc3339(&text) {
@@ -281,7 +289,7 @@ impl Checker {
     fn required_word<T>(
         &mut self,
         field: &str,
-        value: Option<String>,
+        value: Option<Cow<'_, str>>,
         parse: fn(&str) -> Option<T>,
         names: fn() -> String,
     ) -> Option<T> {
@@ -292,7 +300,7 @@ impl Checker {
     fn optional_word<T>(
         &mut self,
         field: &str,
-        value: Option<String>,
+        value: Option<Cow<'_, str>>,
         parse: fn(&str) -> Option<T>,
         names: fn() -> String,
     ) -> Option<T> {
@@ -302,7 +310,7 @@ impl Checker {
     fn word<T>(
         &mut self,
         field: &str,
-        text: String,
+        text: Cow<'_, str>,
         parse: fn(&str) -> Option<T>,
         names: fn() -> String,
     ) -> Option<T> {
@@ -340,7 +348,7 @@ impl Checker {
         }
     }
 
-    fn tags(&mut self, tags: Vec<String>) -> Vec<String> {
+    fn tags(&mut self, tags: Vec<Cow<'_, str>>) -> Vec<String> {
         self.names_list("tags", tags, MAX_TAGS, true)
     }
 
@@ -348,7 +356,7 @@ impl Checker {
     fn names_list(
         &mut self,
         field: &str,
-        items: Vec<String>,
+        items: Vec<Cow<'_, str>>,
         max: usize,
         distinct: bool,
     ) -> Vec<String> {
@@ -385,7 +393,7 @@ pub fn parse_uuid(text: &str) -> Option<Uuid> {
 mod tests {
     use super::*;
 
-    fn message() -> MessageInput {
+    fn message() -> MessageInput<'static> {
         MessageInput {
             org_id: Some("00000000-0000-4000-8000-000000000001".into()),
             env_id: Some("00000000-0000-4000-8000-000000000002".into()),
@@ -403,7 +411,7 @@ mod tests {
         }
     }
 
-    fn conversation() -> ConversationInput {
+    fn conversation() -> ConversationInput<'static> {
         ConversationInput {
             org_id: Some("00000000-0000-4000-8000-000000000001".into()),
             env_id: Some("00000000-0000-4000-8000-000000000002".into()),
@@ -437,11 +445,11 @@ mod tests {
     fn every_bad_field_is_named() {
         let mut m = message();
         m.org_id = Some("not-a-uuid".into());
-        m.session_code = Some(String::new());
+        m.session_code = Some("".into());
         m.sent_at = Some(InstantInput::Text("2024-03-10 01:30".into()));
         m.sender = Some("user".into());
         m.confidence = Some(100.5);
-        m.tags = vec!["ok".into(), String::new()];
+        m.tags = vec!["ok".into(), "".into()];
         m.user_id = None;
         assert_eq!(
             fields(validate(EventInput::Message(m))),
@@ -460,9 +468,9 @@ mod tests {
     #[test]
     fn lengths_count_characters_not_bytes() {
         let mut m = message();
-        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS));
+        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS).into());
         assert!(validate(EventInput::Message(m.clone())).is_ok());
-        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS + 1));
+        m.session_code = Some("é".repeat(MAX_SESSION_CODE_CHARS + 1).into());
         assert_eq!(fields(validate(EventInput::Message(m))), ["session_code"]);
     }
 

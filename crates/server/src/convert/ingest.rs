@@ -1,12 +1,14 @@
 //! `WriteEventsRequest` events to domain inputs; validation itself lives in the core crate.
 
+use std::borrow::Cow;
+
 use chrono::DateTime;
 use talkhouse_core::FieldViolation;
 use talkhouse_core::ingest::{ConversationInput, EventInput, InstantInput, MessageInput};
 use talkhouse_proto::v1;
 
 /// Converts one proto event; only a missing `kind` or an out-of-range timestamp fail here.
-pub fn event_input(event: v1::Event) -> Result<EventInput, Vec<FieldViolation>> {
+pub fn event_input(event: v1::Event) -> Result<EventInput<'static>, Vec<FieldViolation>> {
     match event.kind {
         Some(v1::event::Kind::Message(m)) => message(m).map(EventInput::Message),
         Some(v1::event::Kind::Conversation(c)) => conversation(c).map(EventInput::Conversation),
@@ -26,15 +28,23 @@ pub fn kind_name(event: &v1::Event) -> &'static str {
     }
 }
 
-fn required(text: String) -> Option<String> {
-    (!text.is_empty()).then_some(text)
+fn required(text: String) -> Option<Cow<'static, str>> {
+    (!text.is_empty()).then_some(Cow::Owned(text))
+}
+
+fn optional(text: Option<String>) -> Option<Cow<'static, str>> {
+    text.map(Cow::Owned)
+}
+
+fn list(texts: Vec<String>) -> Vec<Cow<'static, str>> {
+    texts.into_iter().map(Cow::Owned).collect()
 }
 
 fn instant(
     field: &str,
     timestamp: Option<prost_types::Timestamp>,
     violations: &mut Vec<FieldViolation>,
-) -> Option<InstantInput> {
+) -> Option<InstantInput<'static>> {
     let timestamp = timestamp?;
     let nanos = u32::try_from(timestamp.nanos)
         .ok()
@@ -50,17 +60,17 @@ fn instant(
 
 /// An enum value's contract name (`USER`), or its number when the value is unknown, so that
 /// validation reports it; `None` for UNSPECIFIED.
-fn word(name: Option<&str>, number: i32, prefix: &str) -> Option<String> {
+fn word(name: Option<&str>, number: i32, prefix: &str) -> Option<Cow<'static, str>> {
     if number == 0 {
         return None;
     }
     Some(match name {
-        Some(name) => name.trim_start_matches(prefix).to_string(),
-        None => format!("unknown value {number}"),
+        Some(name) => Cow::Owned(name.trim_start_matches(prefix).to_string()),
+        None => Cow::Owned(format!("unknown value {number}")),
     })
 }
 
-fn message(m: v1::Message) -> Result<MessageInput, Vec<FieldViolation>> {
+fn message(m: v1::Message) -> Result<MessageInput<'static>, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     let sent_at = instant("sent_at", m.sent_at, &mut violations);
     let sender = word(
@@ -99,26 +109,26 @@ fn message(m: v1::Message) -> Result<MessageInput, Vec<FieldViolation>> {
         message_id: required(m.message_id),
         session_code: required(m.session_code),
         user_id: required(m.user_id),
-        business_key: m.business_key,
+        business_key: optional(m.business_key),
         channel_uuid: required(m.channel_uuid),
-        channel_name: m.channel_name,
-        channel_type: m.channel_type,
+        channel_name: optional(m.channel_name),
+        channel_type: optional(m.channel_type),
         sent_at,
         sender,
         content_type,
-        text: Some(m.text),
+        text: Some(Cow::Owned(m.text)),
         nlp_response,
         nlp_response_type,
-        nlp_response_name: m.nlp_response_name,
+        nlp_response_name: optional(m.nlp_response_name),
         confidence: m.confidence,
-        answer_name: m.answer_name,
-        answer_text: m.answer_text,
-        flow: m.flow,
-        tags: m.tags,
+        answer_name: optional(m.answer_name),
+        answer_text: optional(m.answer_text),
+        flow: optional(m.flow),
+        tags: list(m.tags),
     })
 }
 
-fn conversation(c: v1::Conversation) -> Result<ConversationInput, Vec<FieldViolation>> {
+fn conversation(c: v1::Conversation) -> Result<ConversationInput<'static>, Vec<FieldViolation>> {
     let mut violations = Vec::new();
     let started_at = instant("started_at", c.started_at, &mut violations);
     let ended_at = instant("ended_at", c.ended_at, &mut violations);
@@ -132,14 +142,14 @@ fn conversation(c: v1::Conversation) -> Result<ConversationInput, Vec<FieldViola
         bot_id: required(c.bot_id),
         session_code: required(c.session_code),
         user_id: required(c.user_id),
-        business_key: c.business_key,
+        business_key: optional(c.business_key),
         channel_uuid: required(c.channel_uuid),
         started_at,
         ended_at,
         updated_at,
         satisfaction: c.satisfaction.map(i64::from),
-        flows: c.flows,
-        tags: c.tags,
+        flows: list(c.flows),
+        tags: list(c.tags),
         user_messages: c.user_messages,
         bot_messages: c.bot_messages,
     })
