@@ -14,6 +14,7 @@ use chrono::{DateTime, Datelike, Utc};
 use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
+use crate::batch_files::LinedEvent;
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
 use crate::schema::{
     KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP, month_of,
@@ -32,25 +33,23 @@ pub struct RollupRows {
     pub users: Vec<(UserRollupKey, i64)>,
 }
 
-/// Encodes `events` (in batch order, the first at `first_line`), every row stamped with
-/// `written_at`.
+/// Encodes `events` at their batch lines, every row stamped with `written_at`.
 pub fn encode_events(
-    events: &[&Event],
-    first_line: i64,
+    events: &[LinedEvent<'_>],
     superseded_at_write: &LineSet,
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<RecordBatch> {
     let mut columns = Columns::new(events.len(), schema);
-    for (line, event) in (first_line..).zip(events) {
-        columns.append(event, line, superseded_at_write.contains(&line));
+    for (line, event) in events {
+        columns.append(event, *line, superseded_at_write.contains(line));
     }
     columns.finish_batch(schema, written_at)
 }
 
-/// [`encode_events`] on every core: one batch per core, in batch order.
+/// [`encode_events`] on every core: one batch per core, in the order of `events`.
 pub fn encode_events_in_parallel(
-    events: &[&Event],
+    events: &[LinedEvent<'_>],
     superseded_at_write: &LineSet,
     schema: &SchemaRef,
     written_at: i64,
@@ -60,12 +59,8 @@ pub fn encode_events_in_parallel(
     std::thread::scope(|scope| {
         let parts: Vec<_> = events
             .chunks(rows_per_part)
-            .enumerate()
-            .map(|(index, part)| {
-                let first_line = (index * rows_per_part) as i64;
-                scope.spawn(move || {
-                    encode_events(part, first_line, superseded_at_write, schema, written_at)
-                })
+            .map(|part| {
+                scope.spawn(move || encode_events(part, superseded_at_write, schema, written_at))
             })
             .collect();
         parts

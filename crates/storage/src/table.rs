@@ -11,25 +11,25 @@ use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use datafusion::catalog::TableProvider;
-use datafusion::datasource::{MemTable, provider_as_source};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_nested::expr_fn::cardinality;
-use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use datafusion::logical_expr::Expr;
 use datafusion::prelude::{SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
+use deltalake_core::kernel::Action;
 use deltalake_core::kernel::Transaction;
-use deltalake_core::kernel::transaction::CommitProperties;
+use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake_core::logstore::commit_uri_from_version;
-use deltalake_core::protocol::SaveMode;
+use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use sha2::{Digest, Sha256};
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
+use crate::batch_files::{by_partition, write_files};
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
-use crate::file_layout::writer_properties;
 use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::message_ids::StoredMessageIds;
 use crate::read;
@@ -377,7 +377,7 @@ impl EventTable {
                 false => RollupRows::default(),
             });
             let encoded = encode_events_in_parallel(
-                &kept,
+                &by_partition(&kept),
                 &recorded.superseded_at_write,
                 &schema,
                 written_at,
@@ -404,22 +404,27 @@ impl EventTable {
             std::thread::spawn(move || drop(events));
         }
         let started = std::time::Instant::now();
+        let adds = write_files(&writer.table, &batches).await?;
+        drop(batches);
+        tracing::debug!(elapsed = ?started.elapsed(), files = adds.len(), "written");
+        let started = std::time::Instant::now();
         let mut properties = CommitProperties::default();
         if let Some(transaction) = transaction {
             properties = properties.with_application_transaction(transaction);
         }
-        let table = writer
-            .table
-            .clone()
-            .write(Vec::new())
-            .with_input_plan(parallel_source(batches)?)
-            .with_save_mode(SaveMode::Append)
-            .with_writer_properties(writer_properties().build())
-            .with_commit_properties(properties)
+        let snapshot = writer.table.snapshot()?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
+            predicate: None,
+        };
+        let committed = CommitBuilder::from(properties)
+            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .build(Some(snapshot), writer.table.log_store(), operation)
             .await?;
-        tracing::debug!(elapsed = ?started.elapsed(), version = table.version(), "committed");
-        outcome.version = table.version();
-        writer.table = table;
+        outcome.version = Some(committed.version() as u64);
+        writer.table.update_incremental(None).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
         Ok(outcome)
     }
 
@@ -616,29 +621,6 @@ pub(crate) fn has_property(table: &DeltaTable, property: &str, format: &str) -> 
         .configuration()
         .get(property)
         .is_some_and(|value| value == format))
-}
-
-/// The batches as a scan with four slices per core: deltalake then writes the partitions of the
-/// table with one writer per core instead of one in all.
-fn parallel_source(batches: Vec<RecordBatch>) -> Result<LogicalPlan> {
-    let schema = batches[0].schema();
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let slices = std::thread::available_parallelism().map_or(1, |n| n.get()) * 4;
-    let rows_per_slice = rows.div_ceil(slices).max(1);
-    let mut partitions: Vec<Vec<RecordBatch>> = batches
-        .iter()
-        .flat_map(|batch| {
-            (0..batch.num_rows()).step_by(rows_per_slice).map(|offset| {
-                vec![batch.slice(offset, rows_per_slice.min(batch.num_rows() - offset))]
-            })
-        })
-        .collect();
-    if partitions.is_empty() {
-        // Nothing new to store, but the commit still records the idempotency key.
-        partitions.push(batches);
-    }
-    let source = MemTable::try_new(schema, partitions)?;
-    Ok(LogicalPlanBuilder::scan("batch", provider_as_source(Arc::new(source)), None)?.build()?)
 }
 
 /// A stable digest of a batch's content, as a non-negative Delta transaction version.

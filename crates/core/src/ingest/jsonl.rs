@@ -360,7 +360,10 @@ mod tests {
             panic!("a message")
         };
         assert!(matches!(m.org_id, Some(Cow::Borrowed(_))));
-        assert!(matches!(m.sent_at, Some(InstantInput::Text(Cow::Borrowed(_)))));
+        assert!(matches!(
+            m.sent_at,
+            Some(InstantInput::Text(Cow::Borrowed(_)))
+        ));
         assert_eq!(m.text, Some(Cow::<str>::Owned(r#"say "hi""#.into())));
         assert!(matches!(m.text, Some(Cow::Owned(_))));
     }
