@@ -42,9 +42,11 @@ pub async fn run(data: &DataLocation, args: IngestArgs) -> Result<(), CliError> 
                 source,
             }
         })?;
-        tracing::debug!(elapsed = ?started.elapsed(), events = events.len(), "validated");
+        tracing::debug!(elapsed = ?started.elapsed(), events = events.iter().map(Vec::len).sum::<usize>(), "validated");
         bar.set_message("committing");
-        let outcome = table.write(events, args.idempotency_key.as_deref()).await?;
+        let outcome = table
+            .write_parts(events, args.idempotency_key.as_deref())
+            .await?;
         bar.finish_and_clear();
         let seconds = started.elapsed().as_secs_f64();
         if outcome.replayed {
@@ -97,12 +99,12 @@ type ChunkResult = Result<Vec<Event>, BatchError>;
 const BLOCK_BYTES: usize = 8 << 20;
 
 /// Reads `input` in blocks cut at line ends and parses and validates each on a worker per core
-/// while the next is read. The outer error is the input's (unreadable, not UTF-8); the inner one
-/// lists the violations of every block.
+/// while the next is read: the events of each block, in order. The outer error is the input's
+/// (unreadable, not UTF-8); the inner one lists the violations of every block.
 fn read_and_parse(
     mut input: impl Read,
     bar: &indicatif::ProgressBar,
-) -> std::io::Result<Result<Vec<Event>, BatchError>> {
+) -> std::io::Result<Result<Vec<Vec<Event>>, BatchError>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (blocks, received) = std::sync::mpsc::sync_channel::<Block>(threads * 2);
     let received = Mutex::new(received);
@@ -129,20 +131,16 @@ fn read_and_parse(
     read?;
     let mut parsed = parsed.into_inner().expect("no worker panics");
     parsed.sort_by_key(|(index, _)| *index);
-    let total = parsed
-        .iter()
-        .map(|(_, result)| result.as_ref().map_or(0, Vec::len))
-        .sum();
-    let mut events = Vec::with_capacity(total);
+    let mut blocks = Vec::with_capacity(parsed.len());
     let mut collector = ViolationCollector::default();
     for (_, result) in parsed {
         match result {
-            Ok(block) if collector.is_empty() => events.extend(block),
+            Ok(block) if collector.is_empty() => blocks.push(block),
             Ok(_) => {}
             Err(error) => collector.merge(error),
         }
     }
-    Ok(collector.finish().map(|()| events))
+    Ok(collector.finish().map(|()| blocks))
 }
 
 /// A run of whole lines of the input.

@@ -275,6 +275,17 @@ impl EventTable {
         events: Vec<Event>,
         idempotency_key: Option<&str>,
     ) -> Result<WriteOutcome> {
+        self.write_parts(vec![events], idempotency_key).await
+    }
+
+    /// [`Self::write`] of the events of `parts`, one after the other: a file read in blocks is
+    /// committed without copying its events into one vector.
+    pub async fn write_parts(
+        &self,
+        parts: Vec<Vec<Event>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<WriteOutcome> {
+        let events: Vec<&Event> = parts.iter().flatten().collect();
         let mut writer = self.writer.lock().await;
         writer.table.update_incremental(None).await?;
 
@@ -317,6 +328,7 @@ impl EventTable {
         let mut outcome = WriteOutcome::default();
         let kept: Vec<&Event> = events
             .iter()
+            .copied()
             .filter(|event| match event {
                 Event::Message(m) => {
                     let key = (m.tenant.bot_id, m.message_id);
@@ -399,9 +411,10 @@ impl EventTable {
         tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
         // The events are encoded: a large batch's strings are freed on another thread, beside the
         // Parquet writers, instead of after them.
-        drop(kept);
-        if events.len() >= BACKGROUND_DROP_EVENTS {
-            std::thread::spawn(move || drop(events));
+        let count = events.len();
+        drop((kept, events));
+        if count >= BACKGROUND_DROP_EVENTS {
+            std::thread::spawn(move || drop(parts));
         }
         let started = std::time::Instant::now();
         let adds = write_files(&writer.table, &batches).await?;
@@ -437,6 +450,9 @@ impl EventTable {
         events: &[&Event],
     ) -> Result<StoredVersions> {
         let mut stored = StoredVersions::new();
+        if table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
         let mut sessions_by_bot: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
         for event in events {
             if let Event::Conversation(c) = event {
@@ -446,7 +462,7 @@ impl EventTable {
                     .insert(&c.session_code);
             }
         }
-        if sessions_by_bot.is_empty() || table.version().unwrap_or(0) == 0 {
+        if sessions_by_bot.is_empty() {
             return Ok(stored);
         }
         let predicate = stored_sessions_predicate(&sessions_by_bot);
@@ -509,7 +525,7 @@ impl EventTable {
         &self,
         writer: &mut Writer,
         (provider, live): &(Arc<dyn TableProvider>, Option<Arc<LiveFiles>>),
-        events: &[Event],
+        events: &[&Event],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
         if writer.table.version().unwrap_or(0) == 0 {
             return Ok(HashSet::new());
@@ -624,7 +640,7 @@ pub(crate) fn has_property(table: &DeltaTable, property: &str, format: &str) -> 
 }
 
 /// A stable digest of a batch's content, as a non-negative Delta transaction version.
-fn fingerprint(events: &[Event]) -> i64 {
+fn fingerprint(events: &[&Event]) -> i64 {
     let mut hasher = Sha256::new();
     for event in events {
         hasher.update(serde_json::to_vec(event).expect("events serialize"));
