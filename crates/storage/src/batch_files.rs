@@ -27,12 +27,12 @@ use crate::{Error, Result};
 /// An event with its line in the batch.
 pub(crate) type LinedEvent<'a> = (i64, &'a Event);
 
-/// The batch's events, each with its batch line, grouped by the partition they are stored in
-/// (in the order of the partitions), in batch order within each.
-pub(crate) fn by_partition<'a>(events: &[&'a Event]) -> Vec<LinedEvent<'a>> {
+/// The batch's events with their batch lines, grouped by the partition they are stored in (in
+/// the order of the partitions), in batch order within each.
+pub(crate) fn by_partition<'a>(events: &[LinedEvent<'a>]) -> Vec<LinedEvent<'a>> {
     type Key = (Uuid, bool, i32, u32);
     let mut groups: HashMap<Key, Vec<LinedEvent<'a>>, RandomState> = HashMap::default();
-    for (line, event) in (0..).zip(events) {
+    for &(line, event) in events {
         let time = event.time();
         let key = (
             event.tenant().bot_id,
@@ -40,7 +40,7 @@ pub(crate) fn by_partition<'a>(events: &[&'a Event]) -> Vec<LinedEvent<'a>> {
             time.year(),
             time.month(),
         );
-        groups.entry(key).or_default().push((line, *event));
+        groups.entry(key).or_default().push((line, event));
     }
     let mut groups: Vec<(Key, Vec<LinedEvent<'a>>)> = groups.into_iter().collect();
     groups.sort_unstable_by_key(|(key, _)| *key);
@@ -201,12 +201,13 @@ mod tests {
             conversation(2, march),
             conversation(1, april),
         ];
-        let refs: Vec<&Event> = events.iter().collect();
-        let lines: Vec<i64> = by_partition(&refs).iter().map(|(line, _)| *line).collect();
+        // Lines as left by dropped duplicates: with gaps.
+        let lined: Vec<LinedEvent<'_>> = (0..).step_by(2).zip(&events).collect();
+        let lines: Vec<i64> = by_partition(&lined).iter().map(|(line, _)| *line).collect();
         // Bot 1 in March, bot 1 in April, bot 2 in March, bot 2 in April.
-        assert_eq!(lines, [3, 1, 5, 0, 4, 2]);
-        for (line, event) in by_partition(&refs) {
-            assert!(std::ptr::eq(event, &events[line as usize]));
+        assert_eq!(lines, [6, 2, 10, 0, 8, 4]);
+        for (line, event) in by_partition(&lined) {
+            assert!(std::ptr::eq(event, &events[line as usize / 2]));
         }
     }
 

@@ -15,6 +15,7 @@ use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
 use crate::batch_files::LinedEvent;
+use crate::parallel;
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
 use crate::schema::{
     KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP, month_of,
@@ -47,15 +48,24 @@ pub fn encode_events(
     columns.finish_batch(schema, written_at)
 }
 
-/// [`encode_events`] on every core: one batch per core, in the order of `events`.
+/// [`encode_events`] on every core: one batch per core for a large batch, in the order of
+/// `events`.
 pub fn encode_events_in_parallel(
     events: &[LinedEvent<'_>],
     superseded_at_write: &LineSet,
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<Vec<RecordBatch>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let rows_per_part = events.len().div_ceil(cores).max(1);
+    let parts = parallel::parts(events.len());
+    if parts == 1 {
+        return Ok(vec![encode_events(
+            events,
+            superseded_at_write,
+            schema,
+            written_at,
+        )?]);
+    }
+    let rows_per_part = events.len().div_ceil(parts);
     std::thread::scope(|scope| {
         let parts: Vec<_> = events
             .chunks(rows_per_part)

@@ -14,6 +14,7 @@ mod live_files;
 mod location;
 mod message_ids;
 mod page_index_cache;
+mod parallel;
 mod read;
 pub mod rollup;
 pub mod schema;

@@ -105,7 +105,11 @@ pub struct Rollup {
 impl Rollup {
     /// The rows of a batch: its messages, and the conversations whose latest version it changes;
     /// `with_users` for the user rollup rows too.
-    pub fn of_batch(events: &[&Event], versions: &BatchVersions, with_users: bool) -> Self {
+    pub fn of_batch<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        versions: &BatchVersions,
+        with_users: bool,
+    ) -> Self {
         let mut rollup = Self {
             users: with_users.then(HashMap::default),
             ..Self::default()
@@ -256,7 +260,7 @@ mod tests {
         let first = conversation(tenant, at(8, 0), &[]);
         let of_batch = |events: &[&Event], stored: &StoredVersions, written_at| {
             Rollup::of_batch(
-                events,
+                events.iter().copied(),
                 &BatchVersions::of_batch(events, stored, written_at),
                 true,
             )
@@ -301,7 +305,7 @@ mod tests {
         assert!(rollup(&[&older], &stored, 20).is_empty());
         assert!(of_batch(&[&older], &stored, 20).user_rows().is_empty());
         let without_users = Rollup::of_batch(
-            &[&tagged],
+            [&tagged],
             &BatchVersions::of_batch(&[&tagged], &stored, 20),
             false,
         );

@@ -28,10 +28,11 @@ use sha2::{Digest, Sha256};
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
-use crate::batch_files::{by_partition, write_files};
+use crate::batch_files::{LinedEvent, by_partition, write_files};
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::message_ids::StoredMessageIds;
+use crate::parallel;
 use crate::read;
 use crate::rollup::{
     ROLLUPS_FORMAT, ROLLUPS_PROPERTY, Rollup, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
@@ -323,50 +324,38 @@ impl EventTable {
             .stored_message_ids(&mut writer, &listed, &events)
             .await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
-        let mut seen: HashSet<(uuid::Uuid, uuid::Uuid), foldhash::fast::RandomState> =
-            HashSet::with_capacity_and_hasher(events.len(), Default::default());
-        let mut outcome = WriteOutcome::default();
-        let kept: Vec<&Event> = events
-            .iter()
-            .copied()
-            .filter(|event| match event {
-                Event::Message(m) => {
-                    let key = (m.tenant.bot_id, m.message_id);
-                    let fresh = !stored_ids.contains(&key) && seen.insert(key);
-                    if fresh {
-                        outcome.messages_written += 1;
-                    } else {
-                        outcome.duplicate_messages += 1;
-                    }
-                    fresh
-                }
-                Event::Conversation(_) => {
-                    outcome.conversations_written += 1;
-                    true
-                }
-            })
-            .collect();
-        if kept.is_empty() && transaction.is_none() {
-            outcome.version = writer.table.version();
-            return Ok(outcome);
-        }
-
         let written_at = writer.next_written_at();
         let rollups = has_property(&writer.table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?;
         let users =
             rollups && has_property(&writer.table, USER_ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT)?;
         let supersessions =
             has_property(&writer.table, SUPERSESSIONS_PROPERTY, SUPERSESSIONS_FORMAT)?;
-        let versions = if rollups || supersessions {
+        let stored_versions = if rollups || supersessions {
             let started = std::time::Instant::now();
             let stored = self
-                .stored_versions(&writer.table, &listed.0, &kept)
+                .stored_versions(&writer.table, &listed.0, &events)
                 .await?;
             tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
-            BatchVersions::of_batch(&kept, &stored, written_at)
+            Some(stored)
         } else {
-            BatchVersions::default()
+            None
         };
+        // A row's batch line is its event's place in the batch, duplicates counted: the versions
+        // of the batch's conversations, which no duplicate touches, are ordered on one core while
+        // the duplicates are dropped on another.
+        let mut outcome = WriteOutcome::default();
+        let (versions, kept) = parallel::join(
+            events.len(),
+            || match &stored_versions {
+                Some(stored) => BatchVersions::of_batch(&events, stored, written_at),
+                None => BatchVersions::default(),
+            },
+            || without_duplicates(&events, &stored_ids, &mut outcome),
+        );
+        if kept.is_empty() && transaction.is_none() {
+            outcome.version = writer.table.version();
+            return Ok(outcome);
+        }
         // Tables created before supersessions have no columns for them: record none.
         let no_versions = BatchVersions::default();
         let recorded = if supersessions {
@@ -377,31 +366,31 @@ impl EventTable {
         let schema = writer.table.snapshot()?.snapshot().arrow_schema();
         let started = std::time::Instant::now();
         // The batch's rollup is summed on one core while its events are encoded on every core.
-        let (rollup, encoded) = std::thread::scope(|scope| {
-            let rollup = scope.spawn(|| match rollups {
+        let (rollup, encoded) = parallel::join(
+            kept.len(),
+            || match rollups {
                 true => {
-                    let rollup = Rollup::of_batch(&kept, &versions, users);
+                    let messages = kept.iter().map(|(_, event)| *event);
+                    let rollup = Rollup::of_batch(messages, &versions, users);
                     RollupRows {
                         buckets: rollup.rows(),
                         users: rollup.user_rows(),
                     }
                 }
                 false => RollupRows::default(),
-            });
-            let encoded = encode_events_in_parallel(
-                &by_partition(&kept),
-                &recorded.superseded_at_write,
-                &schema,
-                written_at,
-            );
-            (
-                rollup.join().expect("summing a rollup does not panic"),
-                encoded,
-            )
-        });
+            },
+            || {
+                encode_events_in_parallel(
+                    &by_partition(&kept),
+                    &recorded.superseded_at_write,
+                    &schema,
+                    written_at,
+                )
+            },
+        );
         let mut batches = encoded?;
         batches.push(encode_derived_rows(
-            kept.len() as i64,
+            events.len() as i64,
             recorded,
             &rollup,
             &schema,
@@ -586,6 +575,36 @@ impl EventTable {
         }
         Ok(stored)
     }
+}
+
+/// The events of the batch with their batch lines, without the messages already stored or
+/// earlier in the batch; counted into `outcome`.
+fn without_duplicates<'a>(
+    events: &[&'a Event],
+    stored_ids: &HashSet<(uuid::Uuid, uuid::Uuid)>,
+    outcome: &mut WriteOutcome,
+) -> Vec<LinedEvent<'a>> {
+    let mut seen: HashSet<(uuid::Uuid, uuid::Uuid), foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(events.len(), Default::default());
+    (0..)
+        .zip(events.iter().copied())
+        .filter(|(_, event)| match event {
+            Event::Message(m) => {
+                let key = (m.tenant.bot_id, m.message_id);
+                let fresh = !stored_ids.contains(&key) && seen.insert(key);
+                if fresh {
+                    outcome.messages_written += 1;
+                } else {
+                    outcome.duplicate_messages += 1;
+                }
+                fresh
+            }
+            Event::Conversation(_) => {
+                outcome.conversations_written += 1;
+                true
+            }
+        })
+        .collect()
 }
 
 /// The conversation rows of `sessions_by_bot`. Each bot's own range of session codes lets file

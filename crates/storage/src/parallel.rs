@@ -1,0 +1,31 @@
+//! The writer's work on a large batch, shared out to the machine's cores.
+
+/// Batches of fewer events are worked on in the calling thread alone: starting threads would cost
+/// more than they save.
+const PARALLEL_EVENTS: usize = 10_000;
+
+/// The number of parts to cut `events` events into: one per core for a large batch, else one.
+pub(crate) fn parts(events: usize) -> usize {
+    match events < PARALLEL_EVENTS {
+        true => 1,
+        false => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    }
+}
+
+/// `a()` on another thread while `b()` runs on this one for a batch of `events` events; one after
+/// the other for a small batch.
+pub(crate) fn join<A: Send, B>(
+    events: usize,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B,
+) -> (A, B) {
+    if parts(events) == 1 {
+        let a = a();
+        return (a, b());
+    }
+    std::thread::scope(|scope| {
+        let a = scope.spawn(a);
+        let b = b();
+        (a.join().expect("a writer's thread does not panic"), b)
+    })
+}
