@@ -163,30 +163,12 @@ mod tests {
     use arrow::array::StringArray;
     use arrow::datatypes::{DataType, Field, Schema};
     use chrono::{DateTime, TimeZone, Utc};
-    use talkhouse_core::{Conversation, Tenant};
 
     use super::*;
+    use crate::test_events::{conversation_event, tenant};
 
     fn conversation(bot: u128, started: DateTime<Utc>) -> Event {
-        Event::Conversation(Conversation {
-            tenant: Tenant {
-                org_id: Uuid::nil(),
-                env_id: Uuid::nil(),
-                bot_id: Uuid::from_u128(bot),
-            },
-            session_code: "s".into(),
-            user_id: "u".into(),
-            business_key: None,
-            channel_uuid: Uuid::nil(),
-            started_at: started,
-            ended_at: None,
-            updated_at: started,
-            satisfaction: None,
-            flows: vec![],
-            tags: vec![],
-            user_messages: 0,
-            bot_messages: 0,
-        })
+        conversation_event(tenant(bot), "s", started, started)
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod rollup;
 pub mod schema;
 mod session_rows;
 mod table;
+#[cfg(test)]
+mod test_events;
 mod user_rollup_backfill;
 pub mod versions;
 

@@ -205,6 +205,7 @@ impl Rollup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_events;
     use crate::versions::StoredVersions;
     use chrono::TimeZone;
     use talkhouse_core::Conversation;
@@ -228,19 +229,8 @@ mod tests {
 
     fn conversation(tenant: Tenant, updated: DateTime<Utc>, tags: &[&str]) -> Event {
         Event::Conversation(Conversation {
-            tenant,
-            session_code: "s1".into(),
-            user_id: "u".into(),
-            business_key: None,
-            channel_uuid: Uuid::nil(),
-            started_at: at(7, 50),
-            ended_at: None,
-            updated_at: updated,
-            satisfaction: None,
-            flows: vec![],
             tags: tags.iter().map(|t| t.to_string()).collect(),
-            user_messages: 0,
-            bot_messages: 0,
+            ..test_events::conversation(tenant, "s1", at(7, 50), updated)
         })
     }
 

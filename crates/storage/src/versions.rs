@@ -142,6 +142,7 @@ impl BatchVersions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_events::{conversation_event, tenant};
     use chrono::{DateTime, TimeZone, Utc};
 
     fn at(h: u32) -> DateTime<Utc> {
@@ -149,25 +150,7 @@ mod tests {
     }
 
     fn version(session: &str, updated: DateTime<Utc>) -> Event {
-        Event::Conversation(Conversation {
-            tenant: Tenant {
-                org_id: Uuid::nil(),
-                env_id: Uuid::nil(),
-                bot_id: Uuid::nil(),
-            },
-            session_code: session.into(),
-            user_id: "u".into(),
-            business_key: None,
-            channel_uuid: Uuid::nil(),
-            started_at: at(7),
-            ended_at: None,
-            updated_at: updated,
-            satisfaction: None,
-            flows: vec![],
-            tags: vec![],
-            user_messages: 0,
-            bot_messages: 0,
-        })
+        conversation_event(tenant(0), session, at(7), updated)
     }
 
     #[test]
