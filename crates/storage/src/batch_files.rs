@@ -1,7 +1,7 @@
 //! A batch's rows into Parquet files: one file per partition of the table, the partitions shared
 //! out to one writer per core.
 //!
-//! deltalake's `write` operation hashes every row to one of its writers, then each writer sorts
+//! deltalake's `write` operation hashes every row to one of its writers, then each writer groups
 //! its rows by partition: every row is hashed twice and copied twice. The writer orders a batch's
 //! events by partition before encoding them (see [`by_partition`]), so each partition's rows are
 //! a few runs of the encoded batches: zero-copy slices handed to `write_partition`.
