@@ -218,7 +218,10 @@ mod tests {
             ["b", "message", "2024-04"],
         ]);
         let second = batch(&[["a", "message", "2024-03"], ["a", "rollup", "2024-03"]]);
-        let partitions = partition_rows(&[first, second]).unwrap();
+        let partitions = partition_rows(&[first.clone(), second]).unwrap();
+        // A run is a slice of its batch: it shares the batch's buffers.
+        let values = |batch: &RecordBatch| batch.column(2).as_string::<i32>().values().as_ptr();
+        assert_eq!(values(&partitions[0].runs[0]), values(&first));
         let found: Vec<(Vec<String>, Vec<usize>, usize)> = partitions
             .iter()
             .map(|p| {

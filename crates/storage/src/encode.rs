@@ -56,28 +56,11 @@ pub fn encode_events_in_parallel(
     schema: &SchemaRef,
     written_at: i64,
 ) -> Result<Vec<RecordBatch>> {
-    let parts = parallel::parts(events.len());
-    if parts == 1 {
-        return Ok(vec![encode_events(
-            events,
-            superseded_at_write,
-            schema,
-            written_at,
-        )?]);
-    }
-    let rows_per_part = events.len().div_ceil(parts);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = events
-            .chunks(rows_per_part)
-            .map(|part| {
-                scope.spawn(move || encode_events(part, superseded_at_write, schema, written_at))
-            })
-            .collect();
-        parts
-            .into_iter()
-            .map(|part| part.join().expect("encoding does not panic"))
-            .collect()
+    parallel::in_parts(events, |part| {
+        encode_events(part, superseded_at_write, schema, written_at)
     })
+    .into_iter()
+    .collect()
 }
 
 /// Encodes a batch's `rollups`, then the stored versions its `versions` supersede, the first row

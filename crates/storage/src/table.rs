@@ -442,11 +442,11 @@ impl EventTable {
         if table.version().unwrap_or(0) == 0 {
             return Ok(stored);
         }
-        let mut sessions_by_bot: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+        let mut sessions_by_bot: BTreeMap<uuid::Uuid, BTreeSet<&str>> = BTreeMap::new();
         for event in events {
             if let Event::Conversation(c) = event {
                 sessions_by_bot
-                    .entry(c.tenant.bot_id.to_string())
+                    .entry(c.tenant.bot_id)
                     .or_default()
                     .insert(&c.session_code);
             }
@@ -612,12 +612,12 @@ fn without_duplicates<'a>(
 /// files of all of them. The list of bots reads partition values only, so it drops other bots'
 /// files before any statistics are read. The IN list keeps exactly the sessions (DataFusion
 /// prunes files with IN lists of at most 20 values only).
-fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<String, BTreeSet<&str>>) -> Expr {
+fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<uuid::Uuid, BTreeSet<&str>>) -> Expr {
     let ranges = sessions_by_bot.iter().filter_map(|(bot, sessions)| {
         let (first, last) = (sessions.first()?, sessions.last()?);
         Some(
             col("bot_id")
-                .eq(lit(bot.as_str()))
+                .eq(lit(bot.to_string()))
                 .and(col("session_code").between(lit(*first), lit(*last))),
         )
     });
@@ -625,7 +625,7 @@ fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<String, BTreeSet<&str>>)
     col("kind")
         .eq(lit(KIND_CONVERSATION))
         .and(col("bot_id").in_list(
-            sessions_by_bot.keys().map(|b| lit(b.as_str())).collect(),
+            sessions_by_bot.keys().map(|b| lit(b.to_string())).collect(),
             false,
         ))
         .and(read::any_of(ranges.collect()))
