@@ -23,7 +23,8 @@ use datafusion::scalar::ScalarValue;
 use futures::TryStreamExt;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
-    ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter, RowSelection,
+    ArrowPredicate, ArrowPredicateFn, ArrowReaderMetadata, ArrowReaderOptions, RowFilter,
+    RowSelection,
 };
 use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuilder};
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData};
@@ -157,34 +158,23 @@ impl FileRead<'_> {
         else {
             return Ok(SessionRows::default());
         };
-        let wanted = [
-            (self.session_code.to_string(), code),
-            (self.tenant.org_id.to_string(), org),
-            (self.tenant.env_id.to_string(), env),
-        ];
-        let filter_mask = ProjectionMask::roots(metadata.parquet_schema(), [code, org, env]);
-        // The filter's batch holds its columns in file order.
-        let mut in_file_order: Vec<(String, usize)> = wanted.to_vec();
-        in_file_order.sort_by_key(|(_, root)| *root);
-        let same_session = ArrowPredicateFn::new(filter_mask, move |batch: RecordBatch| {
-            let mut kept = BooleanArray::from(vec![true; batch.num_rows()]);
-            for (index, (value, _)) in in_file_order.iter().enumerate() {
-                let column = batch.column(index);
-                let value = arrow::compute::cast(
-                    &StringArray::from(vec![value.as_str()]),
-                    column.data_type(),
-                )?;
-                kept = arrow::compute::and(&kept, &eq(column, &Scalar::new(value))?)?;
-            }
-            Ok(kept)
-        });
+        // The session first: the tenant's columns are then decoded for its rows alone, not for
+        // every row of the pages whose bounds hold the code (a day of a large bot).
+        let predicates = [
+            vec![(self.session_code.to_string(), code)],
+            vec![
+                (self.tenant.org_id.to_string(), org),
+                (self.tenant.env_id.to_string(), env),
+            ],
+        ]
+        .map(|wanted| equal_to(metadata.parquet_schema(), wanted));
         let present: Vec<usize> = self.columns.iter().filter_map(|name| root(name)).collect();
         let projection = ProjectionMask::roots(metadata.parquet_schema(), present);
         let batches: Vec<RecordBatch> =
             ParquetRecordBatchStreamBuilder::new_with_metadata(reader, metadata)
                 .with_row_groups(row_groups)
                 .with_row_selection(selection)
-                .with_row_filter(RowFilter::new(vec![Box::new(same_session)]))
+                .with_row_filter(RowFilter::new(predicates.into()))
                 .with_projection(projection)
                 .build()
                 .map_err(DataFusionError::from)?
@@ -227,6 +217,26 @@ impl FileRead<'_> {
         }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
     }
+}
+
+/// A predicate keeping the rows whose columns (by root) hold the wanted texts.
+fn equal_to(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    mut wanted: Vec<(String, usize)>,
+) -> Box<dyn ArrowPredicate> {
+    let mask = ProjectionMask::roots(schema, wanted.iter().map(|(_, root)| *root));
+    // The predicate's batch holds its columns in file order.
+    wanted.sort_by_key(|(_, root)| *root);
+    Box::new(ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        let mut kept = BooleanArray::from(vec![true; batch.num_rows()]);
+        for (index, (value, _)) in wanted.iter().enumerate() {
+            let column = batch.column(index);
+            let value =
+                arrow::compute::cast(&StringArray::from(vec![value.as_str()]), column.data_type())?;
+            kept = arrow::compute::and(&kept, &eq(column, &Scalar::new(value))?)?;
+        }
+        Ok(kept)
+    }))
 }
 
 /// The row groups, and the rows of their pages, whose `session_code` bounds hold `code`;

@@ -45,13 +45,14 @@ impl UserIndex {
         }
         let visits = self.visits(filter.untagged);
         let allowed = bucketed::allowed_channels(filter, &self.channels);
+        let ranges_only: Vec<_> = ranges.iter().map(|(range, _)| *range).collect();
         let mut counts = HashMap::new();
-        for (range, label) in ranges {
-            for (channel, visited) in visits.by_channel.iter().enumerate() {
-                if allowed.as_ref().is_some_and(|allowed| !allowed[channel]) {
-                    continue;
-                }
-                let (users, _) = visits.users(visited, *range);
+        for (channel, visited) in visits.by_channel.iter().enumerate() {
+            if allowed.as_ref().is_some_and(|allowed| !allowed[channel]) {
+                continue;
+            }
+            let users = visits.distinct_users(visited, &ranges_only);
+            for ((_, label), users) in ranges.iter().zip(users) {
                 if users > 0 {
                     counts.insert((*label, channel as u16), users as i64);
                 }

@@ -7,6 +7,8 @@
 //! entries in it whose previous bucket is below `first`: a count a [`WaveletMatrix`] over each
 //! entry's previous bucket answers, and those with no previous entry are its NEW users.
 
+use std::ops::Range;
+
 use talkhouse_core::window::InstantRange;
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
@@ -59,15 +61,36 @@ impl Visits {
     /// The distinct users of `visited` in `range` (on bucket bounds), and how many of them have
     /// their first entry there.
     pub fn users(&self, visited: &Visited, range: InstantRange) -> (usize, usize) {
+        let (positions, first) = self.positions_and_first(visited, range);
+        match visited
+            .previous
+            .count_below_each(&[(positions.clone(), first + 1), (positions, 1)])[..]
+        {
+            [seen, first_seen] => (seen, first_seen),
+            _ => unreachable!("one count per query"),
+        }
+    }
+
+    /// The distinct users of `visited` in each of `ranges` (on bucket bounds), counted together.
+    pub fn distinct_users(&self, visited: &Visited, ranges: &[InstantRange]) -> Vec<usize> {
+        let queries: Vec<_> = ranges
+            .iter()
+            .map(|range| {
+                let (positions, first) = self.positions_and_first(visited, *range);
+                (positions, first + 1)
+            })
+            .collect();
+        visited.previous.count_below_each(&queries)
+    }
+
+    /// The positions of `range`'s entries, and its first bucket counted from the origin.
+    fn positions_and_first(&self, visited: &Visited, range: InstantRange) -> (Range<usize>, u32) {
         let first = range.start.div_euclid(BUCKET_MICROS);
         let positions =
             visited.position(first)..visited.position(range.end.div_euclid(BUCKET_MICROS));
         // Entries store their previous bucket plus one, from the origin: 0 for none.
         let first = (first - i64::from(self.origin)).clamp(0, i64::from(u32::MAX - 1)) as u32;
-        (
-            visited.previous.count_below(positions.clone(), first + 1),
-            visited.previous.count_below(positions, 1),
-        )
+        (positions, first)
     }
 }
 
