@@ -6,13 +6,15 @@
 //! events by partition before encoding them (see [`by_partition`]), so each partition's rows are
 //! a few runs of the encoded batches: zero-copy slices handed to `write_partition`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use chrono::Datelike;
 use delta_kernel::expressions::Scalar;
 use deltalake_core::DeltaTable;
 use deltalake_core::kernel::Add;
+use deltalake_core::operations::write::WriteMetrics;
 use deltalake_core::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use foldhash::fast::RandomState;
 use indexmap::IndexMap;
@@ -156,6 +158,29 @@ fn partition_rows(batches: &[RecordBatch]) -> Result<Vec<PartitionRows>> {
     Ok(partitions)
 }
 
+/// The commit info's `operationMetrics` of a write of `rows` rows into the files `adds`, as
+/// deltalake's `write` operation records them, for the tools that read a table's history.
+pub(crate) fn operation_metrics(
+    adds: &[Add],
+    rows: usize,
+    began: Instant,
+) -> Result<(String, serde_json::Value)> {
+    let partitions: HashSet<Vec<(&String, &Option<String>)>> = adds
+        .iter()
+        .map(|add| add.partition_values.iter().collect())
+        .collect();
+    let metrics = WriteMetrics {
+        num_added_files: adds.len(),
+        num_removed_files: 0,
+        num_partitions: partitions.len(),
+        num_added_rows: rows,
+        execution_time_ms: began.elapsed().as_millis() as u64,
+        num_retries: 0,
+    };
+    let metrics = serde_json::to_value(&metrics).map_err(deltalake_core::DeltaTableError::from)?;
+    Ok(("operationMetrics".to_owned(), metrics))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -250,5 +275,55 @@ mod tests {
                 (strings(["a", "rollup", "2024-03"]), vec![1], 1),
             ]
         );
+    }
+
+    /// The commit of a write states, as deltalake's `write` would, the files, partitions and rows
+    /// that its `add` actions hold.
+    #[tokio::test]
+    async fn a_write_records_its_operation_metrics_in_the_commit() {
+        let folder = tempfile::tempdir().unwrap();
+        let location = crate::DataLocation::local(folder.path()).unwrap();
+        let table = crate::EventTable::open(&location).await.unwrap();
+        let march = Utc.with_ymd_and_hms(2024, 3, 31, 23, 0, 0).unwrap();
+        let april = Utc.with_ymd_and_hms(2024, 4, 1, 0, 0, 0).unwrap();
+        let events = vec![
+            conversation(1, march),
+            conversation(1, april),
+            conversation(2, april),
+        ];
+        let version = table.write(events, None).await.unwrap().version.unwrap();
+        let log = location
+            .local_table_path(crate::schema::EVENTS_TABLE)
+            .unwrap()
+            .join(format!("_delta_log/{version:020}.json"));
+        let actions: Vec<serde_json::Value> = std::fs::read_to_string(log)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let adds: Vec<&serde_json::Value> = actions.iter().filter_map(|a| a.get("add")).collect();
+        let rows: u64 = adds
+            .iter()
+            .map(|add| {
+                let stats: serde_json::Value =
+                    serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
+                stats["numRecords"].as_u64().unwrap()
+            })
+            .sum();
+        let partitions: HashSet<String> = adds
+            .iter()
+            .map(|add| add["partitionValues"].to_string())
+            .collect();
+        let metrics = actions
+            .iter()
+            .find_map(|a| a.get("commitInfo"))
+            .map(|info| info["operationMetrics"].clone())
+            .unwrap();
+        // Three conversations in three partitions, and their rollup rows.
+        assert!(adds.len() > 3, "{} files", adds.len());
+        assert_eq!(metrics["num_added_files"], adds.len());
+        assert_eq!(metrics["num_partitions"], partitions.len());
+        assert_eq!(metrics["num_added_rows"], rows);
+        assert_eq!(metrics["num_removed_files"], 0);
     }
 }

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::Mutex;
 
-use crate::batch_files::{LinedEvent, by_partition, write_files};
+use crate::batch_files::{LinedEvent, by_partition, operation_metrics, write_files};
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use crate::live_files::{self, FileStatistics, LiveFiles};
 use crate::message_ids::StoredMessageIds;
@@ -286,6 +286,7 @@ impl EventTable {
         parts: Vec<Vec<Event>>,
         idempotency_key: Option<&str>,
     ) -> Result<WriteOutcome> {
+        let began = std::time::Instant::now();
         let events: Vec<&Event> = parts.iter().flatten().collect();
         let mut writer = self.writer.lock().await;
         writer.table.update_incremental(None).await?;
@@ -410,7 +411,8 @@ impl EventTable {
         drop(batches);
         tracing::debug!(elapsed = ?started.elapsed(), files = adds.len(), "written");
         let started = std::time::Instant::now();
-        let mut properties = CommitProperties::default();
+        let mut properties =
+            CommitProperties::default().with_metadata([operation_metrics(&adds, rows, began)?]);
         if let Some(transaction) = transaction {
             properties = properties.with_application_transaction(transaction);
         }
