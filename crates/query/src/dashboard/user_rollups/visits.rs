@@ -62,13 +62,9 @@ impl Visits {
     /// their first entry there.
     pub fn users(&self, visited: &Visited, range: InstantRange) -> (usize, usize) {
         let (positions, first) = self.positions_and_first(visited, range);
-        match visited
-            .previous
-            .count_below_each(&[(positions.clone(), first + 1), (positions, 1)])[..]
-        {
-            [seen, first_seen] => (seen, first_seen),
-            _ => unreachable!("one count per query"),
-        }
+        let queries = [(positions.clone(), first + 1), (positions, 1)];
+        let counts = visited.previous.count_below_each(&queries);
+        (counts[0], counts[1])
     }
 
     /// The distinct users of `visited` in each of `ranges` (on bucket bounds), counted together.

@@ -95,8 +95,9 @@ impl WaveletMatrix {
         Self { levels }
     }
 
-    /// How many of the numbers at each (positions, bound) are below the bound, level by level: the ranks of one level
-    /// do not depend on each other, so the core waits for their cache lines together.
+    /// How many of the numbers at each (positions, bound) are below the bound, level by level:
+    /// the ranks of one level do not depend on each other, so the core waits for their cache
+    /// lines together.
     pub fn count_below_each(&self, queries: &[(Range<usize>, u32)]) -> Vec<usize> {
         let mut below = vec![0; queries.len()];
         let mut open: Vec<(usize, usize, usize, u32)> = Vec::with_capacity(queries.len());
