@@ -26,11 +26,11 @@ struct RankedBits {
 }
 
 impl RankedBits {
-    fn of(bits: impl Iterator<Item = bool>, len: usize) -> Self {
-        let mut blocks = vec![Block::default(); len / BLOCK_BITS + 1];
-        for at in bits.enumerate().filter_map(|(at, bit)| bit.then_some(at)) {
-            let offset = at % BLOCK_BITS;
-            blocks[at / BLOCK_BITS].words[offset / 64] |= 1 << (offset % 64);
+    /// The bits of `words`, 64 a word, first bit lowest.
+    fn of(words: &[u64]) -> Self {
+        let mut blocks = vec![Block::default(); words.len() * 64 / BLOCK_BITS + 1];
+        for (block, words) in blocks.iter_mut().zip(words.chunks(7)) {
+            block.words[..words.len()].copy_from_slice(words);
         }
         let mut ones = 0;
         for block in &mut blocks {
@@ -76,12 +76,13 @@ impl WaveletMatrix {
         let mut levels = Vec::with_capacity(bits as usize);
         let mut ones = Vec::new();
         for bit in (0..bits).rev() {
-            let level = RankedBits::of(numbers.iter().map(|n| n >> bit & 1 == 1), numbers.len());
+            let mut words = vec![0u64; numbers.len().div_ceil(64)];
             ones.clear();
             let mut zeros = 0;
             for at in 0..numbers.len() {
                 let number = numbers[at];
                 if number >> bit & 1 == 1 {
+                    words[at / 64] |= 1 << (at % 64);
                     ones.push(number);
                 } else {
                     numbers[zeros] = number;
@@ -90,7 +91,7 @@ impl WaveletMatrix {
             }
             numbers.truncate(zeros);
             numbers.extend_from_slice(&ones);
-            levels.push((level, zeros));
+            levels.push((RankedBits::of(&words), zeros));
         }
         Self { levels }
     }
