@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::file_layout::writer_properties;
+use crate::parallel;
 use crate::schema::PARTITION_COLUMNS;
 use crate::{Error, Result};
 
@@ -62,7 +63,7 @@ pub(crate) async fn write_files(table: &DeltaTable, batches: &[RecordBatch]) -> 
     let mut partitions = partition_rows(batches)?;
     // The largest partitions first, each to the writer with the fewest rows so far.
     partitions.sort_by_key(|partition| std::cmp::Reverse(partition.rows));
-    let writers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let writers = parallel::cores();
     let mut shares: Vec<(usize, Vec<PartitionRows>)> = (0..writers.min(partitions.len()))
         .map(|_| (0, Vec::new()))
         .collect();

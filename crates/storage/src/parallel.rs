@@ -4,11 +4,16 @@
 /// more than they save.
 const PARALLEL_EVENTS: usize = 10_000;
 
+/// The machine's cores (one when unknown).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The number of parts to cut `events` events into: one per core for a large batch, else one.
 fn parts(events: usize) -> usize {
     match events < PARALLEL_EVENTS {
         true => 1,
-        false => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        false => cores(),
     }
 }
 

@@ -286,9 +286,10 @@ impl EventTable {
         parts: Vec<Vec<Event>>,
         idempotency_key: Option<&str>,
     ) -> Result<WriteOutcome> {
-        let began = std::time::Instant::now();
         let events: Vec<&Event> = parts.iter().flatten().collect();
         let mut writer = self.writer.lock().await;
+        // The operation's time, as deltalake's `write` reports it: not the wait for the writer.
+        let began = std::time::Instant::now();
         writer.table.update_incremental(None).await?;
 
         let transaction = match idempotency_key {
