@@ -10,6 +10,7 @@ mod compact;
 mod encode;
 mod error;
 mod file_layout;
+mod followed_log;
 mod live_files;
 mod location;
 mod message_ids;

@@ -14,6 +14,7 @@
 //! Tables whose features change how files are read (deletion vectors, column mapping) keep
 //! deltalake's provider; `talkhouse` never enables them.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
@@ -38,8 +39,8 @@ use datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::scalar::ScalarValue;
-use deltalake_core::DeltaTable;
 use deltalake_core::kernel::LogicalFileView;
+use deltalake_core::{DeltaTable, DeltaTableError};
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
@@ -56,22 +57,106 @@ pub async fn provider(
     Ok(read(table, statistics).await?.0)
 }
 
+/// The provider of a table version, and its [`LiveFiles`] when that is what it is.
+pub type TableRead = (Arc<dyn TableProvider>, Option<Arc<LiveFiles>>);
+
 /// The provider for one version of `table`, and its [`LiveFiles`] when that is what it is.
-pub async fn read(
-    table: &DeltaTable,
-    statistics: &FileStatistics,
-) -> Result<(Arc<dyn TableProvider>, Option<Arc<LiveFiles>>)> {
+pub async fn read(table: &DeltaTable, statistics: &FileStatistics) -> Result<TableRead> {
     let delta = table.table_provider().await?;
+    let snapshot = table.snapshot()?;
+    let files = snapshot
+        .log_data()
+        .into_iter()
+        .map(|file| (location_in_table(&file.path()), file));
+    with_files(table, delta, files, statistics)
+}
+
+/// [`read`] of `files`, the live files of a version with the metadata of `table` (whose own
+/// files are not read), each with its location under the table root.
+pub(crate) async fn read_files<F: LoggedFile>(
+    table: &DeltaTable,
+    files: impl Iterator<Item = (Path, F)>,
+    statistics: &FileStatistics,
+) -> Result<TableRead> {
+    let delta = table.table_provider().await?;
+    with_files(table, delta, files, statistics)
+}
+
+/// [`LiveFiles`] of `files`, or deltalake's provider `delta` when they are not read file by file.
+fn with_files<F: LoggedFile>(
+    table: &DeltaTable,
+    delta: Arc<dyn TableProvider>,
+    files: impl Iterator<Item = (Path, F)>,
+    statistics: &FileStatistics,
+) -> Result<TableRead> {
+    if !reads_files(table)? {
+        return Ok((delta, None));
+    }
+    let live = Arc::new(LiveFiles::of(table, delta.schema(), files, statistics)?);
+    Ok((live.clone(), Some(live)))
+}
+
+/// Whether [`LiveFiles`] reads the files of `table`: not when it uses a feature that changes how
+/// files are read (deletion vectors, column mapping).
+pub(crate) fn reads_files(table: &DeltaTable) -> Result<bool> {
     let snapshot = table.snapshot()?;
     let configuration = snapshot.metadata().configuration();
     let setting = |key: &str| configuration.get(key).map(String::as_str);
     let deletion_vectors = setting("delta.enableDeletionVectors") == Some("true");
     let column_mapping = setting("delta.columnMapping.mode").is_some_and(|mode| mode != "none");
-    if deletion_vectors || column_mapping {
-        return Ok((delta, None));
+    Ok(!deletion_vectors && !column_mapping)
+}
+
+/// The location under the table root of a file whose decoded log path is `path`, as deltalake
+/// forms it.
+pub(crate) fn location_in_table(path: &str) -> Path {
+    Path::parse(path).unwrap_or_else(|_| Path::from(path))
+}
+
+/// A data file as an add action of the log describes it.
+pub(crate) trait LoggedFile {
+    fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>>;
+    fn size(&self) -> i64;
+    /// Milliseconds since the epoch.
+    fn modification_time(&self) -> i64;
+    /// The statistics as JSON.
+    fn stats(&self) -> Option<Cow<'_, str>>;
+}
+
+impl<F: LoggedFile> LoggedFile for &F {
+    fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>> {
+        (*self).partition_values()
     }
-    let live = Arc::new(LiveFiles::of(table, delta.schema(), statistics)?);
-    Ok((live.clone(), Some(live)))
+
+    fn size(&self) -> i64 {
+        (*self).size()
+    }
+
+    fn modification_time(&self) -> i64 {
+        (*self).modification_time()
+    }
+
+    fn stats(&self) -> Option<Cow<'_, str>> {
+        (*self).stats()
+    }
+}
+
+impl LoggedFile for LogicalFileView {
+    fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>> {
+        Cow::Owned(self.partition_values_map())
+    }
+
+    fn size(&self) -> i64 {
+        LogicalFileView::size(self)
+    }
+
+    fn modification_time(&self) -> i64 {
+        LogicalFileView::modification_time(self)
+    }
+
+    fn stats(&self) -> Option<Cow<'_, str>> {
+        LogicalFileView::stats(self).map(Cow::Owned)
+    }
 }
 
 /// Every data file read so far, by location, as a scan reads it: its partition values and the
@@ -87,7 +172,7 @@ impl FileStatistics {
     fn file(
         &self,
         location: Path,
-        file: &LogicalFileView,
+        file: &impl LoggedFile,
         data_schema: &Schema,
         partition_fields: &[FieldRef],
     ) -> Result<PartitionedFile> {
@@ -102,7 +187,7 @@ impl FileStatistics {
             return Ok(known.clone());
         }
         drop(known);
-        let partition = file.partition_values_map();
+        let partition = file.partition_values();
         let mut partition_values = Vec::with_capacity(partition_fields.len());
         for field in partition_fields {
             partition_values.push(match partition.get(field.name()).cloned().flatten() {
@@ -110,9 +195,13 @@ impl FileStatistics {
                 None => ScalarValue::try_from(field.data_type())?,
             });
         }
+        let modified = file.modification_time();
+        let last_modified = chrono::DateTime::from_timestamp_millis(modified).ok_or_else(|| {
+            DeltaTableError::MetadataError(format!("invalid modification_time: {modified}"))
+        })?;
         let object = ObjectMeta {
             location,
-            last_modified: file.modification_datetime()?,
+            last_modified,
             size: file.size() as u64,
             e_tag: None,
             version: None,
@@ -144,7 +233,7 @@ impl FileStatistics {
 /// appended to the maximum), so a string column's bounds are kept only when both are shorter:
 /// then they are the column's exact minimum and maximum (a file's `session_code` range lets a
 /// transcript or the writer's session lookup skip it).
-fn parse_statistics(file: &LogicalFileView, data_schema: &Schema) -> Statistics {
+fn parse_statistics(file: &impl LoggedFile, data_schema: &Schema) -> Statistics {
     let mut statistics = Statistics::new_unknown(data_schema);
     let Some(json) = file
         .stats()
@@ -258,7 +347,12 @@ pub struct LiveFiles {
 }
 
 impl LiveFiles {
-    fn of(table: &DeltaTable, schema: SchemaRef, statistics: &FileStatistics) -> Result<Self> {
+    fn of<F: LoggedFile>(
+        table: &DeltaTable,
+        schema: SchemaRef,
+        live: impl Iterator<Item = (Path, F)>,
+        statistics: &FileStatistics,
+    ) -> Result<Self> {
         let partition_fields: Vec<FieldRef> = PARTITION_COLUMNS
             .iter()
             .map(|name| Ok(Arc::new(schema.field_with_name(name)?.clone())))
@@ -296,9 +390,8 @@ impl LiveFiles {
                 reason: error.to_string(),
             })?;
         let mut files = Vec::new();
-        for file in table.snapshot()?.log_data() {
-            let location =
-                Path::from_iter(root_path.parts().chain(file.object_store_path().parts()));
+        for (in_table, file) in live {
+            let location = Path::from_iter(root_path.parts().chain(in_table.parts()));
             files.push(statistics.file(location, &file, &data_schema, &partition_fields)?);
         }
         statistics.keep_only(&files.iter().map(|f| &f.object_meta.location).collect());

@@ -30,7 +30,8 @@ use tokio::sync::Mutex;
 
 use crate::batch_files::{LinedEvent, by_partition, operation_metrics, write_files};
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
-use crate::live_files::{self, FileStatistics, LiveFiles};
+use crate::followed_log::FollowedLog;
+use crate::live_files::{self, FileStatistics, LiveFiles, TableRead};
 use crate::message_ids::StoredMessageIds;
 use crate::parallel;
 use crate::read;
@@ -83,7 +84,9 @@ pub struct Snapshot {
     /// [`crate::versions`]).
     pub has_supersessions: bool,
     /// What `provider` reads, file by file; `None` when it is deltalake's own provider.
-    live_files: Option<Arc<LiveFiles>>,
+    pub(crate) live_files: Option<Arc<LiveFiles>>,
+    /// A state of the table with this version's metadata, for its object store; its own files
+    /// may be an earlier version's (`provider` reads this version's).
     table: DeltaTable,
 }
 
@@ -132,7 +135,7 @@ impl Snapshot {
 pub struct EventTable {
     /// The writer's view; the mutex makes this process's commits one at a time.
     pub(crate) writer: Mutex<Writer>,
-    reader: Mutex<DeltaTable>,
+    pub(crate) reader: Mutex<FollowedLog>,
     location: DataLocation,
     /// The runtime every read of this table runs in: the writer's lookups and the query
     /// sessions of every snapshot. Its Parquet footer cache outlives a commit, so a new snapshot
@@ -187,7 +190,7 @@ impl EventTable {
                 .await?;
             table.update_incremental(None).await?;
         }
-        let reader = table.clone();
+        let reader = FollowedLog::new(table.clone())?;
         Ok(Self {
             writer: Mutex::new(Writer {
                 table,
@@ -217,30 +220,35 @@ impl EventTable {
 
     /// A copy of the table state brought up to the latest commit.
     pub(crate) async fn fresh_table(&self) -> Result<DeltaTable> {
-        let mut table = self.reader.lock().await.clone();
-        table.update_incremental(None).await?;
+        let mut table = self.reader.lock().await.table().clone();
+        catch_up(&mut table).await?;
         Ok(table)
     }
 
     /// The latest committed version number, read from the log.
     pub async fn latest_version(&self) -> Result<u64> {
         let mut reader = self.reader.lock().await;
-        catch_up(&mut reader).await?;
-        Ok(reader.version().unwrap_or(0))
+        reader.catch_up().await?;
+        Ok(reader.version())
     }
 
     /// The latest committed version, read from the log.
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let mut reader = self.reader.lock().await;
-        catch_up(&mut reader).await?;
-        self.snapshot_of(&reader).await
+        reader.catch_up().await?;
+        self.snapshot_of_followed(&reader).await
     }
 
     /// An earlier committed version, for paging through the data an earlier answer read.
     /// [`Error::SnapshotUnavailable`] when the version does not exist (yet or any more).
     pub async fn snapshot_at(&self, version: u64) -> Result<Snapshot> {
         let unavailable = || Error::SnapshotUnavailable { version };
-        let mut table = self.reader.lock().await.clone();
+        let reader = self.reader.lock().await;
+        if reader.version() == version {
+            return self.snapshot_of_followed(&reader).await;
+        }
+        let mut table = reader.table().clone();
+        drop(reader);
         if table.version() != Some(version) {
             table
                 .load_version(version)
@@ -253,10 +261,27 @@ impl EventTable {
         self.snapshot_of(&table).await
     }
 
+    /// The snapshot of the version the reader has followed the log to.
+    async fn snapshot_of_followed(&self, reader: &FollowedLog) -> Result<Snapshot> {
+        let table = reader.table();
+        let read = live_files::read_files(table, reader.files(), &self.file_statistics).await?;
+        self.snapshot_with(table, reader.version(), read)
+    }
+
     async fn snapshot_of(&self, table: &DeltaTable) -> Result<Snapshot> {
-        let (provider, live_files) = live_files::read(table, &self.file_statistics).await?;
+        let read = live_files::read(table, &self.file_statistics).await?;
+        self.snapshot_with(table, table.version().unwrap_or(0), read)
+    }
+
+    /// The snapshot of `version`, which `provider` reads, with the metadata of `table`.
+    fn snapshot_with(
+        &self,
+        table: &DeltaTable,
+        version: u64,
+        (provider, live_files): TableRead,
+    ) -> Result<Snapshot> {
         Ok(Snapshot {
-            version: table.version().unwrap_or(0),
+            version,
             provider,
             live_files,
             has_rollups: has_property(table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?,
@@ -290,7 +315,7 @@ impl EventTable {
         let mut writer = self.writer.lock().await;
         // The operation's time, as deltalake's `write` reports it: not the wait for the writer.
         let began = std::time::Instant::now();
-        writer.table.update_incremental(None).await?;
+        catch_up(&mut writer.table).await?;
 
         let transaction = match idempotency_key {
             Some(key) => {
@@ -428,7 +453,9 @@ impl EventTable {
             .build(Some(snapshot), writer.table.log_store(), operation)
             .await?;
         outcome.version = Some(committed.version() as u64);
-        writer.table.update_incremental(None).await?;
+        // The commit's own state, which deltalake brought up to the commit: bringing the writer's
+        // state up to it once more would replay the log over every live file again.
+        writer.table.state = Some(committed.snapshot());
         tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
         Ok(outcome)
     }
@@ -516,7 +543,7 @@ impl EventTable {
     async fn stored_message_ids(
         &self,
         writer: &mut Writer,
-        (provider, live): &(Arc<dyn TableProvider>, Option<Arc<LiveFiles>>),
+        (provider, live): &TableRead,
         events: &[&Event],
     ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
         if writer.table.version().unwrap_or(0) == 0 {
@@ -637,8 +664,8 @@ fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<uuid::Uuid, BTreeSet<&st
 
 /// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
 /// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,
-/// where replaying the log would list the whole log folder.
-async fn catch_up(table: &mut DeltaTable) -> Result<()> {
+/// where deltalake would list the whole log folder.
+pub(crate) async fn catch_up(table: &mut DeltaTable) -> Result<()> {
     if let Some(version) = table.version() {
         let next = commit_uri_from_version(Some(version + 1));
         let store = table.log_store().object_store(None);

@@ -25,7 +25,7 @@ use crate::rollup::{
     UserRollupKey,
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
-use crate::table::has_property;
+use crate::table::{catch_up, has_property};
 use crate::versions::{BatchVersions, LATEST_VERSION_FIRST};
 use crate::{EventTable, Result, read};
 
@@ -52,7 +52,7 @@ impl EventTable {
             return Ok(None);
         }
         let mut writer = self.writer.lock().await;
-        writer.table.update_incremental(None).await?;
+        catch_up(&mut writer.table).await?;
         if !needs_user_rollups(&writer.table)? {
             return Ok(None);
         }
@@ -92,7 +92,7 @@ impl EventTable {
             .build(Some(snapshot), table.log_store(), operation)
             .await?;
         let version = committed.version();
-        writer.table.update_incremental(None).await?;
+        writer.table.state = Some(committed.snapshot());
         Ok(Some(UserRollupsAdded {
             version: version as u64,
             rows: rows.users.len(),
