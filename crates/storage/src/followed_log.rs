@@ -72,6 +72,9 @@ impl FollowedLog {
     /// Applies every commit after [`Self::version`]. Commits are numbered one after the other,
     /// so the first missing one ends the log.
     pub(crate) async fn catch_up(&mut self) -> Result<()> {
+        if !live_files::reads_files(&self.table)? {
+            return self.reload().await;
+        }
         let store = self.table.log_store().object_store(None);
         loop {
             let next = self.version + 1;
@@ -80,22 +83,16 @@ impl FollowedLog {
                 Err(object_store::Error::NotFound { .. }) => return Ok(()),
                 Err(error) => return Err(DeltaTableError::from(error).into()),
             };
-            match file_changes(&bytes) {
-                Some(changes) if live_files::reads_files(&self.table)? => {
-                    for change in changes {
-                        match change {
-                            FileChange::Added(path, file) => {
-                                self.files.insert(path, file);
-                            }
-                            FileChange::Removed(path) => {
-                                self.files.remove(&path);
-                            }
-                        }
-                    }
-                    self.version = next;
-                }
-                _ => return self.reload().await,
+            let Some(changes) = file_changes(&bytes) else {
+                return self.reload().await;
+            };
+            for change in changes {
+                match change {
+                    FileChange::Added(path, file) => self.files.insert(path, file),
+                    FileChange::Removed(path) => self.files.remove(&path),
+                };
             }
+            self.version = next;
         }
     }
 
@@ -167,7 +164,7 @@ impl FollowedFile {
     }
 }
 
-impl LoggedFile for FollowedFile {
+impl LoggedFile for &FollowedFile {
     fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>> {
         Cow::Borrowed(&self.partition_values)
     }

@@ -123,24 +123,6 @@ pub(crate) trait LoggedFile {
     fn stats(&self) -> Option<Cow<'_, str>>;
 }
 
-impl<F: LoggedFile> LoggedFile for &F {
-    fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>> {
-        (*self).partition_values()
-    }
-
-    fn size(&self) -> i64 {
-        (*self).size()
-    }
-
-    fn modification_time(&self) -> i64 {
-        (*self).modification_time()
-    }
-
-    fn stats(&self) -> Option<Cow<'_, str>> {
-        (*self).stats()
-    }
-}
-
 impl LoggedFile for LogicalFileView {
     fn partition_values(&self) -> Cow<'_, HashMap<String, Option<String>>> {
         Cow::Owned(self.partition_values_map())
