@@ -72,9 +72,7 @@ impl FollowedLog {
     /// Applies every commit after [`Self::version`]. Commits are numbered one after the other,
     /// so the first missing one ends the log.
     pub(crate) async fn catch_up(&mut self) -> Result<()> {
-        if !live_files::reads_files(&self.table)? {
-            return self.reload().await;
-        }
+        let follows = live_files::reads_files(&self.table)?;
         let store = self.table.log_store().object_store(None);
         loop {
             let next = self.version + 1;
@@ -83,7 +81,7 @@ impl FollowedLog {
                 Err(object_store::Error::NotFound { .. }) => return Ok(()),
                 Err(error) => return Err(DeltaTableError::from(error).into()),
             };
-            let Some(changes) = file_changes(&bytes) else {
+            let Some(changes) = file_changes(&bytes).filter(|_| follows) else {
                 return self.reload().await;
             };
             for change in changes {
