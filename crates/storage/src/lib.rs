@@ -6,6 +6,7 @@
 //! nothing of gRPC or of the dashboard's queries.
 
 mod batch_files;
+mod batch_lookups;
 mod compact;
 mod encode;
 mod error;

@@ -1,0 +1,225 @@
+//! What a batch's write looks up in the stored data before it commits: the latest stored version
+//! of each conversation it holds a version of, and which of its messages are stored already.
+
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use datafusion::catalog::TableProvider;
+use datafusion::functions_nested::expr_fn::cardinality;
+use datafusion::logical_expr::Expr;
+use datafusion::prelude::{col, lit};
+use deltalake_core::DeltaTable;
+use talkhouse_core::Event;
+
+use crate::batch_files::LinedEvent;
+use crate::live_files::TableRead;
+use crate::read;
+use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, month_of};
+use crate::table::{WriteOutcome, Writer};
+use crate::versions::{ConversationVersion, StoredVersions};
+use crate::{EventTable, Result};
+
+impl EventTable {
+    /// The latest stored version of each conversation the batch holds a version of. A session's
+    /// versions may start in different months, so every month of the batch's bots is read.
+    pub(crate) async fn stored_versions(
+        &self,
+        table: &DeltaTable,
+        provider: &Arc<dyn TableProvider>,
+        events: &[&Event],
+    ) -> Result<StoredVersions> {
+        let mut stored = StoredVersions::new();
+        if table.version().unwrap_or(0) == 0 {
+            return Ok(stored);
+        }
+        let mut sessions_by_bot: BTreeMap<uuid::Uuid, BTreeSet<&str>> = BTreeMap::new();
+        for event in events {
+            if let Event::Conversation(c) = event {
+                sessions_by_bot
+                    .entry(c.tenant.bot_id)
+                    .or_default()
+                    .insert(&c.session_code);
+            }
+        }
+        if sessions_by_bot.is_empty() {
+            return Ok(stored);
+        }
+        let predicate = stored_sessions_predicate(&sessions_by_bot);
+        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
+            .select(vec![
+                col("org_id"),
+                col("env_id"),
+                col("bot_id"),
+                col("session_code"),
+                col("started_at"),
+                col("channel_uuid"),
+                cardinality(col("tags")).eq(lit(0u64)).alias("untagged"),
+                col("updated_at"),
+                col("written_at"),
+                col("batch_line"),
+                col("user_id"),
+            ])?
+            .collect()
+            .await?;
+        for batch in batches {
+            let tenants = read::tenant_columns(&batch, 0)?;
+            let (session, channel) = (read::texts(&batch, 3)?, read::texts(&batch, 5)?);
+            let (started, updated) = (read::int64s(&batch, 4)?, read::int64s(&batch, 7)?);
+            let (written, line) = (read::int64s(&batch, 8)?, read::int64s(&batch, 9)?);
+            let untagged = batch.column(6).as_boolean();
+            let user = read::texts(&batch, 10)?;
+            for row in 0..batch.num_rows() {
+                let (Some(tenant), Some(channel_uuid)) =
+                    (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
+                else {
+                    continue;
+                };
+                let version = ConversationVersion {
+                    started_at: started.value(row),
+                    channel_uuid,
+                    user_id: user.value(row).to_string(),
+                    untagged: untagged.value(row),
+                    order: (updated.value(row), written.value(row), line.value(row)),
+                };
+                let session = session.value(row).to_string();
+                match stored.entry((tenant, session)) {
+                    Entry::Occupied(mut latest) => {
+                        if latest.get().order < version.order {
+                            latest.insert(version);
+                        }
+                    }
+                    Entry::Vacant(slot) => {
+                        slot.insert(version);
+                    }
+                }
+            }
+        }
+        Ok(stored)
+    }
+
+    /// The `(bot, message_id)` pairs already stored among the batch's messages. A repeated message
+    /// carries its original `sent_at`, so only the batch's (bot, month) partitions are read, and
+    /// of those only the files the writer has not read before (see [`StoredMessageIds`]).
+    pub(crate) async fn stored_message_ids(
+        &self,
+        writer: &mut Writer,
+        (provider, live): &TableRead,
+        events: &[&Event],
+    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+        if writer.table.version().unwrap_or(0) == 0 {
+            return Ok(HashSet::new());
+        }
+        let wanted: Vec<(uuid::Uuid, uuid::Uuid, String)> = events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Message(m) => Some((m.tenant.bot_id, m.message_id, month_of(m.sent_at))),
+                Event::Conversation(_) => None,
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let Some(live) = live else {
+            return self
+                .scanned_message_ids(&writer.table, provider, &wanted)
+                .await;
+        };
+        writer
+            .message_ids
+            .stored(&writer.table, live, &self.runtime, &wanted)
+            .await
+    }
+
+    /// [`Self::stored_message_ids`] for a table read through deltalake's provider: a scan of the
+    /// batch's partitions.
+    async fn scanned_message_ids(
+        &self,
+        table: &DeltaTable,
+        provider: &Arc<dyn TableProvider>,
+        wanted: &[(uuid::Uuid, uuid::Uuid, String)],
+    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+        let ids: HashSet<(uuid::Uuid, uuid::Uuid)> =
+            wanted.iter().map(|(bot, id, _)| (*bot, *id)).collect();
+        let bots: BTreeSet<String> = wanted.iter().map(|(bot, _, _)| bot.to_string()).collect();
+        let months: BTreeSet<&String> = wanted.iter().map(|(_, _, month)| month).collect();
+        let predicate = col("kind")
+            .eq(lit(KIND_MESSAGE))
+            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
+            .and(col("month").in_list(months.into_iter().map(|m| lit(m.clone())).collect(), false));
+        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
+            .select_columns(&["bot_id", "message_id"])?
+            .collect()
+            .await?;
+        let mut stored = HashSet::new();
+        for batch in batches {
+            let (bot_ids, message_ids) = (read::texts(&batch, 0)?, read::texts(&batch, 1)?);
+            for row in 0..batch.num_rows() {
+                if let (Some(bot), Some(id)) = (
+                    read::uuid_at(&bot_ids, row),
+                    read::uuid_at(&message_ids, row),
+                ) && ids.contains(&(bot, id))
+                {
+                    stored.insert((bot, id));
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// The events of the batch with their batch lines, without the messages already stored or
+/// earlier in the batch; counted into `outcome`.
+pub(crate) fn without_duplicates<'a>(
+    events: &[&'a Event],
+    stored_ids: &HashSet<(uuid::Uuid, uuid::Uuid)>,
+    outcome: &mut WriteOutcome,
+) -> Vec<LinedEvent<'a>> {
+    let mut seen: HashSet<(uuid::Uuid, uuid::Uuid), foldhash::fast::RandomState> =
+        HashSet::with_capacity_and_hasher(events.len(), Default::default());
+    (0..)
+        .zip(events.iter().copied())
+        .filter(|(_, event)| match event {
+            Event::Message(m) => {
+                let key = (m.tenant.bot_id, m.message_id);
+                let fresh = !stored_ids.contains(&key) && seen.insert(key);
+                if fresh {
+                    outcome.messages_written += 1;
+                } else {
+                    outcome.duplicate_messages += 1;
+                }
+                fresh
+            }
+            Event::Conversation(_) => {
+                outcome.conversations_written += 1;
+                true
+            }
+        })
+        .collect()
+}
+
+/// The conversation rows of `sessions_by_bot`. Each bot's own range of session codes lets file
+/// statistics prune where codes grow with time: one range over every bot of a batch spans the
+/// files of all of them. The list of bots reads partition values only, so it drops other bots'
+/// files before any statistics are read. The IN list keeps exactly the sessions (DataFusion
+/// prunes files with IN lists of at most 20 values only).
+fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<uuid::Uuid, BTreeSet<&str>>) -> Expr {
+    let ranges = sessions_by_bot.iter().filter_map(|(bot, sessions)| {
+        let (first, last) = (sessions.first()?, sessions.last()?);
+        Some(
+            col("bot_id")
+                .eq(lit(bot.to_string()))
+                .and(col("session_code").between(lit(*first), lit(*last))),
+        )
+    });
+    let sessions: BTreeSet<&str> = sessions_by_bot.values().flatten().copied().collect();
+    col("kind")
+        .eq(lit(KIND_CONVERSATION))
+        .and(col("bot_id").in_list(
+            sessions_by_bot.keys().map(|b| lit(b.to_string())).collect(),
+            false,
+        ))
+        .and(read::any_of(ranges.collect()))
+        .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false))
+}
