@@ -8,6 +8,7 @@ mod dashboard_crosscheck;
 mod dashboard_errors;
 mod dashboard_fixture;
 mod duplicates;
+mod exactly_once;
 mod freshness;
 mod fuzz_grpc;
 mod generator;

@@ -9,6 +9,7 @@ pub mod access;
 pub mod event;
 pub mod generate;
 pub mod ingest;
+pub mod instant;
 pub mod report;
 pub mod request;
 pub mod window;

@@ -92,17 +92,17 @@ WHERE version_rank = 1"
 );
 
 /// Every channel of a bot's messages and latest conversations, named after its latest message
-/// that carries a name (the last written, then the greatest `message_id`, on equal instants).
-/// Aggregates rather than a window: a bot has few channels, and a window would sort all of its
-/// messages.
+/// that carries a name, in the order of `talkhouse_storage::schema::LATEST_MESSAGE_FIRST` (sent
+/// last, then written last: commit, then line of the batch). Aggregates rather than a window: a
+/// bot has few channels, and a window would sort all of its messages.
 const CHANNELS: &str = "
 WITH named AS (
     SELECT org_id, env_id, bot_id, channel_uuid,
-           first_value(channel_name ORDER BY sent_at DESC, written_at DESC, message_id DESC)
+           first_value(channel_name ORDER BY sent_at DESC, written_at DESC, batch_line DESC)
                AS channel_name,
-           first_value(channel_type ORDER BY sent_at DESC, written_at DESC, message_id DESC)
+           first_value(channel_type ORDER BY sent_at DESC, written_at DESC, batch_line DESC)
                AS channel_type
-    FROM messages WHERE channel_name IS NOT NULL
+    FROM events WHERE kind = 'message' AND channel_name IS NOT NULL
     GROUP BY org_id, env_id, bot_id, channel_uuid),
 seen AS (
     SELECT org_id, env_id, bot_id, channel_uuid FROM messages

@@ -13,6 +13,7 @@ mod error;
 pub mod export;
 mod record;
 mod runner;
+mod spool;
 mod store;
 
 pub use error::{Error, Result};

@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::{Error, ReportRecord, ReportStore, Result, export};
+use crate::{Error, ReportRecord, ReportStore, Result, export, spool};
 
 /// Work on a report started this often without finishing (the server stopped each time) makes
 /// it FAILED rather than tried again.
@@ -86,6 +86,13 @@ impl Reports {
             unfinished: Mutex::default(),
             tasks: Mutex::new(JoinSet::new()),
         });
+        let abandoned = spool::delete_abandoned(&spool::folder());
+        if abandoned > 0 {
+            tracing::info!(
+                files = abandoned,
+                "deleted the spool files of reports of ended processes"
+            );
+        }
         reports.resume().await?;
         let sweeper = Arc::downgrade(&reports);
         reports.spawn(async move {
@@ -251,7 +258,7 @@ impl Reports {
                 sample_seed(record.id),
             )
             .await?;
-        let spool = tempfile::NamedTempFile::new()?;
+        let spool = spool::create(&spool::folder())?;
         let writer = export::writer(
             record.export_type,
             &rows.stream.schema(),

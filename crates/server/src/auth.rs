@@ -82,7 +82,15 @@ impl TokenVerifier {
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or(AuthError::NotBearer)?;
-        let header = jsonwebtoken::decode_header(token).map_err(classify)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|error| match error.kind() {
+            ErrorKind::Json(_) | ErrorKind::InvalidAlgorithmName | ErrorKind::InvalidAlgorithm => {
+                AuthError::Malformed(
+                    "its header names no algorithm this server accepts (HS256, RS256, ES256)"
+                        .into(),
+                )
+            }
+            _ => classify(error),
+        })?;
         let candidates = self.keys.for_token(header.alg, header.kid.as_deref())?;
         let validation = self.validation(header.alg);
         let mut failure = AuthError::BadSignature;
@@ -127,6 +135,22 @@ fn classify(error: jsonwebtoken::errors::Error) -> AuthError {
         ErrorKind::MissingRequiredClaim(claim) => {
             AuthError::Claims(format!("the `{claim}` claim is required"))
         }
-        other => AuthError::Malformed(format!("{other:?}")),
+        ErrorKind::InvalidToken => {
+            AuthError::Malformed("it is not a JWT of three base64url parts".into())
+        }
+        ErrorKind::Base64(_) => AuthError::Malformed("a part of it is not base64url".into()),
+        ErrorKind::Utf8(_) => AuthError::Malformed("a part of it is not UTF-8".into()),
+        ErrorKind::Json(_) => AuthError::Malformed("its claims are not a JSON object".into()),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            AuthError::Malformed("its algorithm does not match the key that would verify it".into())
+        }
+        ErrorKind::InvalidKeyFormat
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::RsaFailedSigning
+        | ErrorKind::MissingAlgorithm
+        | ErrorKind::InvalidSubject
+        | ErrorKind::Crypto(_) => AuthError::BadSignature,
+        _ => AuthError::Malformed("it is not a usable JWT".into()),
     }
 }

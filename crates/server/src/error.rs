@@ -108,7 +108,10 @@ impl From<ServiceError> for Status {
                 let summary = violations
                     .iter()
                     .take(3)
-                    .map(|v| format!("{}: {}", v.field, v.description))
+                    .map(|v| match v.field.is_empty() {
+                        true => v.description.clone(),
+                        false => format!("{}: {}", v.field, v.description),
+                    })
                     .collect::<Vec<_>>()
                     .join("; ");
                 let mut details = ErrorDetails::new();

@@ -11,12 +11,13 @@ use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{col, lit};
 use deltalake_core::DeltaTable;
-use talkhouse_core::Event;
+use talkhouse_core::{Event, Tenant};
+use uuid::Uuid;
 
 use crate::batch_files::LinedEvent;
 use crate::live_files::TableRead;
 use crate::read;
-use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE, month_of};
+use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 use crate::table::{WriteOutcome, Writer};
 use crate::versions::{ConversationVersion, StoredVersions};
 use crate::{EventTable, Result};
@@ -99,22 +100,21 @@ impl EventTable {
         Ok(stored)
     }
 
-    /// The `(bot, message_id)` pairs already stored among the batch's messages. A repeated message
-    /// carries its original `sent_at`, so only the batch's (bot, month) partitions are read, and
-    /// of those only the files the writer has not read before (see [`StoredMessageIds`]).
+    /// The (tenant, message id) pairs already stored among the batch's messages, in any month
+    /// (see [`crate::message_ids`]).
     pub(crate) async fn stored_message_ids(
         &self,
         writer: &mut Writer,
         (provider, live): &TableRead,
         events: &[&Event],
-    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
+    ) -> Result<HashSet<(Tenant, Uuid)>> {
         if writer.table.version().unwrap_or(0) == 0 {
             return Ok(HashSet::new());
         }
-        let wanted: Vec<(uuid::Uuid, uuid::Uuid, String)> = events
+        let wanted: Vec<(Tenant, Uuid)> = events
             .iter()
             .filter_map(|event| match event {
-                Event::Message(m) => Some((m.tenant.bot_id, m.message_id, month_of(m.sent_at))),
+                Event::Message(m) => Some((m.tenant, m.message_id)),
                 Event::Conversation(_) => None,
             })
             .collect();
@@ -133,35 +133,33 @@ impl EventTable {
     }
 
     /// [`Self::stored_message_ids`] for a table read through deltalake's provider: a scan of the
-    /// batch's partitions.
+    /// batch's bots' message partitions.
     async fn scanned_message_ids(
         &self,
         table: &DeltaTable,
         provider: &Arc<dyn TableProvider>,
-        wanted: &[(uuid::Uuid, uuid::Uuid, String)],
-    ) -> Result<HashSet<(uuid::Uuid, uuid::Uuid)>> {
-        let ids: HashSet<(uuid::Uuid, uuid::Uuid)> =
-            wanted.iter().map(|(bot, id, _)| (*bot, *id)).collect();
-        let bots: BTreeSet<String> = wanted.iter().map(|(bot, _, _)| bot.to_string()).collect();
-        let months: BTreeSet<&String> = wanted.iter().map(|(_, _, month)| month).collect();
+        wanted: &[(Tenant, Uuid)],
+    ) -> Result<HashSet<(Tenant, Uuid)>> {
+        let ids: HashSet<&(Tenant, Uuid)> = wanted.iter().collect();
+        let bots: BTreeSet<String> = wanted.iter().map(|(t, _)| t.bot_id.to_string()).collect();
         let predicate = col("kind")
             .eq(lit(KIND_MESSAGE))
-            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false))
-            .and(col("month").in_list(months.into_iter().map(|m| lit(m.clone())).collect(), false));
+            .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false));
         let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
-            .select_columns(&["bot_id", "message_id"])?
+            .select_columns(&["org_id", "env_id", "bot_id", "message_id"])?
             .collect()
             .await?;
         let mut stored = HashSet::new();
         for batch in batches {
-            let (bot_ids, message_ids) = (read::texts(&batch, 0)?, read::texts(&batch, 1)?);
+            let (tenants, message_ids) =
+                (read::tenant_columns(&batch, 0)?, read::texts(&batch, 3)?);
             for row in 0..batch.num_rows() {
-                if let (Some(bot), Some(id)) = (
-                    read::uuid_at(&bot_ids, row),
+                if let (Some(tenant), Some(id)) = (
+                    read::tenant_at(&tenants, row),
                     read::uuid_at(&message_ids, row),
-                ) && ids.contains(&(bot, id))
+                ) && ids.contains(&(tenant, id))
                 {
-                    stored.insert((bot, id));
+                    stored.insert((tenant, id));
                 }
             }
         }
@@ -173,16 +171,16 @@ impl EventTable {
 /// earlier in the batch; counted into `outcome`.
 pub(crate) fn without_duplicates<'a>(
     events: &[&'a Event],
-    stored_ids: &HashSet<(uuid::Uuid, uuid::Uuid)>,
+    stored_ids: &HashSet<(Tenant, Uuid)>,
     outcome: &mut WriteOutcome,
 ) -> Vec<LinedEvent<'a>> {
-    let mut seen: HashSet<(uuid::Uuid, uuid::Uuid), foldhash::fast::RandomState> =
+    let mut seen: HashSet<(Tenant, Uuid), foldhash::fast::RandomState> =
         HashSet::with_capacity_and_hasher(events.len(), Default::default());
     (0..)
         .zip(events.iter().copied())
         .filter(|(_, event)| match event {
             Event::Message(m) => {
-                let key = (m.tenant.bot_id, m.message_id);
+                let key = (m.tenant, m.message_id);
                 let fresh = !stored_ids.contains(&key) && seen.insert(key);
                 if fresh {
                     outcome.messages_written += 1;

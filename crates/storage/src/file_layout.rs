@@ -27,6 +27,9 @@ const PAGE_STATISTICS_COLUMNS: [&str; 8] = [
 /// (`message_id` alone is half of a compacted message file).
 const ZSTD_COLUMNS: [&str; 4] = ["message_id", "user_id", "session_code", "business_key"];
 
+/// The false positive rate of the bloom filter of each row group's `message_id`.
+const MESSAGE_ID_BLOOM_FPP: f64 = 0.01;
+
 /// The properties of every file the table writes: ingest batches, compacted partitions and
 /// added rollups. LZ4 (the raw block format) except for [`ZSTD_COLUMNS`]: the `parquet` crate
 /// creates a zstd compressor and decompressor for every column chunk it writes or reads, which
@@ -43,6 +46,10 @@ pub(crate) fn writer_properties() -> WriterPropertiesBuilder {
             Compression::ZSTD(ZstdLevel::default()),
         )
     });
+    // The duplicate check confirms a batch's ids with it (decision 29).
+    let builder = builder
+        .set_column_bloom_filter_enabled(ColumnPath::from("message_id"), true)
+        .set_column_bloom_filter_fpp(ColumnPath::from("message_id"), MESSAGE_ID_BLOOM_FPP);
     PAGE_STATISTICS_COLUMNS
         .iter()
         .fold(builder, |builder, column| {

@@ -12,6 +12,7 @@ mod encode;
 mod error;
 mod file_layout;
 mod followed_log;
+mod landed_commits;
 mod live_files;
 mod location;
 mod message_ids;

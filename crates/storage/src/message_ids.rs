@@ -1,227 +1,284 @@
-//! The message ids already stored in each (bot, month) partition, kept by the writer between
-//! batches.
+//! Which of a batch's messages are stored already, over each tenant's whole history (decision 29).
 //!
-//! A message repeats its original `sent_at`, so a batch's duplicates can only be in the (bot,
-//! month) partitions of its messages. Data files never change once written, so the ids of a
-//! partition are those of the files already read plus those of its new files: a batch reads the
-//! files committed since the previous batch that touched the partition, not the whole month.
-//! When files the ids came from are no longer live (compaction merged them), the partition is
-//! read again from its live files, so the ids always equal those of the live files.
+//! A message is a duplicate when its tenant (org, env, bot) already stored its `message_id`, in
+//! any month: a client that corrects its clock or a replay from another source sends an id again
+//! with another `sent_at`. The writer keeps, for every bot it has written, a bloom filter of the
+//! (tenant, message id) of every message file of the bot's partitions, all months. Data files
+//! never change once written, so a batch reads only the files committed since the previous batch
+//! of the bot. A batch's ids are probed in memory; the few the filter may hold (the duplicates,
+//! and about one id in a thousand more) are confirmed by a scan of the bot's message files for
+//! exactly those ids, which the files' own Parquet bloom filters on `message_id` prune row group
+//! by row group. When files the filter was built from are no longer live (compaction merged
+//! them), the bot's filter is built again from its live files.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
 use deltalake_core::DeltaTable;
 use object_store::path::Path;
+use parquet::bloom_filter::Sbbf;
+use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::live_files::LiveFiles;
+use crate::live_files::{self, LiveFiles};
 use crate::read;
 use crate::schema::KIND_MESSAGE;
 
-/// Ids kept at most, over all partitions (16 bytes each); the partitions used longest ago are
-/// dropped beyond it.
-const MAX_IDS: usize = 16 * 1024 * 1024;
+/// The rate at which the filter says "maybe stored" of an id that is not.
+const FALSE_POSITIVE_RATE: f64 = 0.001;
 
-/// A partition: `(bot_id, month)`.
-type PartitionKey = (String, String);
+/// Bytes of filters kept at most, over all bots (about 1.8 bytes per stored message); the bots
+/// written longest ago are dropped beyond it.
+const MAX_FILTER_BYTES: usize = 512 * 1024 * 1024;
 
+/// Confirmed with the ids in the scan's predicate up to this many; beyond it (a large batch sent
+/// again whole), the bots' ids are read and compared here.
+const MAX_IDS_IN_PREDICATE: usize = 4096;
+
+/// The message ids a writer has seen, per bot.
 #[derive(Default)]
 pub struct StoredMessageIds {
-    partitions: HashMap<PartitionKey, PartitionIds>,
-    /// Counts lookups, to tell which partitions were used longest ago.
+    bots: HashMap<String, BotIds>,
+    /// Counts lookups, to tell which bots were written longest ago.
     clock: u64,
 }
 
-#[derive(Default)]
-struct PartitionIds {
-    /// The files the ids were read from.
+struct BotIds {
+    /// The files whose ids are in `filter`.
     files: HashSet<Path>,
-    /// Sorted, without repeats.
-    ids: Vec<u128>,
+    filter: Sbbf,
+    /// How many ids `filter` was sized for, and how many it holds.
+    capacity: u64,
+    held: u64,
     used: u64,
 }
 
+impl BotIds {
+    fn sized_for(ids: u64, used: u64) -> Self {
+        // Room to grow before the filter must be built again.
+        let capacity = ids.saturating_add(ids / 4).max(64 * 1024);
+        Self {
+            files: HashSet::new(),
+            filter: Sbbf::new_with_ndv_fpp(capacity, FALSE_POSITIVE_RATE)
+                .expect("the false positive rate is between 0 and 1"),
+            capacity,
+            held: 0,
+            used,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.filter.num_blocks() * 32
+    }
+}
+
+/// The bytes a (tenant, message id) is filtered by.
+fn key(tenant: &Tenant, id: &Uuid) -> [u8; 64] {
+    let mut key = [0u8; 64];
+    for (part, uuid) in [tenant.org_id, tenant.env_id, tenant.bot_id, *id]
+        .iter()
+        .enumerate()
+    {
+        key[part * 16..(part + 1) * 16].copy_from_slice(uuid.as_bytes());
+    }
+    key
+}
+
+/// A message file of the table: its location, bot and row count (when the log has it).
+struct MessageFile<'a> {
+    location: &'a Path,
+    bot: String,
+    rows: Option<u64>,
+}
+
+fn message_files(live: &LiveFiles) -> impl Iterator<Item = MessageFile<'_>> {
+    live.files.iter().filter_map(|file| {
+        let values: Vec<Option<String>> =
+            file.partition_values.iter().map(live_files::text).collect();
+        match values.as_slice() {
+            [Some(bot), Some(kind), _] if kind == KIND_MESSAGE => Some(MessageFile {
+                location: &file.object_meta.location,
+                bot: bot.clone(),
+                rows: file
+                    .statistics
+                    .as_ref()
+                    .and_then(|s| s.num_rows.get_value().copied())
+                    .map(|rows| rows as u64),
+            }),
+            _ => None,
+        }
+    })
+}
+
 impl StoredMessageIds {
-    /// Which of `wanted` (bot, message id, UTC month of `sent_at`) are stored in `table`, whose
-    /// live files are `live`.
+    /// Which of `wanted` (tenant, message id) are stored in `table`, whose live files are `live`.
     pub async fn stored(
         &mut self,
         table: &DeltaTable,
         live: &LiveFiles,
-        runtime: &std::sync::Arc<RuntimeEnv>,
-        wanted: &[(Uuid, Uuid, String)],
-    ) -> Result<HashSet<(Uuid, Uuid)>> {
+        runtime: &Arc<RuntimeEnv>,
+        wanted: &[(Tenant, Uuid)],
+    ) -> Result<HashSet<(Tenant, Uuid)>> {
         self.clock += 1;
-        let touched: HashSet<PartitionKey> = wanted
-            .iter()
-            .map(|(bot, _, month)| (bot.to_string(), month.clone()))
-            .collect();
-        let mut live_files: HashMap<&PartitionKey, HashSet<&Path>> = HashMap::new();
-        for (location, values) in live.partitions() {
-            if let [Some(bot), Some(kind), Some(month)] = values.as_slice()
-                && kind == KIND_MESSAGE
-                && let Some(key) = touched.get(&(bot.clone(), month.clone()))
-            {
-                live_files.entry(key).or_default().insert(location);
-            }
+        let bots: HashSet<String> = wanted.iter().map(|(t, _)| t.bot_id.to_string()).collect();
+        let mut files_of: HashMap<String, Vec<MessageFile>> = HashMap::new();
+        for file in message_files(live).filter(|file| bots.contains(&file.bot)) {
+            files_of.entry(file.bot.clone()).or_default().push(file);
         }
-        let mut unread: HashMap<&Path, &PartitionKey> = HashMap::new();
-        for key in &touched {
-            let files = live_files.remove(key).unwrap_or_default();
-            let partition = self.partitions.entry(key.clone()).or_default();
-            partition.used = self.clock;
-            if !partition.files.iter().all(|read| files.contains(read)) {
-                *partition = PartitionIds {
-                    used: self.clock,
-                    ..PartitionIds::default()
-                };
+        let mut unread: HashMap<&Path, String> = HashMap::new();
+        for bot in &bots {
+            let files = files_of.remove(bot).unwrap_or_default();
+            // A file without a row count in the log is sized as a compacted one.
+            let ids: u64 = files.iter().map(|f| f.rows.unwrap_or(1 << 20)).sum();
+            let locations: HashSet<&Path> = files.iter().map(|f| f.location).collect();
+            let known = self
+                .bots
+                .entry(bot.clone())
+                .or_insert_with(|| BotIds::sized_for(ids, self.clock));
+            known.used = self.clock;
+            if ids > known.capacity || !known.files.iter().all(|f| locations.contains(f)) {
+                *known = BotIds::sized_for(ids, self.clock);
             }
-            for file in files.into_iter().filter(|f| !partition.files.contains(*f)) {
-                unread.insert(file, key);
+            for location in locations {
+                if !known.files.contains(location) {
+                    unread.insert(location, bot.clone());
+                }
             }
         }
         if !unread.is_empty() {
-            // A file counts as read only once its ids are in: a failed read leaves none behind.
             let files: HashSet<&Path> = unread.keys().copied().collect();
-            self.read(table, live, runtime, &files).await?;
-            for (location, key) in unread {
-                if let Some(partition) = self.partitions.get_mut(key) {
-                    partition.files.insert(location.clone());
+            for (tenant, id) in read_ids(table, live, runtime, &files, None).await? {
+                if let Some(known) = self.bots.get_mut(&tenant.bot_id.to_string()) {
+                    known.filter.insert(&key(&tenant, &id)[..]);
+                    known.held += 1;
+                }
+            }
+            // A file counts as read only once its ids are in: a failed read leaves none behind.
+            for (location, bot) in unread {
+                if let Some(known) = self.bots.get_mut(&bot) {
+                    known.files.insert(location.clone());
                 }
             }
         }
-        let stored = wanted
+        let candidates: HashSet<(Tenant, Uuid)> = wanted
             .iter()
-            .filter(|(bot, id, month)| {
-                self.partitions
-                    .get(&(bot.to_string(), month.clone()))
-                    .is_some_and(|p| p.ids.binary_search(&id.as_u128()).is_ok())
+            .filter(|(tenant, id)| {
+                self.bots
+                    .get(&tenant.bot_id.to_string())
+                    .is_some_and(|known| known.filter.check(&key(tenant, id)[..]))
             })
-            .map(|(bot, id, _)| (*bot, *id))
+            .copied()
             .collect();
-        self.forget_beyond(MAX_IDS);
-        Ok(stored)
+        self.forget_beyond(MAX_FILTER_BYTES);
+        if candidates.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let files: HashSet<&Path> = message_files(live)
+            .filter(|file| bots.contains(&file.bot))
+            .map(|file| file.location)
+            .collect();
+        let ids: Option<Vec<Uuid>> = (candidates.len() <= MAX_IDS_IN_PREDICATE)
+            .then(|| candidates.iter().map(|(_, id)| *id).collect());
+        let found = read_ids(table, live, runtime, &files, ids.as_deref()).await?;
+        Ok(found
+            .into_iter()
+            .filter(|found| candidates.contains(found))
+            .collect())
     }
 
-    /// Reads the ids of `files` into their partitions.
-    async fn read(
-        &mut self,
-        table: &DeltaTable,
-        live: &LiveFiles,
-        runtime: &std::sync::Arc<RuntimeEnv>,
-        files: &HashSet<&Path>,
-    ) -> Result<()> {
-        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
-        table.update_datafusion_session(&ctx.state())?;
-        let batches = ctx
-            .read_table(std::sync::Arc::new(live.restricted_to(files)?))?
-            .select_columns(&["bot_id", "month", "message_id"])?
-            .collect()
-            .await?;
-        let mut read: HashMap<PartitionKey, Vec<u128>> = HashMap::new();
-        for batch in batches {
-            let (bots, months) = (read::texts(&batch, 0)?, read::texts(&batch, 1)?);
-            let ids = read::texts(&batch, 2)?;
-            for row in 0..batch.num_rows() {
-                if let Some(id) = read::uuid_at(&ids, row) {
-                    let key = (bots.value(row).to_string(), months.value(row).to_string());
-                    read.entry(key).or_default().push(id.as_u128());
-                }
-            }
-        }
-        for (key, mut ids) in read {
-            ids.sort_unstable();
-            let partition = self.partitions.entry(key).or_default();
-            partition.ids = merged(&partition.ids, &ids);
-        }
-        Ok(())
-    }
-
-    /// Drops the partitions used longest ago until at most `max_ids` ids are kept.
-    fn forget_beyond(&mut self, max_ids: usize) {
-        let mut kept: usize = self.partitions.values().map(|p| p.ids.len()).sum();
-        while kept > max_ids {
+    /// Drops the filters of the bots written longest ago until at most `max_bytes` are kept.
+    fn forget_beyond(&mut self, max_bytes: usize) {
+        let mut kept: usize = self.bots.values().map(BotIds::bytes).sum();
+        while kept > max_bytes {
             let Some(oldest) = self
-                .partitions
+                .bots
                 .iter()
-                .filter(|(_, p)| p.used < self.clock)
-                .min_by_key(|(_, p)| p.used)
-                .map(|(key, _)| key.clone())
+                .filter(|(_, known)| known.used < self.clock)
+                .min_by_key(|(_, known)| known.used)
+                .map(|(bot, _)| bot.clone())
             else {
                 return;
             };
-            if let Some(dropped) = self.partitions.remove(&oldest) {
-                kept -= dropped.ids.len();
+            if let Some(dropped) = self.bots.remove(&oldest) {
+                kept -= dropped.bytes();
             }
         }
     }
 }
 
-/// The union of two sorted lists without repeats, sorted.
-fn merged(a: &[u128], b: &[u128]) -> Vec<u128> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        let next = match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x <= y => {
-                i += 1;
-                if x == y {
-                    j += 1;
-                }
-                *x
+/// The (tenant, message id) of the rows of `files`; only those with one of `ids` when given.
+async fn read_ids(
+    table: &DeltaTable,
+    live: &LiveFiles,
+    runtime: &Arc<RuntimeEnv>,
+    files: &HashSet<&Path>,
+    ids: Option<&[Uuid]>,
+) -> Result<Vec<(Tenant, Uuid)>> {
+    let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
+    table.update_datafusion_session(&ctx.state())?;
+    let mut frame = ctx.read_table(Arc::new(live.restricted_to(files)?))?;
+    if let Some(ids) = ids {
+        let ids = ids.iter().map(|id| lit(id.to_string())).collect();
+        frame = frame.filter(col("message_id").in_list(ids, false))?;
+    }
+    let batches = frame
+        .select_columns(&["org_id", "env_id", "bot_id", "message_id"])?
+        .collect()
+        .await?;
+    let mut found = Vec::new();
+    for batch in batches {
+        let tenants = read::tenant_columns(&batch, 0)?;
+        let ids = read::texts(&batch, 3)?;
+        for row in 0..batch.num_rows() {
+            if let (Some(tenant), Some(id)) =
+                (read::tenant_at(&tenants, row), read::uuid_at(&ids, row))
+            {
+                found.push((tenant, id));
             }
-            (_, Some(y)) => {
-                j += 1;
-                *y
-            }
-            (Some(x), None) => {
-                i += 1;
-                *x
-            }
-            (None, None) => unreachable!("the loop runs while one list has more"),
-        };
-        if out.last() != Some(&next) {
-            out.push(next);
         }
     }
-    out
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn merging_keeps_every_id_once_in_order() {
-        assert_eq!(merged(&[1, 3, 5], &[2, 3, 3, 6]), vec![1, 2, 3, 5, 6]);
-        assert_eq!(merged(&[], &[4, 4]), vec![4]);
-        assert_eq!(merged(&[7], &[]), vec![7]);
+    fn tenant(org: u128, bot: u128) -> Tenant {
+        Tenant {
+            org_id: Uuid::from_u128(org),
+            env_id: Uuid::from_u128(7),
+            bot_id: Uuid::from_u128(bot),
+        }
     }
 
     #[test]
-    fn the_partitions_used_longest_ago_are_forgotten_first() {
+    fn the_key_tells_tenants_of_one_bot_apart() {
+        let id = Uuid::from_u128(42);
+        assert_ne!(key(&tenant(1, 9), &id), key(&tenant(2, 9), &id));
+        let mut filter = BotIds::sized_for(10, 0);
+        filter.filter.insert(&key(&tenant(1, 9), &id)[..]);
+        assert!(filter.filter.check(&key(&tenant(1, 9), &id)[..]));
+    }
+
+    #[test]
+    fn the_bots_written_longest_ago_are_forgotten_first() {
         let mut stored = StoredMessageIds::default();
         for (used, bot) in [(1, "a"), (2, "b"), (3, "c")] {
-            stored.partitions.insert(
-                (bot.into(), "2024-01".into()),
-                PartitionIds {
-                    ids: vec![1, 2],
-                    used,
-                    ..PartitionIds::default()
-                },
-            );
+            stored.bots.insert(bot.into(), BotIds::sized_for(10, used));
         }
+        let each = stored.bots["a"].bytes();
         stored.clock = 3;
-        stored.forget_beyond(4);
-        let mut kept: Vec<&str> = stored.partitions.keys().map(|(b, _)| b.as_str()).collect();
+        stored.forget_beyond(2 * each);
+        let mut kept: Vec<&str> = stored.bots.keys().map(String::as_str).collect();
         kept.sort();
         assert_eq!(kept, ["b", "c"]);
-        // The partitions of the current lookup are kept, whatever the budget.
+        // The bots of the current lookup are kept, whatever the budget.
         stored.forget_beyond(0);
-        let kept: Vec<&str> = stored.partitions.keys().map(|(b, _)| b.as_str()).collect();
+        let kept: Vec<&str> = stored.bots.keys().map(String::as_str).collect();
         assert_eq!(kept, ["c"]);
     }
 }

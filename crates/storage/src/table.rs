@@ -14,9 +14,9 @@ use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionContext;
 use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
-use deltalake_core::kernel::Action;
 use deltalake_core::kernel::Transaction;
 use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake_core::kernel::{Action, Add};
 use deltalake_core::logstore::commit_uri_from_version;
 use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use object_store::ObjectStoreExt;
@@ -29,6 +29,7 @@ use crate::batch_files::{by_partition, operation_metrics, write_files};
 use crate::batch_lookups::without_duplicates;
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use crate::followed_log::FollowedLog;
+use crate::landed_commits::{self, ReadSet};
 use crate::live_files::{self, FileStatistics, LiveFiles, TableRead};
 use crate::message_ids::StoredMessageIds;
 use crate::parallel;
@@ -307,41 +308,67 @@ impl EventTable {
         let mut writer = self.writer.lock().await;
         // The operation's time, as deltalake's `write` reports it: not the wait for the writer.
         let began = std::time::Instant::now();
-        catch_up(&mut writer.table).await?;
+        let outcome = loop {
+            if let Some(outcome) = self
+                .write_once(&mut writer, &events, idempotency_key, began)
+                .await?
+            {
+                break outcome;
+            }
+            tracing::info!("another writer committed to the batch's bots first: writing it again");
+        };
+        // A large batch's strings are freed on another thread, after the commit.
+        let count = events.len();
+        drop(events);
+        if count >= BACKGROUND_DROP_EVENTS {
+            std::thread::spawn(move || drop(parts));
+        }
+        Ok(outcome)
+    }
 
-        let transaction = match idempotency_key {
-            Some(key) => {
-                let app_id = format!("talkhouse-ingest:{key}");
-                let fingerprint = fingerprint(&events);
+    /// One attempt at committing `events` on the latest version of the table; `None` when another
+    /// writer committed to the batch's bots or key after it read them (see [`landed_commits`]).
+    async fn write_once(
+        &self,
+        writer: &mut Writer,
+        events: &[&Event],
+        idempotency_key: Option<&str>,
+        began: std::time::Instant,
+    ) -> Result<Option<WriteOutcome>> {
+        catch_up(&mut writer.table).await?;
+        let read_version = writer.table.version().unwrap_or(0);
+        let app_id = idempotency_key.map(|key| format!("talkhouse-ingest:{key}"));
+
+        let transaction = match (idempotency_key, &app_id) {
+            (Some(key), Some(app_id)) => {
+                let fingerprint = fingerprint(events);
                 let state = writer.table.snapshot()?;
                 match state
-                    .transaction_version(writer.table.log_store().as_ref(), &app_id)
+                    .transaction_version(writer.table.log_store().as_ref(), app_id)
                     .await?
                 {
                     Some(stored) if stored == fingerprint => {
-                        return Ok(WriteOutcome {
+                        return Ok(Some(WriteOutcome {
                             version: writer.table.version(),
                             replayed: true,
                             ..WriteOutcome::default()
-                        });
+                        }));
                     }
                     Some(_) => {
                         return Err(Error::IdempotencyKeyReused {
                             key: key.to_string(),
                         });
                     }
-                    None => Some(Transaction::new(app_id, fingerprint)),
+                    None => Some(Transaction::new(app_id.clone(), fingerprint)),
                 }
             }
-            None => None,
+            _ => None,
         };
 
         // One listing of the live files serves both lookups.
         let listed = live_files::read(&writer.table, &self.file_statistics).await?;
         let started = std::time::Instant::now();
-        let stored_ids = self
-            .stored_message_ids(&mut writer, &listed, &events)
-            .await?;
+        let stored_ids = self.stored_message_ids(writer, &listed, events).await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = stored_ids.len(), "duplicate lookup");
         let written_at = writer.next_written_at();
         let rollups = has_property(&writer.table, ROLLUPS_PROPERTY, ROLLUPS_FORMAT)?;
@@ -352,7 +379,7 @@ impl EventTable {
         let stored_versions = if rollups || supersessions {
             let started = std::time::Instant::now();
             let stored = self
-                .stored_versions(&writer.table, &listed.0, &events)
+                .stored_versions(&writer.table, &listed.0, events)
                 .await?;
             tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
             Some(stored)
@@ -366,15 +393,16 @@ impl EventTable {
         let (versions, kept) = parallel::join(
             events.len(),
             || match &stored_versions {
-                Some(stored) => BatchVersions::of_batch(&events, stored, written_at),
+                Some(stored) => BatchVersions::of_batch(events, stored, written_at),
                 None => BatchVersions::default(),
             },
-            || without_duplicates(&events, &stored_ids, &mut outcome),
+            || without_duplicates(events, &stored_ids, &mut outcome),
         );
         if kept.is_empty() && transaction.is_none() {
             outcome.version = writer.table.version();
-            return Ok(outcome);
+            return Ok(Some(outcome));
         }
+        let read = ReadSet::new(events.iter().map(|e| e.tenant().bot_id), app_id);
         // Tables created before supersessions have no columns for them: record none.
         let no_versions = BatchVersions::default();
         let recorded = if supersessions {
@@ -417,39 +445,65 @@ impl EventTable {
         )?);
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
-        // The events are encoded: a large batch's strings are freed on another thread, beside the
-        // Parquet writers, instead of after them.
-        let count = events.len();
-        drop((kept, events));
-        if count >= BACKGROUND_DROP_EVENTS {
-            std::thread::spawn(move || drop(parts));
-        }
+        drop(kept);
         let started = std::time::Instant::now();
         let adds = write_files(&writer.table, &batches).await?;
         drop(batches);
         tracing::debug!(elapsed = ?started.elapsed(), files = adds.len(), "written");
         let started = std::time::Instant::now();
-        let mut properties =
-            CommitProperties::default().with_metadata([operation_metrics(&adds, rows, began)?]);
-        if let Some(transaction) = transaction {
-            properties = properties.with_application_transaction(transaction);
+        let metrics = operation_metrics(&adds, rows, began)?;
+        loop {
+            let base = writer.table.version().unwrap_or(0);
+            // No retry of deltalake's own: it would let another writer's append of the same
+            // messages land beside this one.
+            let mut properties = CommitProperties::default()
+                .with_metadata([metrics.clone()])
+                .with_max_retries(0);
+            if let Some(transaction) = transaction.clone() {
+                properties = properties.with_application_transaction(transaction);
+            }
+            let snapshot = writer.table.snapshot()?;
+            let operation = DeltaOperation::Write {
+                mode: SaveMode::Append,
+                partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
+                predicate: None,
+            };
+            let committed = CommitBuilder::from(properties)
+                .with_actions(adds.iter().cloned().map(Action::Add).collect())
+                .build(Some(snapshot), writer.table.log_store(), operation)
+                .await;
+            match committed {
+                Ok(committed) => {
+                    outcome.version = Some(committed.version() as u64);
+                    // The commit's own state, which deltalake brought up to the commit: bringing
+                    // the writer's state up to it once more would replay the log over every live
+                    // file again.
+                    writer.table.state = Some(committed.snapshot());
+                    tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
+                    return Ok(Some(outcome));
+                }
+                Err(error) if landed_commits::lost_the_race(&error) => {
+                    catch_up(&mut writer.table).await?;
+                    if landed_commits::touch(&writer.table, read_version.max(base), &read).await? {
+                        self.delete_unreferenced(&writer.table, &adds).await;
+                        return Ok(None);
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
-        let snapshot = writer.table.snapshot()?;
-        let operation = DeltaOperation::Write {
-            mode: SaveMode::Append,
-            partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
-            predicate: None,
-        };
-        let committed = CommitBuilder::from(properties)
-            .with_actions(adds.into_iter().map(Action::Add).collect())
-            .build(Some(snapshot), writer.table.log_store(), operation)
-            .await?;
-        outcome.version = Some(committed.version() as u64);
-        // The commit's own state, which deltalake brought up to the commit: bringing the writer's
-        // state up to it once more would replay the log over every live file again.
-        writer.table.state = Some(committed.snapshot());
-        tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
-        Ok(outcome)
+    }
+
+    /// Deletes the files of a batch that was not committed; what cannot be deleted is left to
+    /// vacuum (no log entry names it, so no reader sees it).
+    async fn delete_unreferenced(&self, table: &DeltaTable, adds: &[Add]) {
+        let store = table.log_store().object_store(None);
+        for add in adds {
+            let location = live_files::location_in_table(&add.path);
+            if let Err(error) = store.delete(&location).await {
+                tracing::warn!(%location, %error, "a file of an uncommitted batch was not deleted");
+            }
+        }
     }
 }
 

@@ -16,9 +16,6 @@ pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_TEXT_CHARS: usize = 65_536;
 pub const MAX_TAGS: usize = 64;
 pub const MAX_FLOWS: usize = 1_000;
-/// Instants are accepted from 1970-01-01 up to (not including) 2200-01-01 UTC.
-const MIN_INSTANT_MICROS: i64 = 0;
-const MAX_INSTANT_MICROS: i64 = 7_258_118_400_000_000;
 
 /// Validates one event, naming every field that breaks a rule.
 pub fn validate(input: EventInput<'_>) -> Result<Event, Vec<FieldViolation>> {
@@ -204,16 +201,31 @@ impl Checker {
 
     fn session_code(&mut self, value: Option<Cow<'_, str>>) -> Option<String> {
         let text = self.required("session_code", value)?;
-        self.length("session_code", text, 1, MAX_SESSION_CODE_CHARS)
+        let text = self.length("session_code", text, 1, MAX_SESSION_CODE_CHARS)?;
+        self.printable("session_code", text)
     }
 
     fn required_name(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
         let text = self.required(field, value)?;
-        self.length(field, text, 1, MAX_NAME_CHARS)
+        let text = self.length(field, text, 1, MAX_NAME_CHARS)?;
+        self.printable(field, text)
     }
 
     fn optional_name(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
-        self.length(field, value?, 0, MAX_NAME_CHARS)
+        let text = self.length(field, value?, 0, MAX_NAME_CHARS)?;
+        self.printable(field, text)
+    }
+
+    /// Identifiers and names hold no control characters (NUL, line breaks, escapes), as
+    /// idempotency keys; free text may.
+    fn printable(&mut self, field: &str, text: String) -> Option<String> {
+        // Control characters are below 0x20, 0x7f, or (C1) start with 0xc2 in UTF-8.
+        let suspect = text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2);
+        if suspect && text.chars().any(char::is_control) {
+            self.fail(field, "must not hold control characters");
+            return None;
+        }
+        Some(text)
     }
 
     fn text(&mut self, field: &str, value: Option<Cow<'_, str>>) -> Option<String> {
@@ -266,9 +278,9 @@ impl Checker {
     fn instant(&mut self, field: &str, value: InstantInput<'_>) -> Option<DateTime<Utc>> {
         let instant = match value {
             InstantInput::Exact(instant) => instant,
-            InstantInput::Text(text) => match DateTime::parse_from_rfc3339(&text) {
-                Ok(instant) => instant.with_timezone(&Utc),
-                Err(_) => {
+            InstantInput::Text(text) => match crate::instant::parse_rfc3339(&text) {
+                Some(instant) => instant.with_timezone(&Utc),
+                None => {
                     self.fail(
                         field,
                         format!("must be an RFC 3339 date-time with offset, like 2024-05-01T13:45:00Z, got {text:?}"),
@@ -277,11 +289,11 @@ impl Checker {
                 }
             },
         };
-        let micros = instant.timestamp_micros();
-        if !(MIN_INSTANT_MICROS..MAX_INSTANT_MICROS).contains(&micros) {
-            self.fail(field, "must be from 1970-01-01 to 2199-12-31 (UTC)");
+        if !crate::instant::in_span(instant) {
+            self.fail(field, crate::instant::SPAN);
             return None;
         }
+        let micros = instant.timestamp_micros();
         // Storage keeps microseconds; finer digits are dropped, as every reader would.
         DateTime::from_timestamp_micros(micros)
     }
@@ -369,7 +381,10 @@ impl Checker {
         }
         let mut kept: Vec<String> = Vec::with_capacity(items.len());
         for (index, item) in items.into_iter().enumerate() {
-            let Some(item) = self.length(&format!("{field}[{index}]"), item, 1, MAX_NAME_CHARS)
+            let name = format!("{field}[{index}]");
+            let Some(item) = self
+                .length(&name, item, 1, MAX_NAME_CHARS)
+                .and_then(|item| self.printable(&name, item))
             else {
                 continue;
             };

@@ -1,6 +1,6 @@
 //! The common filter of every analytics, search, report and preview request.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use uuid::Uuid;
 
 use super::{Checker, Limits, MAX_FILTER_ITEMS};
@@ -145,11 +145,19 @@ fn check_date(
     let parsed = if is_bare_date(text) {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Ok)
     } else {
-        DateTime::parse_from_rfc3339(text)
-            .ok()
+        crate::instant::parse_rfc3339(text)
             .filter(|_| text.len() >= 20 && text.as_bytes()[10] == b'T')
             .map(|instant| Err(instant.to_utc()))
     };
+    let in_span = match parsed {
+        Some(Ok(date)) => crate::instant::date_in_span(date),
+        Some(Err(instant)) => crate::instant::in_span(instant),
+        None => true,
+    };
+    if !in_span {
+        checker.violation(field, crate::instant::SPAN.to_string());
+        return None;
+    }
     match parsed {
         None => {
             checker.violation(

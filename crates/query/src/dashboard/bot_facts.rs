@@ -21,7 +21,7 @@ use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{DataFrame, Expr, col};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
-use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
+use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, LATEST_MESSAGE_FIRST};
 
 use super::rollups::RollupIndex;
 use super::{Channel, Run, columns, predicates};
@@ -61,8 +61,8 @@ struct ChannelFacts {
 
 #[derive(Debug, Clone)]
 struct NamedBy {
-    /// `(sent_at, written_at, message_id)`: the greatest names the channel.
-    order: (i64, i64, String),
+    /// [`LATEST_MESSAGE_FIRST`]'s columns: the greatest names the channel.
+    order: (i64, i64, i64),
     name: String,
     channel_type: Option<String>,
 }
@@ -136,7 +136,7 @@ fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame
     let aggregates: (Vec<Expr>, Vec<Expr>) = match kind {
         KIND_MESSAGE => {
             let order = || {
-                ["sent_at", "written_at", "message_id"]
+                LATEST_MESSAGE_FIRST
                     .map(|c| col(c).sort(false, false))
                     .to_vec()
             };
@@ -157,7 +157,7 @@ fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame
                     latest_named("channel_type", "channel_type")?,
                     latest_named("sent_at", "named_sent_at")?,
                     latest_named("written_at", "named_written_at")?,
-                    latest_named("message_id", "named_message_id")?,
+                    latest_named("batch_line", "named_batch_line")?,
                 ],
             )
         }
@@ -192,16 +192,16 @@ fn facts_of(kind: &str, batches: &[RecordBatch]) -> Result<FileFacts> {
         let types = columns::strings(batch, "channel_type")?;
         let sent = columns::int64s(batch, "named_sent_at")?;
         let written = columns::int64s(batch, "named_written_at")?;
-        let ids = columns::strings(batch, "named_message_id")?;
+        let lines = columns::int64s(batch, "named_batch_line")?;
         for (row, channel) in channels.into_iter().enumerate() {
             let Some(channel) = channel else { continue };
             let entry = facts.channels.entry(channel).or_default();
             entry.has_messages = true;
-            if let (Some(name), Some(sent), Some(written), Some(id)) =
-                (&names[row], sent[row], written[row], &ids[row])
+            if let (Some(name), Some(sent), Some(written), Some(line)) =
+                (&names[row], sent[row], written[row], lines[row])
             {
                 entry.named = Some(NamedBy {
-                    order: (sent, written, id.clone()),
+                    order: (sent, written, line),
                     name: name.clone(),
                     channel_type: types[row].clone(),
                 });

@@ -76,7 +76,7 @@ pub(super) fn method(path: &str) -> Option<&'static Method> {
 pub(super) fn tenants(method: &Method, body: &[u8]) -> Result<Vec<Tenant>, Status> {
     let malformed = |what: &str| {
         Status::from(ServiceError::InvalidArgument(vec![
-            talkhouse_core::FieldViolation::new("", format!("the request is not {what}")),
+            talkhouse_core::FieldViolation::new("request", format!("is not {what}")),
         ]))
     };
     let Some((&compressed, rest)) = body.split_first() else {
@@ -93,7 +93,42 @@ pub(super) fn tenants(method: &Method, body: &[u8]) -> Result<Vec<Tenant>, Statu
     if u32::from_be_bytes(*length) as usize != message.len() {
         return Err(malformed("exactly one gRPC message"));
     }
-    (method.decode)(message).map_err(|_| malformed("a valid protobuf message of this method"))
+    (method.decode)(message)
+        .map_err(|error| Status::from(ServiceError::InvalidArgument(vec![undecodable(&error)])))
+}
+
+/// The field a request could not be decoded at, as far as the decoder tells it, and why, in our
+/// words. prost names the fields it was inside of: `Outer.field: Inner.field: description`.
+fn undecodable(error: &prost::DecodeError) -> talkhouse_core::FieldViolation {
+    let text = error.to_string();
+    let mut rest = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let mut fields = Vec::new();
+    while let Some((segment, after)) = rest.split_once(": ")
+        && let Some((message, field)) = segment.split_once('.')
+        && is_identifier(message)
+        && is_identifier(field)
+    {
+        fields.push(field);
+        rest = after;
+    }
+    let field = match fields.is_empty() {
+        true => "request".to_string(),
+        false => fields.join("."),
+    };
+    let description = if rest.contains("UTF-8") {
+        "must be valid UTF-8 text"
+    } else if fields.is_empty() {
+        "is not a valid protobuf message of this method"
+    } else {
+        "is not a valid protobuf value of this field"
+    };
+    talkhouse_core::FieldViolation::new(field, description)
+}
+
+fn is_identifier(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn bot(bot: &Option<v1::BotRef>) -> Vec<Tenant> {
