@@ -194,7 +194,11 @@ async fn racing_writers_of_one_table_store_a_batch_once() {
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         assert_eq!(a.messages_written + b.messages_written, 100, "{a:?} {b:?}");
-        assert_eq!(a.duplicate_messages + b.duplicate_messages, 100, "{a:?} {b:?}");
+        assert_eq!(
+            a.duplicate_messages + b.duplicate_messages,
+            100,
+            "{a:?} {b:?}"
+        );
     }
     assert_eq!(count(&data, "messages"), 500);
 }

@@ -16,7 +16,7 @@ use crate::support::{RunningServer, bot_ref, days, with_fixture};
 
 /// Sends and receives message bodies as they are.
 #[derive(Default, Clone)]
-struct RawCodec;
+pub(crate) struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

@@ -2,6 +2,7 @@
 //! binary, and the real gRPC server on 127.0.0.1:0 called by a real client.
 
 mod auth;
+mod clear_errors;
 mod compaction;
 mod crash;
 mod dashboard_crosscheck;
