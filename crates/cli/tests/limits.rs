@@ -69,6 +69,16 @@ fn light(bot: &Option<v1::BotRef>) -> v1::AnalyticsRequest {
     }
 }
 
+fn waited(provenance: &v1::Provenance) -> Duration {
+    let waited = provenance.waited.expect("the time waited");
+    Duration::new(waited.seconds as u64, waited.nanos as u32)
+}
+
+fn elapsed(provenance: &v1::Provenance) -> Duration {
+    let elapsed = provenance.elapsed.expect("the time taken");
+    Duration::new(elapsed.seconds as u64, elapsed.nanos as u32)
+}
+
 /// The status of a heavy series call that must fail.
 async fn refused(
     c: &mut Clients,
@@ -124,22 +134,26 @@ async fn a_flooding_organization_does_not_starve_another() {
         let bot = flood.heavy_bot.clone();
         let stop = stop.clone();
         flooders.push(tokio::spawn(async move {
-            let mut codes = Vec::new();
+            let mut answers = Vec::new();
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let code = match analytics.get_user_series(heavy(&bot)).await {
-                    Ok(_) => Code::Ok,
-                    Err(status) => status.code(),
+                let answer = match analytics.get_user_series(heavy(&bot)).await {
+                    Ok(answer) => {
+                        let provenance = answer.into_inner().provenance.unwrap();
+                        (Code::Ok, waited(&provenance))
+                    }
+                    Err(status) => (status.code(), Duration::ZERO),
                 };
-                codes.push(code);
-                if code == Code::ResourceExhausted {
+                answers.push(answer);
+                if answer.0 == Code::ResourceExhausted {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
             }
-            codes
+            answers
         }));
     }
 
     let mut light_latencies = Vec::new();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(server.channel().await);
     for _ in 0..6 {
         let mut request = Request::new(light(&flood.light_bot));
         request.set_timeout(Duration::from_secs(20));
@@ -150,33 +164,45 @@ async fn a_flooding_organization_does_not_starve_another() {
             .get_conversation_traffic(request)
             .await;
         light_latencies.push(started.elapsed());
-        let answer = answer.expect("the light tenant is served during the flood");
-        assert!(answer.into_inner().overview.is_some());
+        let answer = answer.expect("the light tenant is never refused during the flood");
+        let provenance = answer.into_inner().provenance.unwrap();
+        assert!(
+            waited(&provenance) <= elapsed(&provenance),
+            "{provenance:?}"
+        );
+        // Health is answered beside the queries, never behind them.
+        health
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .expect("health answers during the flood");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let mut codes = Vec::new();
+    let mut answers = Vec::new();
     for flooder in flooders {
-        codes.extend(flooder.await.unwrap());
+        answers.extend(flooder.await.unwrap());
     }
+    let refused = answers
+        .iter()
+        .filter(|(code, _)| *code == Code::ResourceExhausted)
+        .count();
+    let queued = answers
+        .iter()
+        .filter(|(code, waited)| *code == Code::Ok && *waited > Duration::ZERO)
+        .count();
     eprintln!(
-        "flood: {} heavy calls ({} refused); light calls took {:?} during it, {:?} before it",
-        codes.len(),
-        codes
-            .iter()
-            .filter(|c| **c == Code::ResourceExhausted)
-            .count(),
+        "flood: {} heavy calls ({refused} refused, {queued} answered after waiting their turn); \
+         light calls took {:?} during it, {:?} before it",
+        answers.len(),
         light_latencies,
         &quiet_latencies[1..]
     );
+    assert!(refused > 0, "the flooder met its organization's cap");
+    assert!(queued > 0, "the flooder waited behind its own queries");
     assert!(
-        codes.contains(&Code::ResourceExhausted),
-        "the flooder met its organization's cap"
-    );
-    assert!(
-        codes
+        answers
             .iter()
-            .all(|c| matches!(c, Code::Ok | Code::ResourceExhausted)),
-        "heavy calls are answered or refused, nothing else: {codes:?}"
+            .all(|(code, _)| matches!(code, Code::Ok | Code::ResourceExhausted)),
+        "heavy calls are answered or refused, nothing else: {answers:?}"
     );
     // After the flood the heavy tenant is served again: its slots were all given back.
     clients

@@ -53,7 +53,7 @@ use self::bot_facts::{BotFacts, FileFactsCache};
 use self::file_rows::IndexCache;
 use self::rollups::{BucketRow, RollupIndex};
 use self::user_rollups::{UserIndex, UserRow};
-use crate::{QueryEngine, Result};
+use crate::{QueryEngine, QueryExecutor, Result};
 
 /// How an answer was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +120,7 @@ impl<T: Clone> SnapshotCache<T> {
 /// Answers the dashboard endpoints for any bot.
 pub struct Dashboard {
     engine: QueryEngine,
+    executor: QueryExecutor,
     caches: Arc<BotCaches>,
     memory_limit: Option<usize>,
     use_rollups: bool,
@@ -129,10 +130,18 @@ impl Dashboard {
     pub fn new(engine: QueryEngine) -> Self {
         Self {
             engine,
+            executor: QueryExecutor::per_core().expect("the query threads start"),
             caches: Arc::new(BotCaches::new(DEFAULT_INDEX_MEMORY)),
             memory_limit: None,
             use_rollups: true,
         }
+    }
+
+    /// Plans run on `executor`'s threads (by default, a runtime of one thread per core of its
+    /// own).
+    pub fn with_executor(mut self, executor: QueryExecutor) -> Self {
+        self.executor = executor;
+        self
     }
 
     /// Whether traffic, accuracy and series may be answered from rollups (the default) or only
@@ -297,6 +306,7 @@ impl Dashboard {
             .transpose()?;
         Ok(Run {
             ctx: session.ctx,
+            executor: self.executor.clone(),
             budget,
             rollups: self.use_rollups && session.snapshot.has_rollups,
             snapshot: session.snapshot,
@@ -403,6 +413,8 @@ impl MemoryBudget {
 /// One request's session: a snapshot, a bot, and what its scans read so far.
 pub(crate) struct Run {
     ctx: SessionContext,
+    /// Where its plans run.
+    executor: QueryExecutor,
     /// The request's own memory budget, shared by all its plans; `None` is unbounded.
     budget: Option<MemoryBudget>,
     snapshot: Snapshot,
@@ -589,7 +601,7 @@ impl Run {
                 let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
                 Ok::<_, DataFusionError>((index, plan, batches))
             };
-            tasks.spawn(plan_and_run.in_current_span());
+            tasks.spawn_on(plan_and_run.in_current_span(), self.executor.handle());
         }
         let mut answers = vec![Vec::new(); tasks.len()];
         while let Some(done) = tasks.join_next().await {
@@ -608,7 +620,7 @@ impl Run {
     ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
         let task = Arc::new(self.task(&df));
         let plan = df.create_physical_plan().await?;
-        Ok(datafusion::physical_plan::execute_stream(plan, task)?)
+        Ok(self.executor.stream(plan, task))
     }
 
     fn task(&self, df: &DataFrame) -> datafusion::execution::TaskContext {

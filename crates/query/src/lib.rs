@@ -7,8 +7,10 @@
 
 pub mod dashboard;
 mod error;
+mod executor;
 mod session;
 pub mod views;
 
 pub use error::{Error, Result};
+pub use executor::QueryExecutor;
 pub use session::{QueryEngine, SnapshotSession};

@@ -9,7 +9,7 @@ mod admission;
 mod deadline;
 mod policy;
 
-pub use admission::QueryLimits;
+pub use admission::{QueryLimits, default_running_per_tenant};
 pub use policy::{Cost, METHODS, Method};
 
 use std::sync::Arc;
@@ -75,6 +75,17 @@ pub struct Guard<S> {
     shared: Arc<Shared>,
 }
 
+tokio::task_local! {
+    /// When the call being answered arrived and how long it waited for its turn.
+    pub(crate) static ADMITTED: Admitted;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Admitted {
+    pub(crate) arrived: std::time::Instant,
+    pub(crate) waited: std::time::Duration,
+}
+
 type HttpRequest = http::Request<Body>;
 type HttpResponse = http::Response<Body>;
 
@@ -97,6 +108,7 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
         let span = tracing::info_span!("call", method = %request.uri().path());
+        let arrived = std::time::Instant::now();
         let call = async move {
             let path = request.uri().path();
             if OPEN_PREFIXES.iter().any(|prefix| path.starts_with(prefix)) {
@@ -104,7 +116,7 @@ where
                 return inner.call(request).await;
             }
             match shared.admit(request).await {
-                Ok((request, ticket)) => shared.run(inner, request, ticket).await,
+                Ok((request, ticket)) => shared.run(inner, request, ticket, arrived).await,
                 Err(status) => Ok(status.into_http()),
             }
         };
@@ -116,7 +128,7 @@ where
 struct Ticket {
     method: &'static Method,
     deadline: Option<Instant>,
-    _slot: Option<admission::Slot>,
+    slot: Option<admission::Slot>,
 }
 
 impl Shared {
@@ -160,7 +172,7 @@ impl Shared {
             Ticket {
                 method,
                 deadline,
-                _slot: slot,
+                slot,
             },
         ))
     }
@@ -170,14 +182,23 @@ impl Shared {
         mut inner: S,
         request: HttpRequest,
         ticket: Ticket,
+        arrived: std::time::Instant,
     ) -> Result<HttpResponse, S::Error>
     where
         S: tower::Service<HttpRequest, Response = HttpResponse>,
     {
-        let Some(deadline) = ticket.deadline else {
-            return inner.call(request).await;
+        let admitted = Admitted {
+            arrived,
+            waited: ticket
+                .slot
+                .as_ref()
+                .map_or(std::time::Duration::ZERO, |slot| slot.waited),
         };
-        let answer = tokio::time::timeout_at(deadline, inner.call(request)).await;
+        let call = ADMITTED.scope(admitted, inner.call(request));
+        let Some(deadline) = ticket.deadline else {
+            return call.await;
+        };
+        let answer = tokio::time::timeout_at(deadline, call).await;
         // The timer fires at millisecond granularity, so a query may complete after its deadline
         // but before the timer: an answer that late is refused all the same.
         match answer {

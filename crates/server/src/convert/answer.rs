@@ -16,6 +16,10 @@ pub fn timestamp(instant: DateTime<Utc>) -> prost_types::Timestamp {
 
 pub fn provenance<T>(answer: &Answer<T>) -> Option<v1::Provenance> {
     let p: &Provenance = &answer.provenance;
+    // From the request's arrival when the guard admitted it; the dashboard's own time otherwise.
+    let (elapsed, waited) = crate::guard::ADMITTED
+        .try_with(|admitted| (admitted.arrived.elapsed(), admitted.waited))
+        .unwrap_or((p.elapsed, std::time::Duration::ZERO));
     Some(v1::Provenance {
         snapshot: p.snapshot,
         data_as_of: p.data_as_of.map(timestamp),
@@ -25,7 +29,8 @@ pub fn provenance<T>(answer: &Answer<T>) -> Option<v1::Provenance> {
         },
         rows_scanned: p.rows_scanned,
         bytes_scanned: p.bytes_scanned,
-        elapsed: prost_types::Duration::try_from(p.elapsed).ok(),
+        elapsed: prost_types::Duration::try_from(elapsed).ok(),
+        waited: prost_types::Duration::try_from(waited).ok(),
     })
 }
 
