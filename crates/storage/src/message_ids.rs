@@ -30,8 +30,14 @@ use crate::schema::KIND_MESSAGE;
 /// The rate at which the filter says "maybe stored" of an id that is not.
 const FALSE_POSITIVE_RATE: f64 = 0.001;
 
-/// Bytes of filters kept at most, over all bots (about 1.8 bytes per stored message); the bots
-/// written longest ago are dropped beyond it.
+/// Ids one filter is sized for at most: a split-block bloom filter holds at most 128 MiB, and
+/// 32 Mi ids at [`FALSE_POSITIVE_RATE`] take 64 MiB. A bot with more has several, each holding
+/// the ids whose low bits choose it.
+const MAX_IDS_PER_FILTER: u64 = 32 * 1024 * 1024;
+
+/// Bytes of filters kept at most, over all bots (1.8 bytes per stored message at
+/// [`FALSE_POSITIVE_RATE`], up to twice that as sizes are powers of two); the bots written longest
+/// ago are dropped beyond it.
 const MAX_FILTER_BYTES: usize = 512 * 1024 * 1024;
 
 /// Confirmed with the ids in the scan's predicate up to this many; beyond it (a large batch sent
@@ -47,12 +53,12 @@ pub struct StoredMessageIds {
 }
 
 struct BotIds {
-    /// The files whose ids are in `filter`.
+    /// The files whose ids are in `filters`.
     files: HashSet<Path>,
-    filter: Sbbf,
-    /// How many ids `filter` was sized for, and how many it holds.
+    /// Each holds the ids whose low bits choose it.
+    filters: Vec<Sbbf>,
+    /// How many ids `filters` were sized for.
     capacity: u64,
-    held: u64,
     used: u64,
 }
 
@@ -60,18 +66,37 @@ impl BotIds {
     fn sized_for(ids: u64, used: u64) -> Self {
         // Room to grow before the filter must be built again.
         let capacity = ids.saturating_add(ids / 4).max(64 * 1024);
+        let count = capacity.div_ceil(MAX_IDS_PER_FILTER);
+        let filters = (0..count)
+            .map(|_| {
+                Sbbf::new_with_ndv_fpp(capacity.div_ceil(count), FALSE_POSITIVE_RATE)
+                    .expect("the false positive rate is between 0 and 1")
+            })
+            .collect();
         Self {
             files: HashSet::new(),
-            filter: Sbbf::new_with_ndv_fpp(capacity, FALSE_POSITIVE_RATE)
-                .expect("the false positive rate is between 0 and 1"),
+            filters,
             capacity,
-            held: 0,
             used,
         }
     }
 
+    fn filter(&mut self, id: &Uuid) -> &mut Sbbf {
+        let count = self.filters.len() as u128;
+        &mut self.filters[(id.as_u128() % count) as usize]
+    }
+
+    fn insert(&mut self, tenant: &Tenant, id: &Uuid) {
+        self.filter(id).insert(&key(tenant, id)[..]);
+    }
+
+    fn may_hold(&self, tenant: &Tenant, id: &Uuid) -> bool {
+        let count = self.filters.len() as u128;
+        self.filters[(id.as_u128() % count) as usize].check(&key(tenant, id)[..])
+    }
+
     fn bytes(&self) -> usize {
-        self.filter.num_blocks() * 32
+        self.filters.iter().map(|f| f.num_blocks() * 32).sum()
     }
 }
 
@@ -152,8 +177,7 @@ impl StoredMessageIds {
             let files: HashSet<&Path> = unread.keys().copied().collect();
             for (tenant, id) in read_ids(table, live, runtime, &files, None).await? {
                 if let Some(known) = self.bots.get_mut(&tenant.bot_id.to_string()) {
-                    known.filter.insert(&key(&tenant, &id)[..]);
-                    known.held += 1;
+                    known.insert(&tenant, &id);
                 }
             }
             // A file counts as read only once its ids are in: a failed read leaves none behind.
@@ -168,7 +192,7 @@ impl StoredMessageIds {
             .filter(|(tenant, id)| {
                 self.bots
                     .get(&tenant.bot_id.to_string())
-                    .is_some_and(|known| known.filter.check(&key(tenant, id)[..]))
+                    .is_some_and(|known| known.may_hold(tenant, id))
             })
             .copied()
             .collect();
@@ -260,8 +284,23 @@ mod tests {
         let id = Uuid::from_u128(42);
         assert_ne!(key(&tenant(1, 9), &id), key(&tenant(2, 9), &id));
         let mut filter = BotIds::sized_for(10, 0);
-        filter.filter.insert(&key(&tenant(1, 9), &id)[..]);
-        assert!(filter.filter.check(&key(&tenant(1, 9), &id)[..]));
+        filter.insert(&tenant(1, 9), &id);
+        assert!(filter.may_hold(&tenant(1, 9), &id));
+    }
+
+    #[test]
+    fn a_large_bot_has_several_filters_and_each_id_is_found_in_its_own() {
+        let mut filter = BotIds::sized_for(3 * MAX_IDS_PER_FILTER, 0);
+        assert_eq!(filter.filters.len(), 4);
+        let ids: Vec<Uuid> = (0..1000).map(|n| Uuid::from_u128(n * 7919)).collect();
+        for id in &ids {
+            filter.insert(&tenant(1, 9), id);
+        }
+        assert!(ids.iter().all(|id| filter.may_hold(&tenant(1, 9), id)));
+        let absent = (0..1000)
+            .filter(|n| filter.may_hold(&tenant(2, 9), &Uuid::from_u128(n * 7919)))
+            .count();
+        assert!(absent < 10, "{absent} false positives in 1000");
     }
 
     #[test]
