@@ -56,6 +56,24 @@ async fn filter_dates_keep_to_nine_fraction_digits_and_the_stored_span() {
     server.stop().await;
 }
 
+/// The answer to `SearchConversations` with `body` as the request message, which must fail.
+async fn search_with_body(
+    grpc: &mut tonic::client::Grpc<tonic::transport::Channel>,
+    body: Vec<u8>,
+) -> tonic::Status {
+    grpc.ready().await.unwrap();
+    grpc.unary(
+        tonic::Request::new(Bytes::from(body)),
+        http::uri::PathAndQuery::from_static(
+            "/talkhouse.v1.ConversationService/SearchConversations",
+        ),
+        RawCodec,
+    )
+    .await
+    .map(drop)
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn text_that_is_not_utf8_is_named_by_its_field() {
     let data = DataDir::new();
@@ -70,33 +88,13 @@ async fn text_that_is_not_utf8_is_named_by_its_field() {
     .encode_to_vec();
     let at = body.windows(6).position(|w| w == b"needle").unwrap();
     body[at] = 0xff;
-    grpc.ready().await.unwrap();
-    let status = grpc
-        .unary(
-            tonic::Request::new(Bytes::from(body)),
-            http::uri::PathAndQuery::from_static(
-                "/talkhouse.v1.ConversationService/SearchConversations",
-            ),
-            RawCodec,
-        )
-        .await
-        .unwrap_err();
+    let status = search_with_body(&mut grpc, body).await;
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(fields(&status), ["search_term"]);
     assert_eq!(status.message(), "search_term: must be valid UTF-8 text");
 
     // Bytes that are no message at all name the request.
-    grpc.ready().await.unwrap();
-    let status = grpc
-        .unary(
-            tonic::Request::new(Bytes::from_static(&[0xff, 0xff, 0xff])),
-            http::uri::PathAndQuery::from_static(
-                "/talkhouse.v1.ConversationService/SearchConversations",
-            ),
-            RawCodec,
-        )
-        .await
-        .unwrap_err();
+    let status = search_with_body(&mut grpc, vec![0xff, 0xff, 0xff]).await;
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(fields(&status), ["request"]);
     assert!(status.message().starts_with("request: "), "{status:?}");
