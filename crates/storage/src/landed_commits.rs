@@ -18,20 +18,27 @@ use object_store::ObjectStoreExt;
 
 use crate::Result;
 
-/// What a batch's write read of the table.
+/// What a batch's write read of the table that its commit depends on.
 pub(crate) struct ReadSet {
-    /// The directory prefix of each bot of the batch (`bot_id=<uuid>/`).
-    pub(crate) bot_prefixes: HashSet<String>,
+    /// The directory prefix of each bot the batch writes to (`bot_id=<uuid>/`).
+    bot_prefixes: HashSet<String>,
     /// The application id of the batch's idempotency key.
-    pub(crate) app_id: Option<String>,
+    app_id: Option<String>,
 }
 
 impl ReadSet {
-    pub(crate) fn new(bots: impl IntoIterator<Item = uuid::Uuid>, app_id: Option<String>) -> Self {
+    /// The read set of a batch that writes the files at `paths` (under the table root). What it
+    /// looked up of a bot matters only where it writes: every message and conversation version
+    /// it keeps, and every rollup row, is stored in its bot's partition.
+    pub(crate) fn of_files<'a>(
+        paths: impl IntoIterator<Item = &'a str>,
+        app_id: Option<String>,
+    ) -> Self {
         Self {
-            bot_prefixes: bots
+            bot_prefixes: paths
                 .into_iter()
-                .map(|bot| format!("bot_id={bot}/"))
+                .filter_map(|path| Some(format!("{}/", path.split_once('/')?.0)))
+                .filter(|directory| directory.starts_with("bot_id="))
                 .collect(),
             app_id,
         }
@@ -98,10 +105,9 @@ mod tests {
     use super::*;
 
     fn read_set() -> ReadSet {
-        ReadSet::new(
-            [uuid::Uuid::from_u128(1)],
-            Some("talkhouse-ingest:day-1".into()),
-        )
+        let bot = uuid::Uuid::from_u128(1);
+        let path = format!("bot_id={bot}/kind=message/month=2024-03/part-1.parquet");
+        ReadSet::of_files([path.as_str()], Some("talkhouse-ingest:day-1".into()))
     }
 
     fn add(path: &str) -> String {

@@ -336,7 +336,6 @@ impl EventTable {
         began: std::time::Instant,
     ) -> Result<Option<WriteOutcome>> {
         catch_up(&mut writer.table).await?;
-        let read_version = writer.table.version().unwrap_or(0);
         let app_id = idempotency_key.map(|key| format!("talkhouse-ingest:{key}"));
 
         let transaction = match (idempotency_key, &app_id) {
@@ -402,7 +401,6 @@ impl EventTable {
             outcome.version = writer.table.version();
             return Ok(Some(outcome));
         }
-        let read = ReadSet::new(events.iter().map(|e| e.tenant().bot_id), app_id);
         // Tables created before supersessions have no columns for them: record none.
         let no_versions = BatchVersions::default();
         let recorded = if supersessions {
@@ -484,7 +482,9 @@ impl EventTable {
                 }
                 Err(error) if landed_commits::lost_the_race(&error) => {
                     catch_up(&mut writer.table).await?;
-                    if landed_commits::touch(&writer.table, read_version.max(base), &read).await? {
+                    let read =
+                        ReadSet::of_files(adds.iter().map(|a| a.path.as_str()), app_id.clone());
+                    if landed_commits::touch(&writer.table, base, &read).await? {
                         self.delete_unreferenced(&writer.table, &adds).await;
                         return Ok(None);
                     }
