@@ -153,7 +153,12 @@ impl Admission {
         };
         match tokio::time::timeout_at(deadline, turn).await {
             Ok(Ok(())) => Ok(slot(arrived.elapsed())),
-            _ => {
+            // A waiting query's turn is only ever dropped with its organization's queue, which
+            // is not forgotten while it waits.
+            Ok(Err(_)) => Err(Status::from(ServiceError::DeadlineExceeded(
+                "the query lost its place in line; retry".into(),
+            ))),
+            Err(_) => {
                 let mut queues = self
                     .queues
                     .lock()
