@@ -10,6 +10,7 @@ pub mod event;
 pub mod generate;
 pub mod ingest;
 pub mod instant;
+pub mod latest;
 pub mod report;
 pub mod request;
 pub mod window;

@@ -1,6 +1,10 @@
 //! The views over the `events` table, defined once in SQL.
 
+use std::sync::LazyLock;
+
+use talkhouse_core::latest::{MESSAGE_ORDER, latest_first_sql};
 use talkhouse_storage::Snapshot;
+use talkhouse_storage::versions::latest_version_first;
 
 /// The columns of `conversations`. `duration_seconds` comes from whole microseconds, so equal
 /// durations are equal doubles.
@@ -21,13 +25,13 @@ SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid
 pub fn views_of(snapshot: &Snapshot) -> Vec<(&'static str, &'static str)> {
     let conversations = match snapshot.has_supersessions {
         true => CONVERSATIONS_BY_SUPERSESSIONS,
-        false => CONVERSATIONS,
+        false => CONVERSATIONS.as_str(),
     };
     let mut views = vec![
         ("messages", MESSAGES),
         ("conversation_versions", CONVERSATION_VERSIONS),
         ("conversations", conversations),
-        ("channels", CHANNELS),
+        ("channels", CHANNELS.as_str()),
     ];
     if snapshot.has_rollups {
         views.push(("rollups", ROLLUPS));
@@ -79,29 +83,30 @@ WHERE version.kind = 'conversation' AND version.superseded_at_write = false
       AND superseded.superseded_batch_line = version.batch_line)"
 );
 
-/// The latest version of each session: greatest `updated_at`, then the one written last.
-const CONVERSATIONS: &str = concat!(
-    conversation_columns!(),
-    "
+/// The latest version of each session: the first in [`latest_version_first`]'s order.
+static CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}
 FROM (
-    SELECT *, ROW_NUMBER() OVER (
-        PARTITION BY org_id, env_id, bot_id, session_code
-        ORDER BY updated_at DESC, written_at DESC, batch_line DESC) AS version_rank
+    SELECT *, ROW_NUMBER() OVER ({}) AS version_rank
     FROM conversation_versions)
-WHERE version_rank = 1"
-);
+WHERE version_rank = 1",
+        conversation_columns!(),
+        latest_version_first()
+    )
+});
 
 /// Every channel of a bot's messages and latest conversations, named after its latest message
-/// that carries a name, in the order of `talkhouse_storage::schema::LATEST_MESSAGE_FIRST` (sent
-/// last, then written last: commit, then line of the batch). Aggregates rather than a window: a
-/// bot has few channels, and a window would sort all of its messages.
-const CHANNELS: &str = "
+/// that carries a name (the first in [`MESSAGE_ORDER`], latest first). Aggregates rather than a
+/// window: a bot has few channels, and a window would sort all of its messages.
+static CHANNELS: LazyLock<String> = LazyLock::new(|| {
+    let latest = latest_first_sql(&MESSAGE_ORDER);
+    format!(
+        "
 WITH named AS (
     SELECT org_id, env_id, bot_id, channel_uuid,
-           first_value(channel_name ORDER BY sent_at DESC, written_at DESC, batch_line DESC)
-               AS channel_name,
-           first_value(channel_type ORDER BY sent_at DESC, written_at DESC, batch_line DESC)
-               AS channel_type
+           first_value(channel_name ORDER BY {latest}) AS channel_name,
+           first_value(channel_type ORDER BY {latest}) AS channel_type
     FROM events WHERE kind = 'message' AND channel_name IS NOT NULL
     GROUP BY org_id, env_id, bot_id, channel_uuid),
 seen AS (
@@ -112,4 +117,6 @@ SELECT seen.org_id, seen.env_id, seen.bot_id, seen.channel_uuid,
        COALESCE(named.channel_name, '') AS channel_name, named.channel_type
 FROM seen LEFT JOIN named
   ON named.org_id = seen.org_id AND named.env_id = seen.env_id
- AND named.bot_id = seen.bot_id AND named.channel_uuid = seen.channel_uuid";
+ AND named.bot_id = seen.bot_id AND named.channel_uuid = seen.channel_uuid"
+    )
+});

@@ -11,6 +11,7 @@ use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{col, lit};
 use deltalake_core::DeltaTable;
+use talkhouse_core::latest::Latest;
 use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
@@ -82,7 +83,11 @@ impl EventTable {
                     channel_uuid,
                     user_id: user.value(row).to_string(),
                     untagged: untagged.value(row),
-                    order: (updated.value(row), written.value(row), line.value(row)),
+                    order: Latest {
+                        at: updated.value(row),
+                        written_at: written.value(row),
+                        batch_line: line.value(row),
+                    },
                 };
                 let session = session.value(row).to_string();
                 match stored.entry((tenant, session)) {

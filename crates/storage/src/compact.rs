@@ -37,7 +37,7 @@ use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP,
 };
 use crate::user_rollup_backfill::UserRollupsAdded;
-use crate::versions::{BatchVersions, LATEST_VERSION_FIRST};
+use crate::versions::{BatchVersions, latest_version_first};
 use crate::{EventTable, Result, read};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
@@ -326,7 +326,8 @@ async fn rewrite(
 /// The `columns` of each conversation's latest version in its partition among the rewritten
 /// rows.
 fn latest_versions(columns: &str) -> String {
-    let by_session = LATEST_VERSION_FIRST
+    let latest = latest_version_first();
+    let by_session = latest
         .strip_prefix("PARTITION BY ")
         .expect("the window partitions by session");
     format!(

@@ -334,12 +334,14 @@ impl Columns {
         );
         self.sent_at.append_null();
         self.started_at.append_value(old.started_at);
-        self.updated_at.append_value(old.order.0);
+        self.updated_at.append_value(old.order.at);
         self.append_no_event_fields();
         self.append_no_rollup();
         self.superseded_at_write.append_null();
-        self.superseded_written_at.append_value(old.order.1);
-        self.superseded_batch_line.append_value(old.order.2);
+        self.superseded_written_at
+            .append_value(old.order.written_at);
+        self.superseded_batch_line
+            .append_value(old.order.batch_line);
     }
 
     fn append_tenant(&mut self, tenant: Tenant) {

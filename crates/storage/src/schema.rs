@@ -97,8 +97,3 @@ pub fn delta_columns() -> Vec<StructField> {
 pub fn month_of(instant: DateTime<Utc>) -> String {
     instant.format("%Y-%m").to_string()
 }
-
-/// The order that makes a message the latest of its channel, descending on each column: sent
-/// last, then written last (its commit, then its line in the batch). A channel is named after
-/// its latest message that carries a name.
-pub const LATEST_MESSAGE_FIRST: [&str; 3] = ["sent_at", "written_at", "batch_line"];

@@ -26,7 +26,7 @@ use crate::rollup::{
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
 use crate::table::{catch_up, has_property};
-use crate::versions::{BatchVersions, LATEST_VERSION_FIRST};
+use crate::versions::{BatchVersions, latest_version_first};
 use crate::{EventTable, Result, read};
 
 /// What adding the user rollup rows did.
@@ -114,13 +114,14 @@ async fn latest_versions_per_user(
     file_statistics: &FileStatistics,
 ) -> Result<Vec<(UserRollupKey, i64)>> {
     let ctx = spilling_session(table, file_statistics).await?;
+    let latest = latest_version_first();
     let batches = ctx
         .sql(&format!(
             "SELECT org_id, env_id, bot_id, at - ((at % {BUCKET_MICROS}) + {BUCKET_MICROS}) % {BUCKET_MICROS},
                     channel_uuid, untagged, user_id, count(*)
              FROM (SELECT org_id, env_id, bot_id, CAST(started_at AS BIGINT) AS at, channel_uuid,
                           cardinality(tags) = 0 AS untagged, user_id,
-                          ROW_NUMBER() OVER ({LATEST_VERSION_FIRST}) AS version_rank
+                          ROW_NUMBER() OVER ({latest}) AS version_rank
                    FROM {EVENTS_TABLE} WHERE kind = '{KIND_CONVERSATION}')
              WHERE version_rank = 1
              GROUP BY 1, 2, 3, 4, 5, 6, 7"

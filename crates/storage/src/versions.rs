@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use foldhash::fast::RandomState;
 
+use talkhouse_core::latest::{Latest, VERSION_ORDER, latest_first_sql};
 use talkhouse_core::{Conversation, Event, Tenant};
 use uuid::Uuid;
 
@@ -38,8 +39,8 @@ pub struct ConversationVersion {
     pub channel_uuid: Uuid,
     pub user_id: String,
     pub untagged: bool,
-    /// `(updated_at, written_at, batch_line)`: the greatest is the latest version.
-    pub order: (i64, i64, i64),
+    /// The greatest is the latest version.
+    pub order: Latest,
 }
 
 impl ConversationVersion {
@@ -49,15 +50,26 @@ impl ConversationVersion {
             channel_uuid: c.channel_uuid,
             user_id: c.user_id.clone(),
             untagged: c.tags.is_empty(),
-            order: (c.updated_at.timestamp_micros(), written_at, batch_line),
+            order: Latest {
+                at: c.updated_at.timestamp_micros(),
+                written_at,
+                batch_line,
+            },
         }
     }
 }
 
+/// The columns a session's versions are grouped by.
+pub const SESSION_COLUMNS: &str = "org_id, env_id, bot_id, session_code";
+
 /// The window that ranks a session's versions latest first, in SQL: the order of
 /// [`ConversationVersion::order`].
-pub const LATEST_VERSION_FIRST: &str = "PARTITION BY org_id, env_id, bot_id, session_code \
-     ORDER BY updated_at DESC, written_at DESC, batch_line DESC";
+pub fn latest_version_first() -> String {
+    format!(
+        "PARTITION BY {SESSION_COLUMNS} ORDER BY {}",
+        latest_first_sql(&VERSION_ORDER)
+    )
+}
 
 /// A set of batch lines. Hashed with foldhash: a batch holds up to a million lines, each looked up
 /// once when encoded, and SipHash was among the writer's most sampled functions (`perf`).
@@ -173,7 +185,11 @@ mod tests {
                 channel_uuid: Uuid::nil(),
                 user_id: "u".into(),
                 untagged: true,
-                order: (at(10).timestamp_micros(), 1, 0),
+                order: Latest {
+                    at: at(10).timestamp_micros(),
+                    written_at: 1,
+                    batch_line: 0,
+                },
             },
         );
         let old_c = ConversationVersion {
@@ -181,7 +197,11 @@ mod tests {
             channel_uuid: Uuid::nil(),
             user_id: "u".into(),
             untagged: true,
-            order: (at(7).timestamp_micros(), 1, 4),
+            order: Latest {
+                at: at(7).timestamp_micros(),
+                written_at: 1,
+                batch_line: 4,
+            },
         };
         stored.insert((tenant, "c".into()), old_c.clone());
         let versions = BatchVersions::of_batch(&refs, &stored, 5);
@@ -193,7 +213,7 @@ mod tests {
         let latest: Vec<(&str, i64)> = versions
             .superseding
             .iter()
-            .map(|s| (s.session_code.as_str(), s.latest.order.2))
+            .map(|s| (s.session_code.as_str(), s.latest.order.batch_line))
             .collect();
         assert_eq!(latest, vec![("a", 3), ("c", 4)]);
         let stored: Vec<_> = versions.superseded_stored().map(|(_, old)| old).collect();

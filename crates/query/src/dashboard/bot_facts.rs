@@ -21,7 +21,8 @@ use datafusion::logical_expr::ExprFunctionExt;
 use datafusion::prelude::{DataFrame, Expr, col};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
-use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE, LATEST_MESSAGE_FIRST};
+use talkhouse_core::latest::{Latest, MESSAGE_ORDER};
+use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 
 use super::rollups::RollupIndex;
 use super::{Channel, Run, columns, predicates};
@@ -61,8 +62,8 @@ struct ChannelFacts {
 
 #[derive(Debug, Clone)]
 struct NamedBy {
-    /// [`LATEST_MESSAGE_FIRST`]'s columns: the greatest names the channel.
-    order: (i64, i64, i64),
+    /// The greatest names the channel.
+    order: Latest,
     name: String,
     channel_type: Option<String>,
 }
@@ -135,11 +136,7 @@ impl FileFactsCache {
 fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame>> {
     let aggregates: (Vec<Expr>, Vec<Expr>) = match kind {
         KIND_MESSAGE => {
-            let order = || {
-                LATEST_MESSAGE_FIRST
-                    .map(|c| col(c).sort(false, false))
-                    .to_vec()
-            };
+            let order = || MESSAGE_ORDER.map(|c| col(c).sort(false, false)).to_vec();
             let latest_named = |column: &str, alias: &str| {
                 first_value_udaf()
                     .call(vec![col(column)])
@@ -201,7 +198,11 @@ fn facts_of(kind: &str, batches: &[RecordBatch]) -> Result<FileFacts> {
                 (&names[row], sent[row], written[row], lines[row])
             {
                 entry.named = Some(NamedBy {
-                    order: (sent, written, line),
+                    order: Latest {
+                        at: sent,
+                        written_at: written,
+                        batch_line: line,
+                    },
                     name: name.clone(),
                     channel_type: types[row].clone(),
                 });

@@ -6,6 +6,7 @@
 
 use arrow::array::RecordBatch;
 use datafusion::prelude::{DataFrame, col, lit};
+use talkhouse_core::latest::VERSION_ORDER;
 use talkhouse_core::request::Order;
 use talkhouse_storage::SessionRows;
 use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
@@ -16,9 +17,6 @@ use super::rows::{self, CONVERSATION_ROW_COLUMNS, duration_seconds};
 use super::search::ordering;
 use super::{ConversationRow, MessageRow, Run, Transcript};
 use crate::Result;
-
-/// The order of a session's versions, latest first (see `talkhouse_storage::versions`).
-const VERSION_ORDER: [&str; 3] = ["updated_at", "written_at", "batch_line"];
 
 /// The session's record and messages; a record derived from the messages when it has none.
 pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
