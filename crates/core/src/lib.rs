@@ -11,6 +11,7 @@ pub mod generate;
 pub mod ingest;
 pub mod instant;
 pub mod latest;
+pub mod measure;
 pub mod report;
 pub mod request;
 pub mod window;

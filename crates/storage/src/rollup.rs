@@ -20,7 +20,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
-use talkhouse_core::{ContentType, Event, Message, NlpResponse, Sender, Tenant};
+use talkhouse_core::measure::{Measure, accuracy_measure};
+use talkhouse_core::{Event, Message, Tenant};
 use uuid::Uuid;
 
 use crate::versions::{BatchVersions, ConversationVersion};
@@ -38,13 +39,19 @@ pub const USER_ROLLUPS_FORMAT: &str = "15m-v1";
 
 /// The rollup columns, appended to the event columns in new tables.
 pub const ROLLUP_UNTAGGED: &str = "rollup_untagged";
-pub const ROLLUP_COUNTS: [&str; 5] = [
+/// The column of each measure, in the order of [`Measure::ALL`].
+pub const ROLLUP_COUNTS: [&str; Measure::ALL.len()] = [
     "rollup_conversations",
     "rollup_user_messages",
     "rollup_bot_messages",
     "rollup_found",
     "rollup_not_found",
 ];
+
+/// The column that holds `measure`.
+pub fn rollup_column(measure: Measure) -> &'static str {
+    ROLLUP_COUNTS[measure.position()]
+}
 
 /// The start of the bucket holding `micros`.
 pub fn bucket_start(micros: i64) -> i64 {
@@ -67,16 +74,14 @@ pub struct UserRollupKey {
     pub user_id: String,
 }
 
-/// One rollup row's counts, in the order of [`ROLLUP_COUNTS`].
+/// One rollup row's counts, in the order of [`Measure::ALL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RollupCounts(pub [i64; 5]);
+pub struct RollupCounts(pub [i64; Measure::ALL.len()]);
 
 impl RollupCounts {
-    const CONVERSATIONS: usize = 0;
-    const USER_MESSAGES: usize = 1;
-    const BOT_MESSAGES: usize = 2;
-    const FOUND: usize = 3;
-    const NOT_FOUND: usize = 4;
+    fn add(&mut self, measure: Measure, count: i64) {
+        self.0[measure.position()] += count;
+    }
 
     pub fn is_zero(&self) -> bool {
         self.0.iter().all(|n| *n == 0)
@@ -85,12 +90,12 @@ impl RollupCounts {
     /// The counts of a user rollup row holding `conversations`.
     pub fn of_conversations(conversations: i64) -> Self {
         let mut counts = Self::default();
-        counts.0[Self::CONVERSATIONS] = conversations;
+        counts.add(Measure::Conversations, conversations);
         counts
     }
 
     pub fn conversations(&self) -> i64 {
-        self.0[Self::CONVERSATIONS]
+        self.0[Measure::Conversations.position()]
     }
 }
 
@@ -134,16 +139,9 @@ impl Rollup {
 
     fn add_message(&mut self, m: &Message) {
         let counts = self.counts(m.tenant, m.sent_at, m.channel_uuid, m.tags.is_empty());
-        match m.sender {
-            Sender::User => counts.0[RollupCounts::USER_MESSAGES] += 1,
-            Sender::Bot => counts.0[RollupCounts::BOT_MESSAGES] += 1,
-        }
-        if m.sender == Sender::User && m.content_type == ContentType::Text {
-            match m.nlp_response {
-                Some(NlpResponse::Found) => counts.0[RollupCounts::FOUND] += 1,
-                Some(NlpResponse::None) => counts.0[RollupCounts::NOT_FOUND] += 1,
-                None => {}
-            }
+        counts.add(Measure::of_sender(m.sender), 1);
+        if let Some(measure) = accuracy_measure(m) {
+            counts.add(measure, 1);
         }
     }
 
@@ -151,7 +149,7 @@ impl Rollup {
         let started_at = DateTime::<Utc>::from_timestamp_micros(version.started_at)
             .expect("stored instants are in range");
         let counts = self.counts(tenant, started_at, version.channel_uuid, version.untagged);
-        counts.0[RollupCounts::CONVERSATIONS] += sign;
+        counts.add(Measure::Conversations, sign);
         if let Some(users) = &mut self.users {
             let key = UserRollupKey {
                 rollup: RollupKey {

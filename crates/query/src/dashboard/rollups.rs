@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
+pub(super) use talkhouse_core::measure::Measure;
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::rollup::ROLLUP_COUNTS;
@@ -17,29 +18,6 @@ use super::bucketed::{self, Bucketed, Slot};
 use super::file_rows::{FileRow, LiveRows, Numbers};
 use super::{Run, ServedBy};
 use crate::Result;
-
-/// What a rollup row counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Measure {
-    Conversations,
-    UserMessages,
-    BotMessages,
-    Found,
-    NotFound,
-}
-
-impl Measure {
-    /// Its place in [`ROLLUP_COUNTS`].
-    fn position(self) -> usize {
-        match self {
-            Measure::Conversations => 0,
-            Measure::UserMessages => 1,
-            Measure::BotMessages => 2,
-            Measure::Found => 3,
-            Measure::NotFound => 4,
-        }
-    }
-}
 
 /// One rollup row, with the bot's channel number.
 #[derive(Debug, Clone, Copy)]

@@ -6,6 +6,8 @@ use arrow::array::RecordBatch;
 use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
+use talkhouse_core::NlpResponse;
+use talkhouse_core::measure::{EVALUATED_CONTENT_TYPE, EVALUATED_SENDER};
 use talkhouse_core::request::Filter;
 
 use super::classify::classify;
@@ -206,26 +208,28 @@ async fn users_from_events(
 
 /// FOUND and NONE among TEXT user messages, in the window and the previous period.
 pub(super) async fn accuracy(run: &mut Run, filter: &Filter) -> Result<Accuracy> {
+    const FOUND: &str = NlpResponse::Found.as_str();
+    const NONE: &str = NlpResponse::None.as_str();
     let periods = filter.window.periods();
     let measures = [Measure::Found, Measure::NotFound];
     let counts = match rollups::sums(run, filter, &periods, &measures).await? {
-        Some(sums) => rollups::by_key(&sums, &["FOUND", "NONE"]),
+        Some(sums) => rollups::by_key(&sums, &[FOUND, NONE]),
         None => {
             let df = messages_in_periods(run, filter).await?.filter(
                 col("sender")
-                    .eq(lit("USER"))
-                    .and(col("content_type").eq(lit("TEXT")))
-                    .and(col("nlp_response").in_list(vec![lit("FOUND"), lit("NONE")], false)),
+                    .eq(lit(EVALUATED_SENDER.as_str()))
+                    .and(col("content_type").eq(lit(EVALUATED_CONTENT_TYPE.as_str())))
+                    .and(col("nlp_response").is_not_null()),
             )?;
             counts_by_period(run, df, filter, "sent_at", col("nlp_response")).await?
         }
     };
     let get = |period: i64, key: &str| counts.get(&(period, key.to_string())).copied().unwrap_or(0);
     Ok(Accuracy {
-        found: get(CURRENT, "FOUND"),
-        not_found: get(CURRENT, "NONE"),
-        previous_found: get(PREVIOUS, "FOUND"),
-        previous_not_found: get(PREVIOUS, "NONE"),
+        found: get(CURRENT, FOUND),
+        not_found: get(CURRENT, NONE),
+        previous_found: get(PREVIOUS, FOUND),
+        previous_not_found: get(PREVIOUS, NONE),
         compared_start: filter.window.compared_start(),
         compared_end: filter.window.compared_end(),
     })
