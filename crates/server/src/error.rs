@@ -54,49 +54,67 @@ pub enum ServiceError {
 
 impl From<talkhouse_reports::Error> for ServiceError {
     fn from(error: talkhouse_reports::Error) -> Self {
+        use talkhouse_reports::Error as Reports;
         match error {
-            talkhouse_reports::Error::Busy(_) | talkhouse_reports::Error::OrganizationBusy(_) => {
+            Reports::Busy(_) | Reports::OrganizationBusy(_) => {
                 ServiceError::ResourceExhausted(error.to_string())
             }
-            talkhouse_reports::Error::Query(error) => ServiceError::from(error),
-            talkhouse_reports::Error::Storage(error) => ServiceError::from(error),
-            other => ServiceError::Reports(other),
+            Reports::Query(error) => ServiceError::from(error),
+            Reports::Storage(error) => ServiceError::from(error),
+            Reports::DataFusion(error) => ServiceError::from(talkhouse_query::Error::Query(error)),
+            Reports::Store(_)
+            | Reports::Record(_)
+            | Reports::Io(_)
+            | Reports::Csv(_)
+            | Reports::Xlsx(_)
+            | Reports::Parquet(_)
+            | Reports::Arrow(_) => ServiceError::Reports(error),
         }
     }
 }
 
 impl From<talkhouse_query::Error> for ServiceError {
     fn from(error: talkhouse_query::Error) -> Self {
+        use talkhouse_query::Error as Query;
         match error {
-            talkhouse_query::Error::Storage(talkhouse_storage::Error::SnapshotUnavailable {
-                version,
-            }) => ServiceError::InvalidArgument(vec![FieldViolation::new(
-                "snapshot",
-                format!("table version {version} is not available; omit it to read the latest"),
-            )]),
-            talkhouse_query::Error::Query(error)
-                if matches!(
-                    error.find_root(),
-                    datafusion::error::DataFusionError::ResourcesExhausted(_)
-                ) =>
-            {
-                tracing::warn!(%error, "a query went over its memory budget");
+            Query::Storage(error) => ServiceError::from(error),
+            Query::Query(ref datafusion) if is_resources_exhausted(datafusion) => {
+                tracing::warn!(%datafusion, "a query went over its memory budget");
                 ServiceError::ResourceExhausted(
                     "the query needs more memory than it may use; narrow the filter".into(),
                 )
             }
-            other => ServiceError::Query(other),
+            Query::Query(_) | Query::UnexpectedColumn { .. } => ServiceError::Query(error),
         }
     }
 }
 
+/// Whether a DataFusion error, wherever it was wrapped, is a memory budget refusing more.
+fn is_resources_exhausted(error: &datafusion::error::DataFusionError) -> bool {
+    matches!(
+        error.find_root(),
+        datafusion::error::DataFusionError::ResourcesExhausted(_)
+    )
+}
+
 impl From<talkhouse_storage::Error> for ServiceError {
     fn from(error: talkhouse_storage::Error) -> Self {
+        use talkhouse_storage::Error as Storage;
         match error {
-            talkhouse_storage::Error::IdempotencyKeyReused { key } => ServiceError::AlreadyExists(
-                format!("idempotency key {key:?} was already used for a different batch"),
-            ),
-            other => ServiceError::Storage(other),
+            Storage::IdempotencyKeyReused { key } => ServiceError::AlreadyExists(format!(
+                "idempotency key {key:?} was already used for a different batch"
+            )),
+            Storage::SnapshotUnavailable { version } => {
+                ServiceError::InvalidArgument(vec![FieldViolation::new(
+                    "snapshot",
+                    format!("table version {version} is not available; omit it to read the latest"),
+                )])
+            }
+            Storage::InvalidLocation { .. }
+            | Storage::Table(_)
+            | Storage::Query(_)
+            | Storage::Arrow(_)
+            | Storage::Io(_) => ServiceError::Storage(error),
         }
     }
 }
@@ -160,4 +178,124 @@ fn internal(source: &dyn std::error::Error) -> Status {
     }
     tracing::error!(%request_id, error = %chain, "internal error");
     Status::internal(format!("internal error, request id {request_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::error::DataFusionError;
+    use tonic::Code;
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    fn query_error(error: DataFusionError) -> ServiceError {
+        ServiceError::from(talkhouse_query::Error::Query(error))
+    }
+
+    #[test]
+    fn every_kind_of_failure_has_its_code() {
+        let exhausted = || DataFusionError::ResourcesExhausted("pool".into());
+        let cases: Vec<(&str, ServiceError, Code)> = vec![
+            (
+                "bad field",
+                ServiceError::InvalidArgument(vec![FieldViolation::new("filter", "is required")]),
+                Code::InvalidArgument,
+            ),
+            (
+                "no token",
+                ServiceError::Unauthenticated(crate::auth::AuthError::Missing),
+                Code::Unauthenticated,
+            ),
+            (
+                "key reused",
+                talkhouse_storage::Error::IdempotencyKeyReused { key: "k".into() }.into(),
+                Code::AlreadyExists,
+            ),
+            (
+                "old snapshot",
+                talkhouse_storage::Error::SnapshotUnavailable { version: 3 }.into(),
+                Code::InvalidArgument,
+            ),
+            (
+                "old snapshot, through a query",
+                talkhouse_query::Error::Storage(talkhouse_storage::Error::SnapshotUnavailable {
+                    version: 3,
+                })
+                .into(),
+                Code::InvalidArgument,
+            ),
+            (
+                "over the memory budget",
+                query_error(exhausted()),
+                Code::ResourceExhausted,
+            ),
+            (
+                "over the memory budget, wrapped",
+                query_error(DataFusionError::Context(
+                    "sorting".into(),
+                    Box::new(exhausted()),
+                )),
+                Code::ResourceExhausted,
+            ),
+            (
+                "over the memory budget in a report",
+                talkhouse_reports::Error::DataFusion(exhausted()).into(),
+                Code::ResourceExhausted,
+            ),
+            (
+                "too many reports",
+                talkhouse_reports::Error::OrganizationBusy(50).into(),
+                Code::ResourceExhausted,
+            ),
+            (
+                "unknown session",
+                ServiceError::NotFound("no".into()),
+                Code::NotFound,
+            ),
+            (
+                "report not ready",
+                ServiceError::FailedPrecondition("not ready".into()),
+                Code::FailedPrecondition,
+            ),
+            (
+                "a plan that failed",
+                query_error(DataFusionError::Execution("secret detail".into())),
+                Code::Internal,
+            ),
+            (
+                "storage that failed",
+                talkhouse_storage::Error::Io(std::io::Error::other("secret detail")).into(),
+                Code::Internal,
+            ),
+        ];
+        for (case, error, code) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), code, "{case}: {status:?}");
+            if code == Code::Internal {
+                assert!(status.message().starts_with("internal error, request id "));
+                assert!(!status.message().contains("secret"), "{case}: {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn violations_are_listed_in_the_message_and_the_details() {
+        let status = Status::from(ServiceError::InvalidArgument(vec![
+            FieldViolation::new("filter.timezone", "must be an IANA name"),
+            FieldViolation::new("", "the request is empty"),
+        ]));
+        assert_eq!(
+            status.message(),
+            "filter.timezone: must be an IANA name; the request is empty"
+        );
+        let fields: Vec<String> = status
+            .get_error_details()
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .map(|v| v.field.clone())
+            .collect();
+        assert_eq!(fields, ["filter.timezone", ""]);
+    }
 }
