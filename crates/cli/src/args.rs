@@ -333,10 +333,15 @@ pub struct QueryLimitArgs {
     #[arg(long, env = "TALKHOUSE_MAX_QUERIES_PER_TENANT", default_value_t = 8)]
     pub max_queries_per_tenant: usize,
 
-    /// Queries one organization may have running at once (default: one per core); its others
-    /// wait their turn while other organizations' queries start.
-    #[arg(long, env = "TALKHOUSE_MAX_RUNNING_QUERIES_PER_TENANT", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_running_queries_per_tenant: Option<u64>,
+    /// Queries one organization may have running at once; its others wait their turn while
+    /// other organizations' queries start. A query's plan already spreads over every core.
+    #[arg(
+        long,
+        env = "TALKHOUSE_MAX_RUNNING_QUERIES_PER_TENANT",
+        default_value_t = 1,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_running_queries_per_tenant: u64,
 
     /// Memory one request's query operators may hold, in MiB; beyond it RESOURCE_EXHAUSTED.
     #[arg(long, env = "TALKHOUSE_QUERY_MEMORY_MIB", default_value_t = 512)]

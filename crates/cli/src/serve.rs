@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use talkhouse_core::report::{ReportPolicy, ReportRules};
-use talkhouse_server::{
-    Authentication, QueryLimits, ReportSettings, Server, ServerConfig, default_running_per_tenant,
-};
+use talkhouse_server::{Authentication, QueryLimits, ReportSettings, Server, ServerConfig};
 use talkhouse_storage::{DataLocation, EventTable};
 
 use crate::args::{ReportArgs, ServeArgs};
@@ -41,9 +39,7 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         max_timeout: Duration::from_secs(limits.max_query_timeout_seconds),
         max_concurrent: limits.max_concurrent_queries,
         max_concurrent_per_tenant: limits.max_queries_per_tenant,
-        max_running_per_tenant: limits
-            .max_running_queries_per_tenant
-            .map_or_else(default_running_per_tenant, |n| n as usize),
+        max_running_per_tenant: limits.max_running_queries_per_tenant as usize,
         max_request_bytes: limits.max_request_kib.saturating_mul(1024),
         max_ingest_bytes: limits.max_ingest_mib.saturating_mul(1024 * 1024),
     };

@@ -9,7 +9,7 @@ mod admission;
 mod deadline;
 mod policy;
 
-pub use admission::{QueryLimits, default_running_per_tenant};
+pub use admission::QueryLimits;
 pub use policy::{Cost, METHODS, Method};
 
 use std::sync::Arc;

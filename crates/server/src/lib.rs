@@ -16,7 +16,7 @@ mod server;
 pub use api::ServiceConfig;
 pub use auth::Authentication;
 pub use error::ServiceError;
-pub use guard::{QueryLimits, default_running_per_tenant};
+pub use guard::QueryLimits;
 pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, ServeError, Server, ServerConfig, StartError};
 pub use talkhouse_reports::ReportSettings;
 pub use tonic::transport::Error as TransportError;

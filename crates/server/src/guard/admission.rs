@@ -30,7 +30,9 @@ pub struct QueryLimits {
     pub max_concurrent: usize,
     /// Queries one organization may have running or waiting at once; more are refused.
     pub max_concurrent_per_tenant: usize,
-    /// Queries one organization may have running at once; its others wait.
+    /// Queries one organization may have running at once; its others wait. One by default: a
+    /// query's plan already spreads over every core, so a second one running beside it adds no
+    /// throughput, only a share of the cores that another organization's query would have had.
     pub max_running_per_tenant: usize,
     /// Largest query request.
     pub max_request_bytes: usize,
@@ -45,16 +47,11 @@ impl Default for QueryLimits {
             max_timeout: Duration::from_secs(300),
             max_concurrent: 16,
             max_concurrent_per_tenant: 8,
-            max_running_per_tenant: default_running_per_tenant(),
+            max_running_per_tenant: 1,
             max_request_bytes: 1024 * 1024,
             max_ingest_bytes: 256 * 1024 * 1024,
         }
     }
-}
-
-/// One running query per core: a query's plan already spreads over every core.
-pub fn default_running_per_tenant() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 impl QueryLimits {
