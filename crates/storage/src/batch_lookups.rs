@@ -150,25 +150,11 @@ impl EventTable {
         let predicate = col("kind")
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false));
-        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
-            .select_columns(&["org_id", "env_id", "bot_id", "message_id"])?
-            .collect()
-            .await?;
-        let mut stored = HashSet::new();
-        for batch in batches {
-            let (tenants, message_ids) =
-                (read::tenant_columns(&batch, 0)?, read::texts(&batch, 3)?);
-            for row in 0..batch.num_rows() {
-                if let (Some(tenant), Some(id)) = (
-                    read::tenant_at(&tenants, row),
-                    read::uuid_at(&message_ids, row),
-                ) && ids.contains(&(tenant, id))
-                {
-                    stored.insert((tenant, id));
-                }
-            }
-        }
-        Ok(stored)
+        let stored = read::message_ids(table, &self.runtime, provider.clone(), predicate).await?;
+        Ok(stored
+            .into_iter()
+            .filter(|found| ids.contains(found))
+            .collect())
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use datafusion::execution::runtime_env::RuntimeEnv;
-use datafusion::prelude::{SessionConfig, SessionContext, col, lit};
+use datafusion::prelude::{col, lit};
 use deltalake_core::DeltaTable;
 use object_store::path::Path;
 use parquet::bloom_filter::Sbbf;
@@ -153,9 +153,10 @@ impl StoredMessageIds {
         for file in message_files(live).filter(|file| bots.contains(&file.bot)) {
             files_of.entry(file.bot.clone()).or_default().push(file);
         }
+        let bot_files: HashSet<&Path> = files_of.values().flatten().map(|f| f.location).collect();
         let mut unread: HashMap<&Path, String> = HashMap::new();
         for bot in &bots {
-            let files = files_of.remove(bot).unwrap_or_default();
+            let files = files_of.get(bot).map(Vec::as_slice).unwrap_or_default();
             // A file without a row count in the log is sized as a compacted one.
             let ids: u64 = files.iter().map(|f| f.rows.unwrap_or(1 << 20)).sum();
             let locations: HashSet<&Path> = files.iter().map(|f| f.location).collect();
@@ -175,7 +176,8 @@ impl StoredMessageIds {
         }
         if !unread.is_empty() {
             let files: HashSet<&Path> = unread.keys().copied().collect();
-            for (tenant, id) in read_ids(table, live, runtime, &files, None).await? {
+            let provider = Arc::new(live.restricted_to(&files)?);
+            for (tenant, id) in read::message_ids(table, runtime, provider, lit(true)).await? {
                 if let Some(known) = self.bots.get_mut(&tenant.bot_id.to_string()) {
                     known.insert(&tenant, &id);
                 }
@@ -200,13 +202,18 @@ impl StoredMessageIds {
         if candidates.is_empty() {
             return Ok(HashSet::new());
         }
-        let files: HashSet<&Path> = message_files(live)
-            .filter(|file| bots.contains(&file.bot))
-            .map(|file| file.location)
-            .collect();
-        let ids: Option<Vec<Uuid>> = (candidates.len() <= MAX_IDS_IN_PREDICATE)
-            .then(|| candidates.iter().map(|(_, id)| *id).collect());
-        let found = read_ids(table, live, runtime, &files, ids.as_deref()).await?;
+        let predicate = match candidates.len() <= MAX_IDS_IN_PREDICATE {
+            true => col("message_id").in_list(
+                candidates
+                    .iter()
+                    .map(|(_, id)| lit(id.to_string()))
+                    .collect(),
+                false,
+            ),
+            false => lit(true),
+        };
+        let provider = Arc::new(live.restricted_to(&bot_files)?);
+        let found = read::message_ids(table, runtime, provider, predicate).await?;
         Ok(found
             .into_iter()
             .filter(|found| candidates.contains(found))
@@ -231,40 +238,6 @@ impl StoredMessageIds {
             }
         }
     }
-}
-
-/// The (tenant, message id) of the rows of `files`; only those with one of `ids` when given.
-async fn read_ids(
-    table: &DeltaTable,
-    live: &LiveFiles,
-    runtime: &Arc<RuntimeEnv>,
-    files: &HashSet<&Path>,
-    ids: Option<&[Uuid]>,
-) -> Result<Vec<(Tenant, Uuid)>> {
-    let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime.clone());
-    table.update_datafusion_session(&ctx.state())?;
-    let mut frame = ctx.read_table(Arc::new(live.restricted_to(files)?))?;
-    if let Some(ids) = ids {
-        let ids = ids.iter().map(|id| lit(id.to_string())).collect();
-        frame = frame.filter(col("message_id").in_list(ids, false))?;
-    }
-    let batches = frame
-        .select_columns(&["org_id", "env_id", "bot_id", "message_id"])?
-        .collect()
-        .await?;
-    let mut found = Vec::new();
-    for batch in batches {
-        let tenants = read::tenant_columns(&batch, 0)?;
-        let ids = read::texts(&batch, 3)?;
-        for row in 0..batch.num_rows() {
-            if let (Some(tenant), Some(id)) =
-                (read::tenant_at(&tenants, row), read::uuid_at(&ids, row))
-            {
-                found.push((tenant, id));
-            }
-        }
-    }
-    Ok(found)
 }
 
 #[cfg(test)]

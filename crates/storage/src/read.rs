@@ -30,6 +30,29 @@ pub fn scan(
     Ok(ctx.read_table(provider)?.filter(predicate)?)
 }
 
+/// The (tenant, message id) of the rows of `provider` that `predicate` keeps.
+pub async fn message_ids(
+    table: &DeltaTable,
+    runtime: &Arc<RuntimeEnv>,
+    provider: Arc<dyn TableProvider>,
+    predicate: Expr,
+) -> Result<Vec<(Tenant, Uuid)>> {
+    let batches = scan(table, runtime, provider, predicate)?
+        .select_columns(&["org_id", "env_id", "bot_id", "message_id"])?
+        .collect()
+        .await?;
+    let mut found = Vec::new();
+    for batch in batches {
+        let (tenants, ids) = (tenant_columns(&batch, 0)?, texts(&batch, 3)?);
+        for row in 0..batch.num_rows() {
+            if let (Some(tenant), Some(id)) = (tenant_at(&tenants, row), uuid_at(&ids, row)) {
+                found.push((tenant, id));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The disjunction of `terms` as a balanced tree (`false` when there are none): its depth, which
 /// DataFusion's rewrites recurse through, grows with the logarithm of the number of terms.
 pub fn any_of(mut terms: Vec<Expr>) -> Expr {
