@@ -5,9 +5,9 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 /// The first accepted instant, in microseconds since the epoch.
-pub const MIN_INSTANT_MICROS: i64 = 0;
+const MIN_INSTANT_MICROS: i64 = 0;
 /// The first instant past the accepted span, in microseconds since the epoch (2200-01-01).
-pub const MAX_INSTANT_MICROS: i64 = 7_258_118_400_000_000;
+const MAX_INSTANT_MICROS: i64 = 7_258_118_400_000_000;
 
 /// What a violation of the span says.
 pub const SPAN: &str = "must be from 1970-01-01 to 2199-12-31 (UTC)";

@@ -57,16 +57,12 @@ impl QueryExecutor {
         &self.handle
     }
 
-    /// Runs `work` on the query threads; dropping the returned future cancels it.
-    pub fn run<T: Send + 'static>(
+    /// Runs `work` on the query threads; dropping the returned handle cancels it.
+    fn spawn<T: Send + 'static>(
         &self,
         work: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = Result<T, tokio::task::JoinError>> + Send + 'static {
-        let task = AbortOnDrop(self.handle.spawn(work));
-        async move {
-            let mut task = task;
-            (&mut task.0).await
-        }
+    ) -> AbortOnDrop<T> {
+        AbortOnDrop(self.handle.spawn(work))
     }
 
     /// The batches of `plan`, executed on the query threads (where its operators spawn their
@@ -79,7 +75,7 @@ impl QueryExecutor {
         let schema = plan.schema();
         let (sender, receiver) =
             tokio::sync::mpsc::channel::<Result<RecordBatch, DataFusionError>>(2);
-        let task = AbortOnDrop(self.handle.spawn(async move {
+        let task = self.spawn(async move {
             let mut stream = match execute_stream(plan, task) {
                 Ok(stream) => stream,
                 Err(error) => {
@@ -92,7 +88,7 @@ impl QueryExecutor {
                     return;
                 }
             }
-        }));
+        });
         let batches =
             futures::stream::unfold((receiver, task), |(mut receiver, task)| async move {
                 let batch = receiver.recv().await?;
@@ -127,25 +123,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn work_runs_on_the_query_threads_and_is_cancelled_with_its_future() {
+    async fn work_runs_on_the_query_threads_and_is_cancelled_with_its_handle() {
         let executor = QueryExecutor::new(1).unwrap();
-        let thread = executor
-            .run(async { std::thread::current().name().map(str::to_string) })
-            .await
-            .unwrap();
+        let mut task = executor.spawn(async { std::thread::current().name().map(str::to_string) });
+        let thread = (&mut task.0).await.unwrap();
         assert_eq!(thread.as_deref(), Some("talkhouse-query"));
 
         let (running, is_running) = tokio::sync::oneshot::channel::<()>();
         let (dropped, is_dropped) = tokio::sync::oneshot::channel::<()>();
-        let work = tokio::spawn(executor.run(async move {
+        let work = executor.spawn(async move {
             let _dropped = Dropped(Some(dropped));
             let _ = running.send(());
             std::future::pending::<()>().await;
-        }));
+        });
         is_running.await.unwrap();
-        work.abort();
+        drop(work);
         is_dropped
             .await
-            .expect("the work is dropped with the future that awaited it");
+            .expect("the work is dropped with its handle");
     }
 }

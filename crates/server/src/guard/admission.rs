@@ -124,6 +124,7 @@ impl Admission {
                 .lock()
                 .expect("the queue lock is never poisoned");
             let max = queues.max_per_organization;
+            let arrival = queues.arrivals + 1;
             let queued = queues.organizations.entry(organization).or_default();
             if queued.running + queued.waiting.len() >= max {
                 return Err(Status::from(ServiceError::ResourceExhausted(format!(
@@ -132,14 +133,8 @@ impl Admission {
                 ))));
             }
             let (sender, turn) = oneshot::channel();
-            queues.arrivals += 1;
-            let arrival = queues.arrivals;
-            queues
-                .organizations
-                .entry(organization)
-                .or_default()
-                .waiting
-                .push_back((arrival, sender));
+            queued.waiting.push_back((arrival, sender));
+            queues.arrivals = arrival;
             queues.dispatch();
             (turn, arrival)
         };
