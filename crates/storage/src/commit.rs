@@ -1,4 +1,5 @@
-//! What a writer checks when another writer committed first (decision 30).
+//! The table's commit log as a writer uses it: catching up with it, committing a batch, and
+//! what a writer checks when another writer committed first (decision 30).
 //!
 //! A batch's write reads the table at one version: the stored message ids and conversation
 //! versions of its bots, and its idempotency key. It commits at the next version with
@@ -10,16 +11,97 @@
 
 use std::collections::HashSet;
 
-use deltalake_core::kernel::Action;
-use deltalake_core::kernel::transaction::TransactionError;
+use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake_core::kernel::{Action, Add, Transaction};
 use deltalake_core::logstore::commit_uri_from_version;
+use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::{DeltaTable, DeltaTableError};
 use object_store::ObjectStoreExt;
 
 use crate::Result;
+use crate::live_files;
+
+/// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
+/// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,
+/// where deltalake would list the whole log folder.
+pub(crate) async fn catch_up(table: &mut DeltaTable) -> Result<()> {
+    if let Some(version) = table.version() {
+        let next = commit_uri_from_version(Some(version + 1));
+        let store = table.log_store().object_store(None);
+        if let Err(object_store::Error::NotFound { .. }) = store.head(&next).await {
+            return Ok(());
+        }
+    }
+    table.update_incremental(None).await?;
+    Ok(())
+}
+
+/// Commits a batch's `adds` (and its idempotency key's `transaction`) at the version after the
+/// one `table` is at, and leaves `table` at the new version. When another writer took that
+/// version and its commits touched what the batch read, the batch's files are deleted and `None`
+/// says it must be looked up and written again; otherwise the same files are committed at the
+/// next version.
+pub(crate) async fn commit_batch(
+    table: &mut DeltaTable,
+    adds: Vec<Add>,
+    transaction: Option<Transaction>,
+    metrics: (String, serde_json::Value),
+    app_id: Option<String>,
+) -> Result<Option<u64>> {
+    loop {
+        let base = table.version().unwrap_or(0);
+        // No retry of deltalake's own: it would let another writer's append of the same
+        // messages land beside this one.
+        let mut properties = CommitProperties::default()
+            .with_metadata([metrics.clone()])
+            .with_max_retries(0);
+        if let Some(transaction) = transaction.clone() {
+            properties = properties.with_application_transaction(transaction);
+        }
+        let snapshot = table.snapshot()?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
+            predicate: None,
+        };
+        let committed = CommitBuilder::from(properties)
+            .with_actions(adds.iter().cloned().map(Action::Add).collect())
+            .build(Some(snapshot), table.log_store(), operation)
+            .await;
+        match committed {
+            Ok(committed) => {
+                // The commit's own state, which deltalake brought up to the commit: bringing the
+                // state up to it once more would replay the log over every live file again.
+                table.state = Some(committed.snapshot());
+                return Ok(Some(committed.version() as u64));
+            }
+            Err(error) if lost_the_race(&error) => {
+                catch_up(table).await?;
+                let read = ReadSet::of_files(adds.iter().map(|a| a.path.as_str()), app_id.clone());
+                if touch(table, base, &read).await? {
+                    delete_unreferenced(table, &adds).await;
+                    return Ok(None);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+}
+
+/// Deletes the files of a batch that was not committed; what cannot be deleted is left to
+/// vacuum (no log entry names it, so no reader sees it).
+async fn delete_unreferenced(table: &DeltaTable, adds: &[Add]) {
+    let store = table.log_store().object_store(None);
+    for add in adds {
+        let location = live_files::location_in_table(&add.path);
+        if let Err(error) = store.delete(&location).await {
+            tracing::warn!(%location, %error, "a file of an uncommitted batch was not deleted");
+        }
+    }
+}
 
 /// What a batch's write read of the table that its commit depends on.
-pub(crate) struct ReadSet {
+struct ReadSet {
     /// The directory prefix of each bot the batch writes to (`bot_id=<uuid>/`).
     bot_prefixes: HashSet<String>,
     /// The application id of the batch's idempotency key.
@@ -30,10 +112,7 @@ impl ReadSet {
     /// The read set of a batch that writes the files at `paths` (under the table root). What it
     /// looked up of a bot matters only where it writes: every message and conversation version
     /// it keeps, and every rollup row, is stored in its bot's partition.
-    pub(crate) fn of_files<'a>(
-        paths: impl IntoIterator<Item = &'a str>,
-        app_id: Option<String>,
-    ) -> Self {
+    fn of_files<'a>(paths: impl IntoIterator<Item = &'a str>, app_id: Option<String>) -> Self {
         Self {
             bot_prefixes: paths
                 .into_iter()
@@ -70,7 +149,7 @@ impl ReadSet {
 }
 
 /// Whether committing failed because another writer took the version.
-pub(crate) fn lost_the_race(error: &DeltaTableError) -> bool {
+fn lost_the_race(error: &DeltaTableError) -> bool {
     matches!(
         error,
         DeltaTableError::VersionAlreadyExists(_)
@@ -82,7 +161,7 @@ pub(crate) fn lost_the_race(error: &DeltaTableError) -> bool {
 }
 
 /// Whether any commit after `read_version`, up to the version `table` is at, touches `read`.
-pub(crate) async fn touch(table: &DeltaTable, read_version: u64, read: &ReadSet) -> Result<bool> {
+async fn touch(table: &DeltaTable, read_version: u64, read: &ReadSet) -> Result<bool> {
     let store = table.log_store().object_store(None);
     let latest = table.version().unwrap_or(0);
     for version in read_version + 1..=latest {

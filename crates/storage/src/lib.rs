@@ -7,12 +7,12 @@
 
 mod batch_files;
 mod batch_lookups;
+mod commit;
 mod compact;
 mod encode;
 mod error;
 mod file_layout;
 mod followed_log;
-mod landed_commits;
 mod live_files;
 mod location;
 mod message_ids;

@@ -15,11 +15,7 @@ use datafusion::prelude::SessionContext;
 use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
 use deltalake_core::kernel::Transaction;
-use deltalake_core::kernel::transaction::{CommitBuilder, CommitProperties};
-use deltalake_core::kernel::{Action, Add};
-use deltalake_core::logstore::commit_uri_from_version;
-use deltalake_core::protocol::{DeltaOperation, SaveMode};
-use object_store::ObjectStoreExt;
+use deltalake_core::protocol::SaveMode;
 use object_store::path::Path;
 use sha2::{Digest, Sha256};
 use talkhouse_core::{Event, Tenant};
@@ -27,9 +23,9 @@ use tokio::sync::Mutex;
 
 use crate::batch_files::{by_partition, operation_metrics, write_files};
 use crate::batch_lookups::without_duplicates;
+use crate::commit::{self, catch_up};
 use crate::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use crate::followed_log::FollowedLog;
-use crate::landed_commits::{self, ReadSet};
 use crate::live_files::{self, FileStatistics, LiveFiles, TableRead};
 use crate::message_ids::StoredMessageIds;
 use crate::parallel;
@@ -327,7 +323,7 @@ impl EventTable {
     }
 
     /// One attempt at committing `events` on the latest version of the table; `None` when another
-    /// writer committed to the batch's bots or key after it read them (see [`landed_commits`]).
+    /// writer committed to the batch's bots or key after it read them (see [`commit::commit_batch`]).
     async fn write_once(
         &self,
         writer: &mut Writer,
@@ -450,76 +446,12 @@ impl EventTable {
         tracing::debug!(elapsed = ?started.elapsed(), files = adds.len(), "written");
         let started = std::time::Instant::now();
         let metrics = operation_metrics(&adds, rows, began)?;
-        loop {
-            let base = writer.table.version().unwrap_or(0);
-            // No retry of deltalake's own: it would let another writer's append of the same
-            // messages land beside this one.
-            let mut properties = CommitProperties::default()
-                .with_metadata([metrics.clone()])
-                .with_max_retries(0);
-            if let Some(transaction) = transaction.clone() {
-                properties = properties.with_application_transaction(transaction);
-            }
-            let snapshot = writer.table.snapshot()?;
-            let operation = DeltaOperation::Write {
-                mode: SaveMode::Append,
-                partition_by: Some(snapshot.metadata().partition_columns().to_vec()),
-                predicate: None,
-            };
-            let committed = CommitBuilder::from(properties)
-                .with_actions(adds.iter().cloned().map(Action::Add).collect())
-                .build(Some(snapshot), writer.table.log_store(), operation)
-                .await;
-            match committed {
-                Ok(committed) => {
-                    outcome.version = Some(committed.version() as u64);
-                    // The commit's own state, which deltalake brought up to the commit: bringing
-                    // the writer's state up to it once more would replay the log over every live
-                    // file again.
-                    writer.table.state = Some(committed.snapshot());
-                    tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
-                    return Ok(Some(outcome));
-                }
-                Err(error) if landed_commits::lost_the_race(&error) => {
-                    catch_up(&mut writer.table).await?;
-                    let read =
-                        ReadSet::of_files(adds.iter().map(|a| a.path.as_str()), app_id.clone());
-                    if landed_commits::touch(&writer.table, base, &read).await? {
-                        self.delete_unreferenced(&writer.table, &adds).await;
-                        return Ok(None);
-                    }
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+        let committed =
+            commit::commit_batch(&mut writer.table, adds, transaction, metrics, app_id).await?;
+        outcome.version = committed;
+        tracing::debug!(elapsed = ?started.elapsed(), version = outcome.version, "committed");
+        Ok(committed.map(|_| outcome))
     }
-
-    /// Deletes the files of a batch that was not committed; what cannot be deleted is left to
-    /// vacuum (no log entry names it, so no reader sees it).
-    async fn delete_unreferenced(&self, table: &DeltaTable, adds: &[Add]) {
-        let store = table.log_store().object_store(None);
-        for add in adds {
-            let location = live_files::location_in_table(&add.path);
-            if let Err(error) = store.delete(&location).await {
-                tracing::warn!(%location, %error, "a file of an uncommitted batch was not deleted");
-            }
-        }
-    }
-}
-
-/// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
-/// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,
-/// where deltalake would list the whole log folder.
-pub(crate) async fn catch_up(table: &mut DeltaTable) -> Result<()> {
-    if let Some(version) = table.version() {
-        let next = commit_uri_from_version(Some(version + 1));
-        let store = table.log_store().object_store(None);
-        if let Err(object_store::Error::NotFound { .. }) = store.head(&next).await {
-            return Ok(());
-        }
-    }
-    table.update_incremental(None).await?;
-    Ok(())
 }
 
 /// Whether `table` was created with `property` set to `format` (rollups or supersessions in

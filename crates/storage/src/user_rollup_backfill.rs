@@ -16,6 +16,7 @@ use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake_core::{DeltaTable, DeltaTableError};
 
+use crate::commit::catch_up;
 use crate::compact::spilling_session;
 use crate::encode::{RollupRows, encode_derived_rows};
 use crate::file_layout::writer_properties;
@@ -25,7 +26,7 @@ use crate::rollup::{
     UserRollupKey,
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
-use crate::table::{catch_up, has_property};
+use crate::table::has_property;
 use crate::versions::{BatchVersions, latest_version_first};
 use crate::{EventTable, Result, read};
 
