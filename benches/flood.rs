@@ -4,8 +4,9 @@
 //! Run: `cargo bench -p talkhouse-cli --bench flood` (release build). The server is the release
 //! `talkhouse serve` in a process of its own, over a year of generated traffic of four bots
 //! (kept under `target/bench-data/flood/`). The light organization asks 7-day conversation
-//! traffic (an index answer) and a 7-day conversation search (a scan), one call at a time; the
-//! flooder keeps 64 heavy calls in flight (365-day searches and report previews, and an hourly
+//! traffic (an index answer) and a 7-day conversation search (a scan), one call at a time, as a
+//! client of its own (its own connection, on a thread of its own); the flooder keeps 64 heavy
+//! calls in flight (365-day searches and report previews, and an hourly
 //! year of distinct users no index answers) for 20 seconds. Not a test: nothing is asserted.
 
 use std::collections::BTreeMap;
@@ -66,20 +67,16 @@ async fn run() {
     };
     let (light, heavy) = (bot_ref(light), bot_ref(heavy));
     let (mut server, address) = serve(talkhouse, &data);
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{address}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = connect(&address).await;
     // Warm: the first answers load the bots' indexes and footers.
     for _ in 0..3 {
-        light_calls(&channel, &light, Duration::ZERO).await;
+        light_client(&address, &light, Duration::ZERO).join().unwrap();
         flood_call(&channel, &heavy, 0).await;
         flood_call(&channel, &heavy, 1).await;
         flood_call(&channel, &heavy, 2).await;
     }
 
-    let alone = light_calls(&channel, &light, ALONE).await;
+    let alone = light_client(&address, &light, ALONE).join().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let mut flooders = Vec::new();
     for worker in 0..FLOOD_CALLS_IN_FLIGHT {
@@ -99,7 +96,12 @@ async fn run() {
         }));
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let flooded = light_calls(&channel, &light, FLOOD).await;
+    let flooded = tokio::task::spawn_blocking({
+        let (address, light) = (address.clone(), light.clone());
+        move || light_client(&address, &light, FLOOD).join().unwrap()
+    })
+    .await
+    .unwrap();
     stop.store(true, Ordering::Relaxed);
     let mut codes = BTreeMap::<String, usize>::new();
     for flooder in flooders {
@@ -157,6 +159,34 @@ struct LightRun {
     traffic: Times,
     search: Times,
     health: Times,
+}
+
+async fn connect(address: &str) -> Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
+/// The light organization as another client: its own connection, on a thread and runtime of
+/// its own, so that its times never include waiting behind the flooder's tasks in this process.
+fn light_client(
+    address: &str,
+    bot: &Option<v1::BotRef>,
+    duration: Duration,
+) -> std::thread::JoinHandle<LightRun> {
+    let (address, bot) = (address.to_owned(), bot.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let channel = connect(&address).await;
+            light_calls(&channel, &bot, duration).await
+        })
+    })
 }
 
 /// The light organization's calls in turn, one at a time, for `duration` (one round at least).
