@@ -70,7 +70,9 @@ async fn run() {
     let channel = connect(&address).await;
     // Warm: the first answers load the bots' indexes and footers.
     for _ in 0..3 {
-        light_client(&address, &light, Duration::ZERO).join().unwrap();
+        light_client(&address, &light, Duration::ZERO)
+            .join()
+            .unwrap();
         flood_call(&channel, &heavy, 0).await;
         flood_call(&channel, &heavy, 1).await;
         flood_call(&channel, &heavy, 2).await;
