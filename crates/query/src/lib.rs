@@ -5,9 +5,12 @@
 //! Depends on the storage crate for snapshots and on the core crate for the domain (filters, time
 //! windows); knows nothing of gRPC.
 
+mod columns;
 pub mod dashboard;
 mod error;
 mod executor;
+mod index;
+mod model;
 mod session;
 pub mod views;
 

@@ -73,7 +73,7 @@ pub(crate) async fn commit_batch(
                 // The commit's own state, which deltalake brought up to the commit: bringing the
                 // state up to it once more would replay the log over every live file again.
                 table.state = Some(committed.snapshot());
-                return Ok(Some(committed.version() as u64));
+                return Ok(Some(committed.version()));
             }
             Err(error) if lost_the_race(&error) => {
                 catch_up(table).await?;

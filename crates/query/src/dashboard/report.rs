@@ -11,7 +11,7 @@ use datafusion::prelude::{DataFrame, cast, col, lit};
 use talkhouse_core::report::{ReportSort, ReportSpec, sample_rank};
 use talkhouse_core::request::Order;
 
-use super::Run;
+use super::run::Run;
 use super::search::{selected_conversations, selected_messages};
 use crate::Result;
 

@@ -3,8 +3,8 @@
 use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 
-use super::columns::{float64s, instants, int64s, string_lists, strings};
-use super::{ConversationRow, MessageRow};
+use crate::columns::{float64s, instants, int64s, string_lists, strings};
+use crate::model::{ConversationRow, MessageRow};
 use crate::{Error, Result};
 
 fn required<T>(value: Option<T>, column: &str) -> Result<T> {

@@ -14,9 +14,13 @@ use super::predicates::{
     channels_and_tags, conversation_search, evaluated_user_message, instant, message_search,
     months, within,
 };
-use super::rollups::{self, Measure};
-use super::{ConversationRow, MessageRow, PageOf, Run, columns, count_in, counted, rows};
+use talkhouse_core::measure::Measure;
+
+use super::rows;
+use super::run::{Run, count_in, counted};
 use crate::Result;
+use crate::columns;
+use crate::model::{ConversationRow, MessageRow, PageOf};
 
 /// Labels the instants of the filter's window (and nothing of the previous period).
 fn window_of(filter: &Filter) -> Classifier {
@@ -226,10 +230,11 @@ pub(super) async fn conversations(
     let counted = match search.search {
         None => {
             let window = window_of(&search.filter);
-            rollups::by_bucket(run, &search.filter, &window, &[Measure::Conversations])
+            let measures = [Measure::Conversations];
+            run.rollup_index(&search.filter, &window)
                 .await?
-                .map(|buckets| Counted {
-                    buckets,
+                .map(|index| Counted {
+                    buckets: index.by_bucket(&search.filter, &window, &measures),
                     instant: "started_at",
                 })
         }
@@ -261,10 +266,10 @@ pub(super) async fn messages(run: &mut Run, search: &MessageSearch) -> Result<Pa
         (None, NlpFilter::Any) => {
             let window = window_of(&search.filter);
             let measures = [Measure::UserMessages, Measure::BotMessages];
-            rollups::by_bucket(run, &search.filter, &window, &measures)
+            run.rollup_index(&search.filter, &window)
                 .await?
-                .map(|buckets| Counted {
-                    buckets,
+                .map(|index| Counted {
+                    buckets: index.by_bucket(&search.filter, &window, &measures),
                     instant: "sent_at",
                 })
         }

@@ -4,15 +4,17 @@ use std::collections::HashMap;
 
 use datafusion::functions_aggregate::expr_fn::{count, count_distinct};
 use datafusion::prelude::{col, lit};
+use talkhouse_core::measure::Measure;
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::{Granularity, Series};
 
 use super::classify::classify;
 use super::predicates::{channels_and_tags, months, within};
-use super::rollups::{self, Measure};
-use super::user_rollups;
-use super::{Dataset, Run, SeriesAnswer, columns};
+use super::run::Run;
 use crate::Result;
+use crate::columns;
+use crate::index;
+use crate::model::{Dataset, SeriesAnswer};
 
 /// What a series counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,20 +40,18 @@ pub(super) async fn series(
         SeriesResource::Messages => &[Measure::UserMessages, Measure::BotMessages],
         SeriesResource::Users => &[],
     };
-    let from_rollups = match measures.is_empty() {
-        true => None,
-        false => rollups::sums(run, filter, &series.classifier, measures).await?,
-    };
-    let user_index = match resource {
-        SeriesResource::Users => {
-            user_rollups::index_for(run, filter, &series.classifier, None).await?
-        }
-        _ => None,
-    };
-    let counts = match (from_rollups, user_index) {
-        (Some(sums), _) => rollups::by_channel(&sums),
-        (None, Some(index)) => index.by_label_and_channel(filter, &series.classifier),
-        (None, None) => from_events(run, resource, filter, &series).await?,
+    let classifier = &series.classifier;
+    let counts = match resource {
+        SeriesResource::Users => match run.user_index(filter, classifier, None).await? {
+            Some(index) => run.answered_by_index(index.by_label_and_channel(filter, classifier)),
+            None => from_events(run, resource, filter, &series).await?,
+        },
+        _ => match run.rollup_index(filter, classifier).await? {
+            Some(index) => {
+                run.answered_by_index(index::by_channel(&index.sums(filter, classifier, measures)))
+            }
+            None => from_events(run, resource, filter, &series).await?,
+        },
     };
     let mut by_channel: HashMap<String, HashMap<i64, i64>> = HashMap::new();
     for ((bucket, channel), n) in counts {

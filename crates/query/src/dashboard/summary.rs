@@ -7,10 +7,12 @@ use datafusion::prelude::col;
 use arrow::array::RecordBatch;
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
-use super::bot_facts::BotFacts;
 use super::predicates::instant;
-use super::{Run, Summary, columns};
+use super::run::Run;
 use crate::Result;
+use crate::columns;
+use crate::index::BotFacts;
+use crate::model::Summary;
 
 pub(super) async fn summary(run: &mut Run) -> Result<Summary> {
     let (first, last) = match run.bot_facts().await? {

@@ -7,15 +7,17 @@ use datafusion::common::JoinType;
 use datafusion::functions_aggregate::expr_fn::count;
 use datafusion::prelude::{DataFrame, Expr, col, lit};
 use talkhouse_core::NlpResponse;
+use talkhouse_core::measure::Measure;
 use talkhouse_core::measure::{EVALUATED_CONTENT_TYPE, EVALUATED_SENDER};
 use talkhouse_core::request::Filter;
 
 use super::classify::classify;
 use super::predicates::{channels_and_tags, instant, months, within};
-use super::rollups::{self, Measure};
-use super::user_rollups;
-use super::{Accuracy, BreakdownItem, Overview, Run, Traffic, columns};
+use super::run::Run;
 use crate::Result;
+use crate::columns;
+use crate::index;
+use crate::model::{Accuracy, BreakdownItem, Overview, Traffic};
 
 const CURRENT: i64 = 0;
 const PREVIOUS: i64 = 1;
@@ -107,8 +109,12 @@ async fn messages_in_periods(run: &Run, filter: &Filter) -> Result<DataFrame> {
 
 pub(super) async fn conversations(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
-    let counts = match rollups::sums(run, filter, &periods, &[Measure::Conversations]).await? {
-        Some(sums) => rollups::by_channel(&sums),
+    let counts = match run.rollup_index(filter, &periods).await? {
+        Some(index) => run.answered_by_index(index::by_channel(&index.sums(
+            filter,
+            &periods,
+            &[Measure::Conversations],
+        ))),
         None => {
             let df = run.conversations().await?;
             counts_by_period(run, df, filter, "started_at", col("channel_uuid")).await?
@@ -133,8 +139,11 @@ pub(super) async fn conversations(run: &mut Run, filter: &Filter) -> Result<Traf
 pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
     let measures = [Measure::UserMessages, Measure::BotMessages];
-    let counts = match rollups::sums(run, filter, &periods, &measures).await? {
-        Some(sums) => rollups::by_key(&sums, &["USER", "BOT"]),
+    let counts = match run.rollup_index(filter, &periods).await? {
+        Some(index) => run.answered_by_index(index::by_key(
+            &index.sums(filter, &periods, &measures),
+            &["USER", "BOT"],
+        )),
         None => {
             let df = messages_in_periods(run, filter).await?;
             counts_by_period(run, df, filter, "sent_at", col("sender")).await?
@@ -148,9 +157,9 @@ pub(super) async fn messages(run: &mut Run, filter: &Filter) -> Result<Traffic> 
 pub(super) async fn users(run: &mut Run, filter: &Filter) -> Result<Traffic> {
     let periods = filter.window.periods();
     let new_from = filter.window.first_instant().timestamp_micros();
-    let counts = match user_rollups::index_for(run, filter, &periods, Some(new_from)).await? {
+    let counts = match run.user_index(filter, &periods, Some(new_from)).await? {
         Some(index) => {
-            let users = index.traffic(filter, &periods, new_from);
+            let users = run.answered_by_index(index.traffic(filter, &periods, new_from));
             HashMap::from([
                 ((CURRENT, "NEW".to_string()), users.new),
                 ((CURRENT, "RETURNING".to_string()), users.returning),
@@ -212,8 +221,11 @@ pub(super) async fn accuracy(run: &mut Run, filter: &Filter) -> Result<Accuracy>
     const NONE: &str = NlpResponse::None.as_str();
     let periods = filter.window.periods();
     let measures = [Measure::Found, Measure::NotFound];
-    let counts = match rollups::sums(run, filter, &periods, &measures).await? {
-        Some(sums) => rollups::by_key(&sums, &[FOUND, NONE]),
+    let counts = match run.rollup_index(filter, &periods).await? {
+        Some(index) => run.answered_by_index(index::by_key(
+            &index.sums(filter, &periods, &measures),
+            &[FOUND, NONE],
+        )),
         None => {
             let df = messages_in_periods(run, filter).await?.filter(
                 col("sender")

@@ -8,25 +8,25 @@ use arrow::array::RecordBatch;
 use datafusion::prelude::{DataFrame, col, lit};
 use talkhouse_core::latest::VERSION_ORDER;
 use talkhouse_core::request::Order;
-use talkhouse_storage::SessionRows;
 use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 
-use super::columns::int64s;
 use super::report::MESSAGE_COLUMNS;
 use super::rows::{self, CONVERSATION_ROW_COLUMNS, duration_seconds};
+use super::run::Run;
 use super::search::ordering;
-use super::{ConversationRow, MessageRow, Run, Transcript};
 use crate::Result;
+use crate::columns::int64s;
+use crate::model::{ConversationRow, MessageRow, Transcript};
 
 /// The session's record and messages; a record derived from the messages when it has none.
 pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Option<Transcript>> {
     let version_columns = version_columns();
     let (versions, messages) = futures::try_join!(
-        session_rows(run, KIND_CONVERSATION, session_code, &version_columns),
-        session_rows(run, KIND_MESSAGE, session_code, MESSAGE_COLUMNS),
+        run.session_rows(KIND_CONVERSATION, session_code, &version_columns),
+        run.session_rows(KIND_MESSAGE, session_code, MESSAGE_COLUMNS),
     )?;
     let (versions, messages) = match (versions, messages) {
-        (Some(versions), Some(messages)) => (counted(run, versions), counted(run, messages)),
+        (Some(versions), Some(messages)) => (run.add_read(versions), run.add_read(messages)),
         _ => planned(run, session_code).await?,
     };
     let record = latest_version(&versions)?;
@@ -49,8 +49,11 @@ pub(super) async fn transcript(run: &mut Run, session_code: &str) -> Result<Opti
 /// Whether the bot has a record or a message of the session.
 pub(super) async fn has_session(run: &mut Run, session_code: &str) -> Result<bool> {
     for kind in [KIND_CONVERSATION, KIND_MESSAGE] {
-        let found = match session_rows(run, kind, session_code, &["session_code"]).await? {
-            Some(read) => !counted(run, read).is_empty(),
+        let found = match run
+            .session_rows(kind, session_code, &["session_code"])
+            .await?
+        {
+            Some(read) => !run.add_read(read).is_empty(),
             None => {
                 let df = of_kind(run, kind, session_code).await?.limit(0, Some(1))?;
                 run.count(df).await? > 0
@@ -70,29 +73,6 @@ fn version_columns() -> Vec<&'static str> {
         .chain(&VERSION_ORDER[1..])
         .copied()
         .collect()
-}
-
-/// The session's rows of `kind` read from its files; `None` when the snapshot is not read file
-/// by file.
-async fn session_rows(
-    run: &Run,
-    kind: &str,
-    session_code: &str,
-    columns: &[&str],
-) -> Result<Option<SessionRows>> {
-    let runtime = run.ctx.runtime_env();
-    let read = run
-        .snapshot
-        .session_rows(&runtime, &run.tenant, kind, session_code, columns)
-        .await;
-    Ok(read.transpose()?)
-}
-
-/// The batches read, with what reading them cost added to the run.
-fn counted(run: &mut Run, read: SessionRows) -> Vec<RecordBatch> {
-    run.rows_scanned += read.rows_read;
-    run.bytes_scanned += read.bytes_read;
-    read.batches
 }
 
 /// The session's versions and messages through the views.

@@ -8,21 +8,18 @@
 //! (minus) in between, so a commit costs a pass over the sums instead of a sort of every row.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use arrow::array::RecordBatch;
-use datafusion::prelude::{DataFrame, Expr};
-use hashbrown::{HashTable, hash_table};
+use datafusion::prelude::Expr;
 use object_store::path::Path;
 use talkhouse_core::Tenant;
 
 use super::bucketed::{self, Bucketed};
-use super::{Run, SnapshotCache, predicates};
-use crate::{Error, Result};
-
-/// Files whose rows are read at the same time.
-pub(super) const FILES_AT_ONCE: usize = 4;
+use super::numbers::{Numbers, internal};
+use super::snapshot_cache::SnapshotCache;
+use super::source::Source;
+use crate::Result;
 
 /// A row of a file of kind [`FileRow::KIND`], as kept in memory.
 pub(super) trait FileRow: Sized + Send + Sync + 'static {
@@ -30,96 +27,6 @@ pub(super) trait FileRow: Sized + Send + Sync + 'static {
     /// The columns [`FileRow::read`] expects, in order.
     fn columns() -> Vec<Expr>;
     fn read(batch: &RecordBatch, numbers: &mut Numbers, rows: &mut Vec<Self>) -> Result<()>;
-}
-
-/// A bot's channels and users by number.
-#[derive(Debug, Default)]
-pub(super) struct Numbers {
-    /// Channel uuids by number.
-    channels: Vec<String>,
-    channel_numbers: HashMap<String, u16>,
-    users: UserNumbers,
-}
-
-impl Numbers {
-    pub fn channel(&mut self, uuid: &str) -> Result<u16> {
-        if let Some(number) = self.channel_numbers.get(uuid) {
-            return Ok(*number);
-        }
-        let number = u16::try_from(self.channels.len())
-            .map_err(|_| internal("more than 65,536 channels in one bot"))?;
-        self.channels.push(uuid.to_string());
-        self.channel_numbers.insert(uuid.to_string(), number);
-        Ok(number)
-    }
-
-    pub fn user(&mut self, user_id: &str) -> Result<u32> {
-        self.users.number(user_id)
-    }
-
-    pub fn user_count(&self) -> usize {
-        self.users.ends.len()
-    }
-}
-
-/// A bot's user ids by number, in one buffer: a `HashMap<Box<str>, u32>` holds, per user, a
-/// separate allocation of the id and a 24-byte slot (at most 7/8 of slots full), and `large`'s
-/// bot has four million users.
-#[derive(Debug, Default)]
-struct UserNumbers {
-    /// The ids one after the other, in number order.
-    ids: String,
-    /// Where each number's id ends in `ids`.
-    ends: Vec<usize>,
-    /// The numbers, by their id's hash.
-    by_id: HashTable<u32>,
-    hasher: RandomState,
-}
-
-impl UserNumbers {
-    fn number(&mut self, user_id: &str) -> Result<u32> {
-        let Self {
-            ids,
-            ends,
-            by_id,
-            hasher,
-        } = self;
-        let id_of = |number: u32| {
-            let number = number as usize;
-            let start = number.checked_sub(1).map_or(0, |before| ends[before]);
-            &ids[start..ends[number]]
-        };
-        let hash = hasher.hash_one(user_id);
-        let entry = by_id.entry(
-            hash,
-            |number| id_of(*number) == user_id,
-            |number| hasher.hash_one(id_of(*number)),
-        );
-        match entry {
-            hash_table::Entry::Occupied(known) => Ok(*known.get()),
-            hash_table::Entry::Vacant(vacant) => {
-                let number = u32::try_from(ends.len())
-                    .map_err(|_| internal("more than 2^32 users in one bot"))?;
-                vacant.insert(number);
-                ids.push_str(user_id);
-                ends.push(ids.len());
-                Ok(number)
-            }
-        }
-    }
-
-    /// About what the ids and their table hold in memory.
-    fn bytes(&self) -> usize {
-        self.ids.capacity()
-            + self.ends.capacity() * std::mem::size_of::<usize>()
-            + self.by_id.capacity() * (std::mem::size_of::<u32>() + 1)
-    }
-}
-
-pub(super) fn internal(message: &str) -> Error {
-    Error::Query(datafusion::error::DataFusionError::Internal(
-        message.to_string(),
-    ))
 }
 
 /// The rows of every live file read so far, per bot, within a memory budget: the bots asked about
@@ -151,7 +58,7 @@ impl<R> BotFiles<R> {
     fn bytes(&self) -> usize {
         let rows: usize = self.files.values().map(|rows| rows.len()).sum();
         let sums = self.last.as_ref().map_or(0, |(_, sums)| sums.len());
-        (rows + sums) * std::mem::size_of::<R>() + self.numbers.users.bytes() + 1024
+        (rows + sums) * std::mem::size_of::<R>() + self.numbers.bytes() + 1024
     }
 }
 
@@ -195,10 +102,14 @@ impl<R: FileRow + Bucketed> FileRows<R> {
         }
     }
 
-    /// The rows of the run's bot in the run's snapshot, and the bots forgotten to make room for
+    /// The rows of the source's bot in its snapshot, and the bots forgotten to make room for
     /// them; `None` when the snapshot is not read file by file.
-    pub async fn live(&self, run: &mut Run) -> Result<Option<(LiveRows<R>, Vec<Tenant>)>> {
-        let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
+    pub async fn live(
+        &self,
+        source: &mut impl Source,
+    ) -> Result<Option<(LiveRows<R>, Vec<Tenant>)>> {
+        let tenant = source.tenant();
+        let Some(files) = source.snapshot().files_of_bot(&tenant.bot_id.to_string()) else {
             return Ok(None);
         };
         let live: HashSet<Path> = files
@@ -210,7 +121,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
         let (inputs, channels, users, generation) = loop {
             let unread: Vec<Path> = {
                 let mut bots = self.bots.lock().expect("not poisoned");
-                let bot = bots.bot(run.tenant);
+                let bot = bots.bot(tenant);
                 let unread: Vec<Path> = live
                     .iter()
                     .filter(|location| !bot.files.contains_key(*location))
@@ -219,7 +130,7 @@ impl<R: FileRow + Bucketed> FileRows<R> {
                 if unread.is_empty() {
                     break (
                         bot.inputs(&live),
-                        bot.numbers.channels.clone(),
+                        bot.numbers.channels().to_vec(),
                         bot.numbers.user_count(),
                         bot.generation,
                     );
@@ -228,11 +139,14 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             };
             let mut plans = Vec::with_capacity(unread.len());
             for location in &unread {
-                plans.push(file_plan(run, location, R::columns())?);
+                let rows = source
+                    .file_rows(location)?
+                    .ok_or_else(|| internal("a live file outside the snapshot's file list"))?;
+                plans.push(rows.select(R::columns())?);
             }
-            let answers = run.collect_few_at_a_time(plans).await?;
+            let answers = source.collect_each(plans).await?;
             let mut bots = self.bots.lock().expect("not poisoned");
-            let bot = bots.bot(run.tenant);
+            let bot = bots.bot(tenant);
             for (location, batches) in unread.into_iter().zip(answers) {
                 let mut rows = Vec::new();
                 for batch in &batches {
@@ -247,13 +161,13 @@ impl<R: FileRow + Bucketed> FileRows<R> {
         // A bot forgotten meanwhile numbers its users anew: these sums are not its.
         if let Some(bot) = bots
             .by_tenant
-            .get_mut(&run.tenant)
+            .get_mut(&tenant)
             .filter(|bot| bot.generation == generation)
         {
             bot.files.retain(|location, _| live.contains(location));
             bot.last = Some((live, entries.clone()));
         }
-        let evicted = bots.evict_beyond(self.budget_bytes, run.tenant);
+        let evicted = bots.evict_beyond(self.budget_bytes, tenant);
         let rows = LiveRows {
             entries,
             channels,
@@ -346,14 +260,14 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
         }
     }
 
-    /// The index of the run's bot and snapshot; `None` when the snapshot is not read file by
+    /// The index of the source's bot and snapshot; `None` when the snapshot is not read file by
     /// file.
-    pub async fn get(&self, run: &mut Run) -> Result<Option<Arc<I>>> {
-        let (version, tenant) = (run.snapshot.version, run.tenant);
+    pub async fn get(&self, source: &mut impl Source) -> Result<Option<Arc<I>>> {
+        let (version, tenant) = (source.snapshot().version, source.tenant());
         if let Some(known) = self.built.get(version, tenant) {
             return Ok(Some(known));
         }
-        let Some((live, evicted)) = self.files.live(run).await? else {
+        let Some((live, evicted)) = self.files.live(source).await? else {
             return Ok(None);
         };
         for tenant in &evicted {
@@ -381,41 +295,5 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
         };
         self.built.insert(version, tenant, index.clone());
         Ok(Some(index))
-    }
-}
-
-/// The plan that reads `columns` of the run's bot from the one file at `location`.
-fn file_plan(run: &Run, location: &Path, columns: Vec<Expr>) -> Result<DataFrame> {
-    let table = run
-        .snapshot
-        .file_table(location)
-        .ok_or_else(|| internal("a live file outside the snapshot's file list"))??;
-    Ok(run
-        .ctx
-        .read_table(table)?
-        .filter(predicates::tenant(&run.tenant))?
-        .select(columns)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Each id keeps the number it was first given, through the table's growth; numbers count up
-    /// from 0.
-    #[test]
-    fn users_keep_their_numbers() {
-        let mut numbers = Numbers::default();
-        let id = |n: usize| format!("user-{}", n * 7919 % 100_003);
-        for n in 0..50_000 {
-            assert_eq!(numbers.user(&id(n)).expect("numbered"), n as u32);
-        }
-        for n in (0..50_000).rev() {
-            assert_eq!(numbers.user(&id(n)).expect("numbered"), n as u32);
-        }
-        assert_eq!(numbers.user("").expect("numbered"), 50_000);
-        assert_eq!(numbers.user("user-").expect("numbered"), 50_001);
-        assert_eq!(numbers.user("").expect("numbered"), 50_000);
-        assert_eq!(numbers.user_count(), 50_002);
     }
 }

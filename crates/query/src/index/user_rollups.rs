@@ -5,7 +5,7 @@
 //! file's rows are read once per process. A snapshot's index sums them per (bucket, channel,
 //! user, untagged) and keeps the positive ones, sorted by bucket: any window of whole buckets then
 //! reads its users from one slice, and each user's first bucket decides NEW against RETURNING.
-//! A series' users per period and channel are counted in [`distinct`].
+//! A series' users per period and channel are counted in `user_distinct`.
 
 use std::sync::{Arc, OnceLock};
 
@@ -17,23 +17,19 @@ use talkhouse_core::window::{Classifier, InstantRange};
 use talkhouse_storage::rollup::BUCKET_MICROS;
 use talkhouse_storage::schema::KIND_USER_ROLLUP;
 
-use self::visits::Visits;
 use super::bucketed::{self, Bucketed, Slot};
-use super::file_rows::{self, FileRow, LiveRows, Numbers};
-use super::{Run, ServedBy};
+use super::file_rows::{FileRow, LiveRows};
+use super::numbers::{Numbers, internal};
+use super::user_visits::Visits;
 use crate::Result;
-
-mod distinct;
-mod visits;
-mod wavelet;
 
 /// One user rollup row, with the bot's user and channel numbers.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct UserRow {
-    slot: Slot,
-    user: u32,
+    pub(super) slot: Slot,
+    pub(super) user: u32,
     /// Summed with wrapping: a sum that fits is exact whatever its terms did.
-    conversations: i32,
+    pub(super) conversations: i32,
 }
 
 const _: () = assert!(std::mem::size_of::<UserRow>() == 16);
@@ -93,9 +89,8 @@ impl FileRow for UserRow {
             let Some(slot) = slot.filter(|_| users.is_valid(row) && counts.is_valid(row)) else {
                 continue;
             };
-            let conversations = i32::try_from(counts.value(row)).map_err(|_| {
-                file_rows::internal("a user rollup row counts more than 2^31 conversations")
-            })?;
+            let conversations = i32::try_from(counts.value(row))
+                .map_err(|_| internal("a user rollup row counts more than 2^31 conversations"))?;
             rows.push(Self {
                 slot,
                 user: numbers.user(users.value(row))?,
@@ -108,20 +103,20 @@ impl FileRow for UserRow {
 
 /// The users of a bot's latest conversation versions per bucket, channel and untagged.
 #[derive(Debug)]
-pub(super) struct UserIndex {
+pub(crate) struct UserIndex {
     /// One per (bucket, channel, user, untagged) with a positive count, in that order.
-    entries: Arc<Vec<UserRow>>,
+    pub(super) entries: Arc<Vec<UserRow>>,
     /// Per user number, the number of the first bucket of any of their conversations.
-    first_bucket: Vec<i32>,
+    pub(super) first_bucket: Vec<i32>,
     /// Channel uuids by number.
-    channels: Vec<String>,
+    pub(super) channels: Vec<String>,
     /// Of every entry and of the untagged ones, built when first asked for.
     visits: [OnceLock<Visits>; 2],
 }
 
 /// Distinct users in each period of a traffic window.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct PeriodUsers {
+pub(crate) struct PeriodUsers {
     /// Users of the window whose first conversation started in it.
     pub new: i64,
     /// Users of the window with an earlier conversation.
@@ -131,7 +126,7 @@ pub(super) struct PeriodUsers {
 }
 
 impl UserIndex {
-    pub fn of(live: LiveRows<UserRow>) -> Self {
+    pub(super) fn of(live: LiveRows<UserRow>) -> Self {
         let entries = live.entries;
         let mut first_bucket = vec![i32::MAX; live.users];
         for entry in entries.iter() {
@@ -146,7 +141,7 @@ impl UserIndex {
         }
     }
 
-    fn labelled<'a>(
+    pub(super) fn labelled<'a>(
         &'a self,
         filter: &Filter,
         classifier: &'a Classifier,
@@ -158,12 +153,12 @@ impl UserIndex {
     /// by per-user arrays would fault in, one page at a time, an array of every user of the bot
     /// for a few of them (63% of a 7-day series' time on `large` was page faults), so it is
     /// counted by sorting its entries instead.
-    fn sparse(&self, classifier: &Classifier) -> bool {
+    pub(super) fn sparse(&self, classifier: &Classifier) -> bool {
         bucketed::in_bounds(&self.entries, classifier).len() < self.first_bucket.len() / 8
     }
 
     /// The visits of the entries the filter's `untagged` keeps.
-    fn visits(&self, untagged: bool) -> &Visits {
+    pub(super) fn visits(&self, untagged: bool) -> &Visits {
         self.visits[usize::from(untagged)].get_or_init(|| {
             let started = std::time::Instant::now();
             let (users, channels) = (self.first_bucket.len(), self.channels.len());
@@ -183,7 +178,7 @@ impl UserIndex {
 
     /// [`Self::traffic`] from the visits of every entry, when the filter keeps every entry and
     /// each period is one range, the window's from `new_from`; `None` otherwise.
-    fn traffic_by_visits(
+    pub(super) fn traffic_by_visits(
         &self,
         filter: &Filter,
         periods: &Classifier,
@@ -221,7 +216,7 @@ impl UserIndex {
     }
 
     /// [`Self::traffic`] by marking each user of the entries the filter keeps.
-    fn traffic_by_marks(
+    pub(super) fn traffic_by_marks(
         &self,
         filter: &Filter,
         periods: &Classifier,
@@ -271,21 +266,3 @@ impl UserIndex {
 /// A user's marks in [`UserIndex::traffic`]: seen in the window, in the previous period.
 const CURRENT: u8 = 1;
 const PREVIOUS: u8 = 2;
-
-/// The bot's user index when it answers `filter` over `classifier` (and NEW from `since`, if
-/// asked; see [`bucketed::answers`]), the run then marked as served by rollups; `None` otherwise.
-pub(super) async fn index_for(
-    run: &mut Run,
-    filter: &Filter,
-    classifier: &Classifier,
-    since: Option<i64>,
-) -> Result<Option<Arc<UserIndex>>> {
-    if !bucketed::answers(filter, classifier, since) {
-        return Ok(None);
-    }
-    let index = run.user_index().await?;
-    if index.is_some() {
-        run.served_by = ServedBy::Rollups;
-    }
-    Ok(index)
-}

@@ -25,13 +25,15 @@ use talkhouse_core::latest::{Latest, MESSAGE_ORDER};
 use talkhouse_storage::schema::{KIND_CONVERSATION, KIND_MESSAGE};
 
 use super::rollups::RollupIndex;
-use super::{Channel, Run, columns, predicates};
+use super::source::Source;
 use crate::Result;
+use crate::columns;
+use crate::model::Channel;
 
 /// A bot's channels, ordered by uuid, its newest event instant, and where its data starts and
 /// ends.
 #[derive(Debug, Clone)]
-pub(super) struct BotFacts {
+pub(crate) struct BotFacts {
     pub channels: Vec<Channel>,
     pub newest: Option<DateTime<Utc>>,
     /// The first and last `sent_at` of the bot's messages.
@@ -75,37 +77,39 @@ pub(super) struct FileFactsCache {
 }
 
 impl FileFactsCache {
-    /// The facts of the run's bot in the run's snapshot; `None` when the snapshot is not read
-    /// file by file. The table must carry rollups.
-    pub async fn bot_facts(&self, run: &mut Run) -> Result<Option<BotFacts>> {
-        let Some(files) = run.snapshot.files_of_bot(&run.tenant.bot_id.to_string()) else {
+    /// The facts of the source's bot in its snapshot, whose rollup index is `rollups`; `None`
+    /// when the snapshot is not read file by file.
+    pub async fn bot_facts(
+        &self,
+        source: &mut impl Source,
+        rollups: &RollupIndex,
+    ) -> Result<Option<BotFacts>> {
+        let tenant = source.tenant();
+        let Some(files) = source.snapshot().files_of_bot(&tenant.bot_id.to_string()) else {
             return Ok(None);
         };
-        let mut known = self.known_of(run.tenant, &files);
+        let mut known = self.known_of(tenant, &files);
         let mut unread = Vec::new();
         let mut plans = Vec::new();
         for (location, kind) in &files {
             if !known.contains_key(location)
-                && let Some(plan) = facts_plan(run, location, kind)?
+                && let Some(plan) = facts_plan(&*source, location, kind)?
             {
                 unread.push((location, kind));
                 plans.push(plan);
             }
         }
-        let answers = run.collect_few_at_a_time(plans).await?;
+        let answers = source.collect_each(plans).await?;
         for ((location, kind), batches) in unread.into_iter().zip(answers) {
             let facts = Arc::new(facts_of(kind, &batches)?);
-            self.remember(run.tenant, location, facts.clone());
+            self.remember(tenant, location, facts.clone());
             known.insert(location.clone(), facts);
         }
         let per_file: Vec<Arc<FileFacts>> = files
             .iter()
             .filter_map(|(location, _)| known.get(location).cloned())
             .collect();
-        let Some(rollups) = run.rollup_index().await? else {
-            return Ok(None);
-        };
-        Ok(Some(combine(&per_file, &rollups)))
+        Ok(Some(combine(&per_file, rollups)))
     }
 
     /// The known facts of the bot's live files; facts of files no longer live are forgotten.
@@ -131,9 +135,9 @@ impl FileFactsCache {
     }
 }
 
-/// The plan that reads one file's facts for the run's bot: one small aggregate over that file
+/// The plan that reads one file's facts for the source's bot: one small aggregate over that file
 /// alone; `None` for files that hold none (supersession markers).
-fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame>> {
+fn facts_plan(source: &impl Source, location: &Path, kind: &str) -> Result<Option<DataFrame>> {
     let aggregates: (Vec<Expr>, Vec<Expr>) = match kind {
         KIND_MESSAGE => {
             let order = || MESSAGE_ORDER.map(|c| col(c).sort(false, false)).to_vec();
@@ -161,15 +165,10 @@ fn facts_plan(run: &Run, location: &Path, kind: &str) -> Result<Option<DataFrame
         KIND_CONVERSATION => (vec![], vec![max(col("updated_at")).alias("newest")]),
         _ => return Ok(None),
     };
-    let Some(table) = run.snapshot.file_table(location) else {
+    let Some(rows) = source.file_rows(location)? else {
         return Ok(None);
     };
-    Ok(Some(
-        run.ctx
-            .read_table(table?)?
-            .filter(predicates::tenant(&run.tenant))?
-            .aggregate(aggregates.0, aggregates.1)?,
-    ))
+    Ok(Some(rows.aggregate(aggregates.0, aggregates.1)?))
 }
 
 /// A file's facts from the answer of its [`facts_plan`].

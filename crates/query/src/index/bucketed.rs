@@ -11,7 +11,7 @@ use talkhouse_core::request::Filter;
 use talkhouse_core::window::{Classifier, InstantRange};
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
-use super::file_rows::{self, Numbers};
+use super::numbers::{Numbers, internal};
 use crate::Result;
 
 /// Where a rollup row counts: its bucket, its channel's number and whether its items were
@@ -70,7 +70,7 @@ fn bucket_number(micros: i64) -> Result<i32> {
         .ok()
         .filter(|_| micros.rem_euclid(BUCKET_MICROS) == 0)
         .ok_or_else(|| {
-            file_rows::internal(&format!(
+            internal(&format!(
                 "a rollup row's sent_at ({micros} µs) is not the start of a 15-minute bucket"
             ))
         })
@@ -139,7 +139,7 @@ fn merged_into_new<R: Bucketed>(base: &[R], changes: Vec<R>) -> Vec<R> {
 /// Whether rollup rows answer `filter` over `classifier`: no tag filter (a row knows only whether
 /// its items were untagged), every range on bucket boundaries (true of every real zone's days and
 /// hours; not of an offset such as `+05:07`), and `since` (where NEW starts, if asked) on one too.
-pub(super) fn answers(filter: &Filter, classifier: &Classifier, since: Option<i64>) -> bool {
+pub(crate) fn answers(filter: &Filter, classifier: &Classifier, since: Option<i64>) -> bool {
     filter.tags.is_empty()
         && classifier.aligned_to(BUCKET_MICROS)
         && since.is_none_or(|micros| micros % BUCKET_MICROS == 0)

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::{Expr, col};
-pub(super) use talkhouse_core::measure::Measure;
+use talkhouse_core::measure::Measure;
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 use talkhouse_storage::rollup::ROLLUP_COUNTS;
 use talkhouse_storage::schema::KIND_ROLLUP;
 
 use super::bucketed::{self, Bucketed, Slot};
-use super::file_rows::{FileRow, LiveRows, Numbers};
-use super::{Run, ServedBy};
+use super::file_rows::{FileRow, LiveRows};
+use super::numbers::Numbers;
 use crate::Result;
 
 /// One rollup row, with the bot's channel number.
@@ -91,21 +91,22 @@ impl FileRow for BucketRow {
 
 /// A bot's rollup rows in one snapshot, summed per (bucket, channel, untagged).
 #[derive(Debug)]
-pub(super) struct RollupIndex {
+pub(crate) struct RollupIndex {
     entries: Arc<Vec<BucketRow>>,
     /// Channel uuids by number.
     channels: Vec<String>,
 }
 
 impl RollupIndex {
-    pub fn of(live: LiveRows<BucketRow>) -> Self {
+    pub(super) fn of(live: LiveRows<BucketRow>) -> Self {
         Self {
             entries: live.entries,
             channels: live.channels,
         }
     }
 
-    fn sums(&self, filter: &Filter, classifier: &Classifier, measures: &[Measure]) -> Sums {
+    /// The sums of `measures` over the rows the classifier labels, per (label, channel).
+    pub fn sums(&self, filter: &Filter, classifier: &Classifier, measures: &[Measure]) -> Sums {
         let mut by_number: HashMap<(u32, u16), Vec<i64>> = HashMap::new();
         for (label, entry) in bucketed::labelled(&self.entries, &self.channels, filter, classifier)
         {
@@ -145,7 +146,9 @@ impl RollupIndex {
         (by_channel, started().next().zip(started().next_back()))
     }
 
-    fn by_bucket(
+    /// The total of `measures` per bucket (its start, ascending) in the ranges of `classifier`:
+    /// how many rows a list holds, and where.
+    pub fn by_bucket(
         &self,
         filter: &Filter,
         classifier: &Classifier,
@@ -164,52 +167,10 @@ impl RollupIndex {
 }
 
 /// Sums per (label, channel), one value per measure asked, in the order asked.
-pub(super) type Sums = HashMap<(i64, String), Vec<i64>>;
-
-/// The sums of `measures` over the rollup rows the classifier labels, when the request can be
-/// answered from rollups (see [`bucketed::answers`]) and the snapshot is read file by file.
-/// `None` otherwise: the caller reads the event tables.
-pub(super) async fn sums(
-    run: &mut Run,
-    filter: &Filter,
-    classifier: &Classifier,
-    measures: &[Measure],
-) -> Result<Option<Sums>> {
-    let Some(index) = index_for(run, filter, classifier).await? else {
-        return Ok(None);
-    };
-    run.served_by = ServedBy::Rollups;
-    Ok(Some(index.sums(filter, classifier, measures)))
-}
-
-/// The total of `measures` per bucket (its start, ascending) in the ranges of `classifier`, under
-/// the conditions of [`sums`]: how many rows a list holds, and where.
-pub(super) async fn by_bucket(
-    run: &mut Run,
-    filter: &Filter,
-    classifier: &Classifier,
-    measures: &[Measure],
-) -> Result<Option<Vec<(i64, i64)>>> {
-    let Some(index) = index_for(run, filter, classifier).await? else {
-        return Ok(None);
-    };
-    Ok(Some(index.by_bucket(filter, classifier, measures)))
-}
-
-/// The bot's rollup index, when it answers `filter` over `classifier`.
-async fn index_for(
-    run: &mut Run,
-    filter: &Filter,
-    classifier: &Classifier,
-) -> Result<Option<Arc<RollupIndex>>> {
-    match bucketed::answers(filter, classifier, None) {
-        true => run.rollup_index().await,
-        false => Ok(None),
-    }
-}
+pub(crate) type Sums = HashMap<(i64, String), Vec<i64>>;
 
 /// Per (label, key) counts from sums: each measure's total under its key.
-pub(super) fn by_key(sums: &Sums, keys: &[&str]) -> HashMap<(i64, String), i64> {
+pub(crate) fn by_key(sums: &Sums, keys: &[&str]) -> HashMap<(i64, String), i64> {
     let mut counts = HashMap::new();
     for ((label, _channel), values) in sums {
         for (key, value) in keys.iter().zip(values) {
@@ -220,7 +181,7 @@ pub(super) fn by_key(sums: &Sums, keys: &[&str]) -> HashMap<(i64, String), i64> 
 }
 
 /// Per (label, channel) counts from sums: all measures added.
-pub(super) fn by_channel(sums: &Sums) -> HashMap<(i64, String), i64> {
+pub(crate) fn by_channel(sums: &Sums) -> HashMap<(i64, String), i64> {
     sums.iter()
         .map(|(key, values)| (key.clone(), values.iter().sum()))
         .collect()

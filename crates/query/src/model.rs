@@ -1,4 +1,7 @@
-//! The answers of the dashboard endpoints, before conversion to protobuf.
+//! The answers of the dashboard endpoints, before conversion to protobuf, and what each was
+//! computed from.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use talkhouse_core::request::{Page, increase_percentage, increased};
@@ -152,4 +155,30 @@ pub struct Transcript {
     /// The session has messages but no conversation record; `conversation` comes from them.
     pub derived: bool,
     pub messages: Vec<MessageRow>,
+}
+
+/// How an answer was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServedBy {
+    EventTables,
+    /// The rollup rows of the same snapshot (see `talkhouse_storage::rollup`).
+    Rollups,
+}
+
+/// What an answer was computed from, and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provenance {
+    pub snapshot: u64,
+    /// The newest event instant of the bot in the snapshot.
+    pub data_as_of: Option<DateTime<Utc>>,
+    pub served_by: ServedBy,
+    pub rows_scanned: u64,
+    pub bytes_scanned: u64,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub value: T,
+    pub provenance: Provenance,
 }

@@ -1,0 +1,419 @@
+//! One request's run: its snapshot and session, its bot, where its plans run, its memory
+//! budget, and what its scans read.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::RecordBatch;
+use chrono::{DateTime, Utc};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::{SessionConfig, SessionContext, col};
+use object_store::path::Path;
+use talkhouse_core::Tenant;
+use talkhouse_core::request::Filter;
+use talkhouse_core::window::Classifier;
+use talkhouse_storage::{SessionRows, Snapshot};
+use tracing::Instrument;
+
+use super::caches::BotCaches;
+use super::predicates;
+use crate::columns;
+use crate::index::{self, BotFacts, RollupIndex, Source, UserIndex};
+use crate::model::{Answer, Channel, Provenance, ServedBy};
+use crate::{QueryExecutor, Result, SnapshotSession};
+
+/// Files whose rows are read at the same time.
+const FILES_AT_ONCE: usize = 4;
+
+/// The number of rows of `df`, as the one row of column `n`.
+pub(super) fn counted(df: DataFrame) -> Result<DataFrame> {
+    use datafusion::functions_aggregate::expr_fn::count;
+    use datafusion::prelude::lit;
+    Ok(df.aggregate(vec![], vec![count(lit(1)).alias("n")])?)
+}
+
+/// The answer of [`counted`].
+pub(super) fn count_in(batches: &[RecordBatch]) -> Result<u64> {
+    Ok(batches
+        .first()
+        .map(|b| columns::int64s(b, "n"))
+        .transpose()?
+        .and_then(|n| n.first().copied().flatten())
+        .unwrap_or(0) as u64)
+}
+
+/// A request's memory pool, and the session settings that fit it; built once per request.
+struct MemoryBudget {
+    runtime: Arc<RuntimeEnv>,
+    config: SessionConfig,
+}
+
+impl MemoryBudget {
+    fn new(ctx: &SessionContext, bytes: usize) -> Result<Self> {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(bytes),
+            NonZeroUsize::new(3).expect("3 is not zero"),
+        );
+        let runtime = RuntimeEnvBuilder::from_runtime_env(&ctx.runtime_env())
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()?;
+        // A sort sets this much aside per partition for merging its spills; with a small budget
+        // the default (10 MB) alone would exhaust it.
+        let mut config = ctx.copied_config();
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes =
+            execution.sort_spill_reservation_bytes.min(bytes / 16);
+        Ok(Self { runtime, config })
+    }
+}
+
+/// One request's session: a snapshot, a bot, and what its scans read so far.
+pub(super) struct Run {
+    ctx: SessionContext,
+    /// Where its plans run.
+    executor: QueryExecutor,
+    /// The request's own memory budget, shared by all its plans; `None` is unbounded.
+    budget: Option<MemoryBudget>,
+    snapshot: Snapshot,
+    /// Whether this run may read rollups.
+    rollups: bool,
+    served_by: ServedBy,
+    caches: Arc<BotCaches>,
+    tenant: Tenant,
+    rows_scanned: u64,
+    bytes_scanned: u64,
+    started: Instant,
+}
+
+impl Run {
+    pub(super) fn new(
+        session: SnapshotSession,
+        executor: QueryExecutor,
+        memory_limit: Option<usize>,
+        use_rollups: bool,
+        caches: Arc<BotCaches>,
+        tenant: Tenant,
+    ) -> Result<Self> {
+        let budget = memory_limit
+            .map(|bytes| MemoryBudget::new(&session.ctx, bytes))
+            .transpose()?;
+        Ok(Self {
+            ctx: session.ctx,
+            executor,
+            budget,
+            rollups: use_rollups && session.snapshot.has_rollups,
+            snapshot: session.snapshot,
+            served_by: ServedBy::EventTables,
+            caches,
+            tenant,
+            rows_scanned: 0,
+            bytes_scanned: 0,
+            started: Instant::now(),
+        })
+    }
+
+    /// `value` with what it was computed from and what it cost.
+    pub(super) async fn answer<T>(mut self, value: T) -> Result<Answer<T>> {
+        let data_as_of = self.data_as_of().await?;
+        Ok(Answer {
+            value,
+            provenance: Provenance {
+                snapshot: self.snapshot.version,
+                data_as_of,
+                served_by: self.served_by,
+                rows_scanned: self.rows_scanned,
+                bytes_scanned: self.bytes_scanned,
+                elapsed: self.started.elapsed(),
+            },
+        })
+    }
+
+    /// The bot's rows of a view.
+    async fn of_bot(&self, view: &str) -> Result<DataFrame> {
+        Ok(self
+            .ctx
+            .table(view)
+            .await?
+            .filter(predicates::tenant(&self.tenant))?)
+    }
+
+    /// The bot's messages.
+    pub(super) async fn messages(&self) -> Result<DataFrame> {
+        self.of_bot("messages").await
+    }
+
+    /// The latest versions of the bot's conversation records.
+    pub(super) async fn conversations(&self) -> Result<DataFrame> {
+        self.of_bot("conversations").await
+    }
+
+    /// Every version of the bot's conversation records.
+    pub(super) async fn conversation_versions(&self) -> Result<DataFrame> {
+        self.of_bot("conversation_versions").await
+    }
+
+    /// The bot's channels, ordered by uuid.
+    pub(super) async fn channels(&mut self) -> Result<Vec<Channel>> {
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.channels.clone());
+        }
+        if let Some(known) = self.caches.channels.get(self.snapshot.version, self.tenant) {
+            return Ok(known);
+        }
+        let df = self
+            .of_bot("channels")
+            .await?
+            .sort(vec![col("channel_uuid").sort(true, false)])?;
+        let mut channels = Vec::new();
+        for batch in self.collect(df).await? {
+            let uuids = columns::strings(&batch, "channel_uuid")?;
+            let names = columns::strings(&batch, "channel_name")?;
+            let types = columns::strings(&batch, "channel_type")?;
+            for ((uuid, name), channel_type) in uuids.into_iter().zip(names).zip(types) {
+                channels.push(Channel {
+                    uuid: uuid.unwrap_or_default(),
+                    name: name.unwrap_or_default(),
+                    channel_type,
+                });
+            }
+        }
+        self.caches
+            .channels
+            .insert(self.snapshot.version, self.tenant, channels.clone());
+        Ok(channels)
+    }
+
+    /// The newest event instant of the bot.
+    pub(super) async fn data_as_of(&mut self) -> Result<Option<DateTime<Utc>>> {
+        if let Some(facts) = self.bot_facts().await? {
+            return Ok(facts.newest);
+        }
+        if let Some(known) = self
+            .caches
+            .data_as_of
+            .get(self.snapshot.version, self.tenant)
+        {
+            return Ok(known);
+        }
+        let (rows, bytes) = (self.rows_scanned, self.bytes_scanned);
+        let newest = super::summary::newest_event(self).await?;
+        (self.rows_scanned, self.bytes_scanned) = (rows, bytes);
+        self.caches
+            .data_as_of
+            .insert(self.snapshot.version, self.tenant, newest);
+        Ok(newest)
+    }
+
+    /// The bot's facts from those of its live files, cached for the snapshot; `None` where the
+    /// table lacks rollups or the run may not use them (answers then come from the views over
+    /// all of the bot's events).
+    pub(super) async fn bot_facts(&mut self) -> Result<Option<Arc<BotFacts>>> {
+        if !self.rollups {
+            return Ok(None);
+        }
+        self.caches.clone().indexes.bot_facts(self).await
+    }
+
+    /// The bot's rollup index when it answers `filter` over `classifier` (see
+    /// [`index::answers`]); `None` where the run may not use rollups or the snapshot is not read
+    /// file by file.
+    pub(super) async fn rollup_index(
+        &mut self,
+        filter: &Filter,
+        classifier: &Classifier,
+    ) -> Result<Option<Arc<RollupIndex>>> {
+        if !self.rollups || !index::answers(filter, classifier, None) {
+            return Ok(None);
+        }
+        self.caches.clone().indexes.rollups(self).await
+    }
+
+    /// The bot's user index when it answers `filter` over `classifier`, with NEW from `since`
+    /// if asked; `None` where the table lacks user rollups, the run may not use rollups or the
+    /// snapshot is not read file by file.
+    pub(super) async fn user_index(
+        &mut self,
+        filter: &Filter,
+        classifier: &Classifier,
+        since: Option<i64>,
+    ) -> Result<Option<Arc<UserIndex>>> {
+        if !self.rollups
+            || !self.snapshot.has_user_rollups
+            || !index::answers(filter, classifier, since)
+        {
+            return Ok(None);
+        }
+        self.caches.clone().indexes.users(self).await
+    }
+
+    /// Marks the answer as computed from the indexes, and passes `value` on.
+    pub(super) fn answered_by_index<T>(&mut self, value: T) -> T {
+        self.served_by = ServedBy::Rollups;
+        value
+    }
+
+    /// The session's rows of `kind` read straight from the files that may hold it; `None` when
+    /// the snapshot is not read file by file.
+    pub(super) async fn session_rows(
+        &self,
+        kind: &str,
+        session_code: &str,
+        columns: &[&str],
+    ) -> Result<Option<SessionRows>> {
+        let runtime = self.ctx.runtime_env();
+        let read = self
+            .snapshot
+            .session_rows(&runtime, &self.tenant, kind, session_code, columns)
+            .await;
+        Ok(read.transpose()?)
+    }
+
+    /// The batches of `read`, with what reading them cost added to the run.
+    pub(super) fn add_read(&mut self, read: SessionRows) -> Vec<RecordBatch> {
+        self.rows_scanned += read.rows_read;
+        self.bytes_scanned += read.bytes_read;
+        read.batches
+    }
+
+    /// The channels an answer lists: those asked for, in the order asked, or every channel of
+    /// the bot by uuid.
+    pub(super) async fn listed_channels(&mut self, filter: &Filter) -> Result<Vec<Channel>> {
+        let known = self.channels().await?;
+        if filter.channels.is_empty() {
+            return Ok(known);
+        }
+        Ok(filter
+            .channels
+            .iter()
+            .map(|uuid| {
+                let uuid = uuid.to_string();
+                known
+                    .iter()
+                    .find(|c| c.uuid == uuid)
+                    .cloned()
+                    .unwrap_or(Channel {
+                        uuid,
+                        name: String::new(),
+                        channel_type: None,
+                    })
+            })
+            .collect())
+    }
+
+    /// Runs a plan and adds what its scans read to the run.
+    pub(super) async fn collect(&mut self, df: DataFrame) -> Result<Vec<RecordBatch>> {
+        let mut answers = self.collect_all(vec![df]).await?;
+        Ok(answers.pop().unwrap_or_default())
+    }
+
+    /// Runs independent plans a few at a time (each reading one file, say) and adds what their
+    /// scans read to the run.
+    async fn collect_few_at_a_time(
+        &mut self,
+        dfs: Vec<DataFrame>,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut answers = Vec::with_capacity(dfs.len());
+        let mut dfs = dfs.into_iter().peekable();
+        while dfs.peek().is_some() {
+            let group = dfs.by_ref().take(FILES_AT_ONCE).collect();
+            answers.extend(self.collect_all(group).await?);
+        }
+        Ok(answers)
+    }
+
+    /// Runs independent plans at the same time, each planned and run on a task of its own (so
+    /// that planning, too, uses every core), and adds what their scans read to the run. Dropping
+    /// the future aborts the tasks.
+    pub(super) async fn collect_all(
+        &mut self,
+        dfs: Vec<DataFrame>,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, df) in dfs.into_iter().enumerate() {
+            let task = Arc::new(self.task(&df));
+            let plan_and_run = async move {
+                let plan = df.create_physical_plan().await?;
+                let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+                Ok::<_, DataFusionError>((index, plan, batches))
+            };
+            tasks.spawn_on(plan_and_run.in_current_span(), self.executor.handle());
+        }
+        let mut answers = vec![Vec::new(); tasks.len()];
+        while let Some(done) = tasks.join_next().await {
+            let (index, plan, batches) =
+                done.map_err(|error| DataFusionError::ExecutionJoin(Box::new(error)))??;
+            self.add_scan_metrics(&plan);
+            answers[index] = batches;
+        }
+        Ok(answers)
+    }
+
+    /// Runs a plan as a stream of batches, under the run's memory budget.
+    pub(super) async fn stream(
+        &mut self,
+        df: DataFrame,
+    ) -> Result<datafusion::physical_plan::SendableRecordBatchStream> {
+        let task = Arc::new(self.task(&df));
+        let plan = df.create_physical_plan().await?;
+        Ok(self.executor.stream(plan, task))
+    }
+
+    fn task(&self, df: &DataFrame) -> datafusion::execution::TaskContext {
+        let mut task = df.task_ctx();
+        if let Some(budget) = &self.budget {
+            task = task
+                .with_runtime(budget.runtime.clone())
+                .with_session_config(budget.config.clone());
+        }
+        task
+    }
+
+    pub(super) async fn count(&mut self, df: DataFrame) -> Result<u64> {
+        let batches = self.collect(counted(df)?).await?;
+        count_in(&batches)
+    }
+
+    fn add_scan_metrics(&mut self, plan: &Arc<dyn ExecutionPlan>) {
+        if plan.children().is_empty()
+            && let Some(metrics) = plan.metrics()
+        {
+            self.rows_scanned += metrics.output_rows().unwrap_or(0) as u64;
+            self.bytes_scanned += metrics
+                .sum_by_name("bytes_scanned")
+                .map_or(0, |v| v.as_usize()) as u64;
+        }
+        for child in plan.children() {
+            self.add_scan_metrics(child);
+        }
+    }
+}
+
+impl Source for Run {
+    fn snapshot(&self) -> &Snapshot {
+        &self.snapshot
+    }
+
+    fn tenant(&self) -> Tenant {
+        self.tenant
+    }
+
+    fn file_rows(&self, location: &Path) -> Result<Option<DataFrame>> {
+        let Some(table) = self.snapshot.file_table(location) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.ctx
+                .read_table(table?)?
+                .filter(predicates::tenant(&self.tenant))?,
+        ))
+    }
+
+    async fn collect_each(&mut self, plans: Vec<DataFrame>) -> Result<Vec<Vec<RecordBatch>>> {
+        self.collect_few_at_a_time(plans).await
+    }
+}
