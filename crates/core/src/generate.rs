@@ -210,9 +210,23 @@ impl<'a> BotDay<'a> {
     }
 
     fn conversation(&mut self, number: u32, users_before: u64, events: &mut Vec<Event>) {
+        let visit = self.visit(number, users_before);
+        let started_at = self.start_instant();
+        let talk = exchanges(&mut self.rng, self.bot.tenant, &visit, started_at, events);
+        versions(
+            &mut self.rng,
+            self.bot.tenant,
+            visit,
+            started_at,
+            talk,
+            events,
+        );
+    }
+
+    /// Who the conversation `number` of the day is with, on which channel, with which tags.
+    fn visit(&mut self, number: u32, users_before: u64) -> Visit {
         let rng = &mut self.rng;
-        let tenant = self.bot.tenant;
-        let bot_short = &tenant.bot_id.simple().to_string()[..8];
+        let bot_short = &self.bot.tenant.bot_id.simple().to_string()[..8];
         let session_code = format!("{bot_short}-{}-{number:05}", self.date.format("%Y%m%d"));
         let user = if users_before <= 1 || rng.random_bool(NEW_USERS_PER_CONVERSATION) {
             users_before + u64::from(number)
@@ -222,7 +236,7 @@ impl<'a> BotDay<'a> {
         let user_id = format!("user-{bot_short}-{user}");
         let business_key = (user % 3 != 0).then(|| format!("+55119{:08}", user % 100_000_000));
         let channel = pick_weighted(rng, &self.bot.channels, |c| c.weight).clone();
-        let conversation_tags: Vec<String> = if rng.random_bool(0.6) {
+        let tags: Vec<String> = if rng.random_bool(0.6) {
             let count = rng.random_range(1..=2);
             let mut tags: Vec<String> = Vec::new();
             for _ in 0..count {
@@ -235,114 +249,166 @@ impl<'a> BotDay<'a> {
         } else {
             Vec::new()
         };
-
-        let started_at = self.start_instant();
-        let rng = &mut self.rng;
-        let exchanges = rng.random_range(1..=8);
-        let mut at = started_at;
-        let mut flows: Vec<String> = Vec::new();
-        let mut counts = (0u32, 0u32);
-        for exchange in 0..exchanges {
-            let flow = if exchange == 0 || rng.random_bool(0.3) {
-                let flow = FLOWS.choose(rng).unwrap().to_string();
-                if flows.last() != Some(&flow) {
-                    flows.push(flow.clone());
-                }
-                flow
-            } else {
-                flows.last().cloned().unwrap_or_default()
-            };
-            let tags = if rng.random_bool(0.85) {
-                conversation_tags.clone()
-            } else {
-                Vec::new()
-            };
-            let base = Message {
-                tenant,
-                message_id: uuid(rng),
-                session_code: session_code.clone(),
-                user_id: user_id.clone(),
-                business_key: business_key.clone(),
-                channel_uuid: channel.uuid,
-                channel_name: Some(channel.name.to_string()),
-                channel_type: Some(channel.kind.to_string()),
-                sent_at: at,
-                sender: Sender::User,
-                content_type: ContentType::Text,
-                text: String::new(),
-                nlp_response: None,
-                nlp_response_type: None,
-                nlp_response_name: None,
-                confidence: None,
-                answer_name: None,
-                answer_text: None,
-                flow: Some(flow),
-                tags,
-            };
-            let user_message = user_message(rng, base.clone());
-            counts.0 += 1;
-            at += Duration::seconds(rng.random_range(2..=20));
-            let answer = user_message.nlp_response_name.clone();
-            events.push(Event::Message(user_message));
-            let bot_message = Message {
-                message_id: uuid(rng),
-                sent_at: at,
-                sender: Sender::Bot,
-                text: format!(
-                    "Answer about {}",
-                    answer.as_deref().unwrap_or("your request")
-                ),
-                answer_name: Some(answer.unwrap_or_else(|| "fallback".into())),
-                answer_text: Some("Here is what I found.".into()),
-                ..base
-            };
-            counts.1 += 1;
-            events.push(Event::Message(bot_message));
-            at += Duration::seconds(rng.random_range(5..=300));
+        Visit {
+            session_code,
+            user_id,
+            business_key,
+            channel,
+            tags,
         }
-
-        let closed_at = at;
-        let still_open = rng.random_bool(0.04);
-        let first = Conversation {
-            tenant,
-            session_code: session_code.clone(),
-            user_id: user_id.clone(),
-            business_key: business_key.clone(),
-            channel_uuid: channel.uuid,
-            started_at,
-            ended_at: None,
-            updated_at: started_at,
-            satisfaction: None,
-            flows: flows[..1].to_vec(),
-            tags: conversation_tags.clone(),
-            user_messages: 1,
-            bot_messages: 1,
-        };
-        let versions = rng.random_range(1..=3);
-        if versions == 3 {
-            let midway = started_at + (closed_at - started_at) / 2;
-            events.push(Event::Conversation(first.clone()));
-            events.push(Event::Conversation(Conversation {
-                updated_at: midway,
-                flows: flows[..flows.len().div_ceil(2)].to_vec(),
-                user_messages: counts.0.div_ceil(2),
-                bot_messages: counts.1.div_ceil(2),
-                ..first.clone()
-            }));
-        } else if versions == 2 {
-            events.push(Event::Conversation(first.clone()));
-        }
-        let satisfaction = rng.random_bool(0.7).then(|| rng.random_range(1..=5u8));
-        events.push(Event::Conversation(Conversation {
-            ended_at: (!still_open).then_some(closed_at),
-            updated_at: closed_at,
-            satisfaction: if still_open { None } else { satisfaction },
-            flows,
-            user_messages: counts.0,
-            bot_messages: counts.1,
-            ..first
-        }));
     }
+}
+
+/// Who a conversation is with, on which channel, with which tags.
+struct Visit {
+    session_code: String,
+    user_id: String,
+    business_key: Option<String>,
+    channel: Channel,
+    tags: Vec<String>,
+}
+
+/// What a conversation's messages came to: when the last one was sent, the flows travelled, and
+/// the user's and the bot's message counts.
+struct Talk {
+    closed_at: DateTime<Utc>,
+    flows: Vec<String>,
+    counts: (u32, u32),
+}
+
+/// A conversation's messages from `started_at`: one to eight exchanges of a user message and the
+/// bot's answer.
+fn exchanges(
+    rng: &mut ChaCha8Rng,
+    tenant: Tenant,
+    visit: &Visit,
+    started_at: DateTime<Utc>,
+    events: &mut Vec<Event>,
+) -> Talk {
+    let exchanges = rng.random_range(1..=8);
+    let mut at = started_at;
+    let mut flows: Vec<String> = Vec::new();
+    let mut counts = (0u32, 0u32);
+    for exchange in 0..exchanges {
+        let flow = if exchange == 0 || rng.random_bool(0.3) {
+            let flow = FLOWS.choose(rng).unwrap().to_string();
+            if flows.last() != Some(&flow) {
+                flows.push(flow.clone());
+            }
+            flow
+        } else {
+            flows.last().cloned().unwrap_or_default()
+        };
+        let tags = if rng.random_bool(0.85) {
+            visit.tags.clone()
+        } else {
+            Vec::new()
+        };
+        let base = Message {
+            tenant,
+            message_id: uuid(rng),
+            session_code: visit.session_code.clone(),
+            user_id: visit.user_id.clone(),
+            business_key: visit.business_key.clone(),
+            channel_uuid: visit.channel.uuid,
+            channel_name: Some(visit.channel.name.to_string()),
+            channel_type: Some(visit.channel.kind.to_string()),
+            sent_at: at,
+            sender: Sender::User,
+            content_type: ContentType::Text,
+            text: String::new(),
+            nlp_response: None,
+            nlp_response_type: None,
+            nlp_response_name: None,
+            confidence: None,
+            answer_name: None,
+            answer_text: None,
+            flow: Some(flow),
+            tags,
+        };
+        let user_message = user_message(rng, base.clone());
+        counts.0 += 1;
+        at += Duration::seconds(rng.random_range(2..=20));
+        let answer = user_message.nlp_response_name.clone();
+        events.push(Event::Message(user_message));
+        let bot_message = Message {
+            message_id: uuid(rng),
+            sent_at: at,
+            sender: Sender::Bot,
+            text: format!(
+                "Answer about {}",
+                answer.as_deref().unwrap_or("your request")
+            ),
+            answer_name: Some(answer.unwrap_or_else(|| "fallback".into())),
+            answer_text: Some("Here is what I found.".into()),
+            ..base
+        };
+        counts.1 += 1;
+        events.push(Event::Message(bot_message));
+        at += Duration::seconds(rng.random_range(5..=300));
+    }
+    Talk {
+        closed_at: at,
+        flows,
+        counts,
+    }
+}
+
+/// The conversation's record in one to three versions: as it started, midway, and as it closed
+/// (or stayed open).
+fn versions(
+    rng: &mut ChaCha8Rng,
+    tenant: Tenant,
+    visit: Visit,
+    started_at: DateTime<Utc>,
+    talk: Talk,
+    events: &mut Vec<Event>,
+) {
+    let Talk {
+        closed_at,
+        flows,
+        counts,
+    } = talk;
+    let still_open = rng.random_bool(0.04);
+    let first = Conversation {
+        tenant,
+        session_code: visit.session_code,
+        user_id: visit.user_id,
+        business_key: visit.business_key,
+        channel_uuid: visit.channel.uuid,
+        started_at,
+        ended_at: None,
+        updated_at: started_at,
+        satisfaction: None,
+        flows: flows[..1].to_vec(),
+        tags: visit.tags,
+        user_messages: 1,
+        bot_messages: 1,
+    };
+    let versions = rng.random_range(1..=3);
+    if versions == 3 {
+        let midway = started_at + (closed_at - started_at) / 2;
+        events.push(Event::Conversation(first.clone()));
+        events.push(Event::Conversation(Conversation {
+            updated_at: midway,
+            flows: flows[..flows.len().div_ceil(2)].to_vec(),
+            user_messages: counts.0.div_ceil(2),
+            bot_messages: counts.1.div_ceil(2),
+            ..first.clone()
+        }));
+    } else if versions == 2 {
+        events.push(Event::Conversation(first.clone()));
+    }
+    let satisfaction = rng.random_bool(0.7).then(|| rng.random_range(1..=5u8));
+    events.push(Event::Conversation(Conversation {
+        ended_at: (!still_open).then_some(closed_at),
+        updated_at: closed_at,
+        satisfaction: if still_open { None } else { satisfaction },
+        flows,
+        user_messages: counts.0,
+        bot_messages: counts.1,
+        ..first
+    }));
 }
 
 fn user_message(rng: &mut ChaCha8Rng, base: Message) -> Message {
@@ -412,107 +478,4 @@ fn pick_index(rng: &mut ChaCha8Rng, weights: &[f64]) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(seed: u64) -> GenerateConfig {
-        GenerateConfig {
-            seed,
-            bots: 4,
-            days: 3,
-            until: NaiveDate::from_ymd_opt(2024, 3, 10).unwrap(),
-            conversations_per_day: 40,
-        }
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_events_and_another_seed_does_not() {
-        let a: Vec<Event> = Generator::new(config(7)).events().flatten().collect();
-        let b: Vec<Event> = Generator::new(config(7)).events().flatten().collect();
-        let c: Vec<Event> = Generator::new(config(8)).events().flatten().collect();
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-    }
-
-    #[test]
-    fn each_bot_has_three_to_six_named_channels_over_several_orgs() {
-        let generator = Generator::new(GenerateConfig {
-            bots: 9,
-            ..config(1)
-        });
-        for bot in generator.bots() {
-            assert!((3..=6).contains(&bot.channels.len()));
-        }
-        let orgs: std::collections::BTreeSet<_> =
-            generator.bots().iter().map(|b| b.tenant.org_id).collect();
-        assert_eq!(orgs.len(), 3);
-    }
-
-    #[test]
-    fn the_data_has_every_feature_the_dashboard_shows() {
-        let events: Vec<Event> = Generator::new(config(3)).events().flatten().collect();
-        let messages: Vec<&Message> = events
-            .iter()
-            .filter_map(|e| {
-                if let Event::Message(m) = e {
-                    Some(m)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        let conversations: Vec<&Conversation> = events
-            .iter()
-            .filter_map(|e| {
-                if let Event::Conversation(c) = e {
-                    Some(c)
-                } else {
-                    None
-                }
-            })
-            .collect();
-        assert!(messages.iter().any(|m| m.sender == Sender::Bot));
-        assert!(messages.iter().any(|m| m.content_type != ContentType::Text));
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.nlp_response == Some(NlpResponse::Found))
-        );
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.nlp_response == Some(NlpResponse::None))
-        );
-        assert!(messages.iter().any(|m| m.tags.is_empty()));
-        assert!(messages.iter().any(|m| !m.tags.is_empty()));
-        assert!(conversations.iter().any(|c| c.satisfaction.is_some()));
-        assert!(conversations.iter().any(|c| c.ended_at.is_none()));
-        let mut versions = std::collections::HashMap::<&str, usize>::new();
-        for c in &conversations {
-            *versions.entry(&c.session_code).or_default() += 1;
-        }
-        assert!(versions.values().any(|n| *n == 1));
-        assert!(versions.values().any(|n| *n == 3));
-        let crosses_midnight = conversations.iter().any(|c| {
-            c.ended_at
-                .is_some_and(|end| end.date_naive() != c.started_at.date_naive())
-        });
-        assert!(crosses_midnight, "no conversation crosses midnight (UTC)");
-
-        // Users come back: some users have conversations on two different days, others do not.
-        let mut days_of_user =
-            std::collections::HashMap::<&str, std::collections::BTreeSet<_>>::new();
-        for c in &conversations {
-            days_of_user
-                .entry(&c.user_id)
-                .or_default()
-                .insert(c.started_at.date_naive());
-        }
-        let returning = days_of_user.values().filter(|days| days.len() > 1).count();
-        assert!(
-            returning > 0 && returning < days_of_user.len(),
-            "{returning} of {}",
-            days_of_user.len()
-        );
-    }
-}
+mod tests;

@@ -23,8 +23,8 @@ use talkhouse_core::Tenant;
 use uuid::Uuid;
 
 use crate::Result;
-use crate::live_files::{self, LiveFiles};
-use crate::read;
+use crate::read::live_files::{self, LiveFiles};
+use crate::read::scan;
 use crate::schema::KIND_MESSAGE;
 
 /// The rate at which the filter says "maybe stored" of an id that is not.
@@ -177,7 +177,7 @@ impl StoredMessageIds {
         if !unread.is_empty() {
             let files: HashSet<&Path> = unread.keys().copied().collect();
             let provider = Arc::new(live.restricted_to(&files)?);
-            for (tenant, id) in read::message_ids(table, runtime, provider, lit(true)).await? {
+            for (tenant, id) in scan::message_ids(table, runtime, provider, lit(true)).await? {
                 if let Some(known) = self.bots.get_mut(&tenant.bot_id.to_string()) {
                     known.insert(&tenant, &id);
                 }
@@ -213,7 +213,7 @@ impl StoredMessageIds {
             false => lit(true),
         };
         let provider = Arc::new(live.restricted_to(&bot_files)?);
-        let found = read::message_ids(table, runtime, provider, predicate).await?;
+        let found = scan::message_ids(table, runtime, provider, predicate).await?;
         Ok(found
             .into_iter()
             .filter(|found| candidates.contains(found))

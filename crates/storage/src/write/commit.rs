@@ -19,7 +19,7 @@ use deltalake_core::{DeltaTable, DeltaTableError};
 use object_store::ObjectStoreExt;
 
 use crate::Result;
-use crate::live_files;
+use crate::read::live_files;
 
 /// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
 /// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,

@@ -9,12 +9,11 @@ use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, ListBuilder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, FieldRef, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use chrono::{DateTime, Datelike, Utc};
-use talkhouse_core::{Event, Tenant};
+use talkhouse_core::{Conversation, Event, Message, Tenant};
 use uuid::Uuid;
 
-use crate::batch_files::LinedEvent;
 use crate::parallel;
 use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, RollupKey, UserRollupKey};
 use crate::schema::{
@@ -24,7 +23,11 @@ use crate::versions::{
     BatchVersions, ConversationVersion, LineSet, SUPERSEDED_AT_WRITE, SUPERSEDED_BATCH_LINE,
     SUPERSEDED_WRITTEN_AT, Superseding,
 };
+use crate::write::batch_files::LinedEvent;
 use crate::{Error, Result};
+use builders::{append_list, append_uuid, list_builder, micros};
+
+mod builders;
 
 /// The rollup rows a batch or a compaction writes.
 #[derive(Debug, Default)]
@@ -135,14 +138,6 @@ struct Columns {
     superseded_batch_line: Int64Builder,
 }
 
-fn list_builder(schema: &SchemaRef, name: &str, rows: usize) -> ListBuilder<StringBuilder> {
-    let builder = ListBuilder::with_capacity(StringBuilder::new(), rows);
-    match schema.field_with_name(name).map(|f| f.data_type().clone()) {
-        Ok(DataType::List(item)) => builder.with_field(FieldRef::clone(&item)),
-        _ => builder,
-    }
-}
-
 impl Columns {
     fn new(rows: usize, schema: &SchemaRef) -> Self {
         let strings =
@@ -203,83 +198,90 @@ impl Columns {
         self.superseded_written_at.append_null();
         self.superseded_batch_line.append_null();
         match event {
-            Event::Message(m) => {
-                self.superseded_at_write.append_null();
-                self.kind.append_value(KIND_MESSAGE);
-                self.session_code.append_value(&m.session_code);
-                self.user_id.append_value(&m.user_id);
-                self.business_key.append_option(m.business_key.as_deref());
-                append_uuid(
-                    &mut self.channel_uuid,
-                    &mut self.uuid_buffer,
-                    Some(m.channel_uuid),
-                );
-                append_list(&mut self.tags, &m.tags);
-                append_uuid(
-                    &mut self.message_id,
-                    &mut self.uuid_buffer,
-                    Some(m.message_id),
-                );
-                self.channel_name.append_option(m.channel_name.as_deref());
-                self.channel_type.append_option(m.channel_type.as_deref());
-                self.sent_at.append_value(micros(m.sent_at));
-                self.sender.append_value(m.sender.as_str());
-                self.content_type.append_value(m.content_type.as_str());
-                self.text.append_value(&m.text);
-                self.nlp_response
-                    .append_option(m.nlp_response.map(|r| r.as_str()));
-                self.nlp_response_type
-                    .append_option(m.nlp_response_type.map(|r| r.as_str()));
-                self.nlp_response_name
-                    .append_option(m.nlp_response_name.as_deref());
-                self.confidence.append_option(m.confidence);
-                self.answer_name.append_option(m.answer_name.as_deref());
-                self.answer_text.append_option(m.answer_text.as_deref());
-                self.flow.append_option(m.flow.as_deref());
-                self.started_at.append_null();
-                self.ended_at.append_null();
-                self.updated_at.append_null();
-                self.satisfaction.append_null();
-                append_list(&mut self.flows, &[]);
-                self.user_messages.append_null();
-                self.bot_messages.append_null();
-            }
-            Event::Conversation(c) => {
-                self.superseded_at_write.append_value(superseded);
-                self.kind.append_value(KIND_CONVERSATION);
-                self.session_code.append_value(&c.session_code);
-                self.user_id.append_value(&c.user_id);
-                self.business_key.append_option(c.business_key.as_deref());
-                append_uuid(
-                    &mut self.channel_uuid,
-                    &mut self.uuid_buffer,
-                    Some(c.channel_uuid),
-                );
-                append_list(&mut self.tags, &c.tags);
-                append_uuid(&mut self.message_id, &mut self.uuid_buffer, None);
-                self.channel_name.append_null();
-                self.channel_type.append_null();
-                self.sent_at.append_null();
-                self.sender.append_null();
-                self.content_type.append_null();
-                self.text.append_null();
-                self.nlp_response.append_null();
-                self.nlp_response_type.append_null();
-                self.nlp_response_name.append_null();
-                self.confidence.append_null();
-                self.answer_name.append_null();
-                self.answer_text.append_null();
-                self.flow.append_null();
-                self.started_at.append_value(micros(c.started_at));
-                self.ended_at.append_option(c.ended_at.map(micros));
-                self.updated_at.append_value(micros(c.updated_at));
-                self.satisfaction
-                    .append_option(c.satisfaction.map(i32::from));
-                append_list(&mut self.flows, &c.flows);
-                self.user_messages.append_value(i64::from(c.user_messages));
-                self.bot_messages.append_value(i64::from(c.bot_messages));
-            }
+            Event::Message(m) => self.append_message(m),
+            Event::Conversation(c) => self.append_conversation(c, superseded),
         }
+    }
+
+    /// A message's own columns, the conversation columns empty.
+    fn append_message(&mut self, m: &Message) {
+        self.superseded_at_write.append_null();
+        self.kind.append_value(KIND_MESSAGE);
+        self.session_code.append_value(&m.session_code);
+        self.user_id.append_value(&m.user_id);
+        self.business_key.append_option(m.business_key.as_deref());
+        append_uuid(
+            &mut self.channel_uuid,
+            &mut self.uuid_buffer,
+            Some(m.channel_uuid),
+        );
+        append_list(&mut self.tags, &m.tags);
+        append_uuid(
+            &mut self.message_id,
+            &mut self.uuid_buffer,
+            Some(m.message_id),
+        );
+        self.channel_name.append_option(m.channel_name.as_deref());
+        self.channel_type.append_option(m.channel_type.as_deref());
+        self.sent_at.append_value(micros(m.sent_at));
+        self.sender.append_value(m.sender.as_str());
+        self.content_type.append_value(m.content_type.as_str());
+        self.text.append_value(&m.text);
+        self.nlp_response
+            .append_option(m.nlp_response.map(|r| r.as_str()));
+        self.nlp_response_type
+            .append_option(m.nlp_response_type.map(|r| r.as_str()));
+        self.nlp_response_name
+            .append_option(m.nlp_response_name.as_deref());
+        self.confidence.append_option(m.confidence);
+        self.answer_name.append_option(m.answer_name.as_deref());
+        self.answer_text.append_option(m.answer_text.as_deref());
+        self.flow.append_option(m.flow.as_deref());
+        self.started_at.append_null();
+        self.ended_at.append_null();
+        self.updated_at.append_null();
+        self.satisfaction.append_null();
+        append_list(&mut self.flows, &[]);
+        self.user_messages.append_null();
+        self.bot_messages.append_null();
+    }
+
+    /// A conversation version's own columns, the message columns empty; `superseded` says
+    /// whether a newer version is already known.
+    fn append_conversation(&mut self, c: &Conversation, superseded: bool) {
+        self.superseded_at_write.append_value(superseded);
+        self.kind.append_value(KIND_CONVERSATION);
+        self.session_code.append_value(&c.session_code);
+        self.user_id.append_value(&c.user_id);
+        self.business_key.append_option(c.business_key.as_deref());
+        append_uuid(
+            &mut self.channel_uuid,
+            &mut self.uuid_buffer,
+            Some(c.channel_uuid),
+        );
+        append_list(&mut self.tags, &c.tags);
+        append_uuid(&mut self.message_id, &mut self.uuid_buffer, None);
+        self.channel_name.append_null();
+        self.channel_type.append_null();
+        self.sent_at.append_null();
+        self.sender.append_null();
+        self.content_type.append_null();
+        self.text.append_null();
+        self.nlp_response.append_null();
+        self.nlp_response_type.append_null();
+        self.nlp_response_name.append_null();
+        self.confidence.append_null();
+        self.answer_name.append_null();
+        self.answer_text.append_null();
+        self.flow.append_null();
+        self.started_at.append_value(micros(c.started_at));
+        self.ended_at.append_option(c.ended_at.map(micros));
+        self.updated_at.append_value(micros(c.updated_at));
+        self.satisfaction
+            .append_option(c.satisfaction.map(i32::from));
+        append_list(&mut self.flows, &c.flows);
+        self.user_messages.append_value(i64::from(c.user_messages));
+        self.bot_messages.append_value(i64::from(c.bot_messages));
     }
 
     /// A rollup row of `kind`: its dimensions in the event columns they mean, every other column
@@ -476,23 +478,4 @@ impl Columns {
             }
         })
     }
-}
-
-/// UUIDs in canonical lower-case text, formatted without an allocation.
-fn append_uuid(builder: &mut StringBuilder, buffer: &mut [u8; 45], uuid: Option<Uuid>) {
-    match uuid {
-        Some(uuid) => builder.append_value(uuid.hyphenated().encode_lower(buffer)),
-        None => builder.append_null(),
-    }
-}
-
-fn append_list(builder: &mut ListBuilder<StringBuilder>, items: &[String]) {
-    for item in items {
-        builder.values().append_value(item);
-    }
-    builder.append(true);
-}
-
-fn micros(instant: DateTime<Utc>) -> i64 {
-    instant.timestamp_micros()
 }

@@ -18,7 +18,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 
 use crate::Result;
-use crate::live_files::{self, LoggedFile};
+use crate::read::live_files::{self, LoggedFile};
 
 /// The live files of the latest version the reader has read, and a table state to read the
 /// metadata from.
@@ -187,8 +187,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use talkhouse_core::Event;
 
+    use crate::format::has_property;
     use crate::rollup::{USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY};
-    use crate::table::has_property;
     use crate::test_events::{conversation_event, tenant};
     use crate::{DataLocation, EventTable, Snapshot};
 
@@ -244,7 +244,7 @@ mod tests {
     }
 
     async fn followed_table_version(reader: &EventTable) -> Option<u64> {
-        reader.reader.lock().await.table().version()
+        reader.reader().await.table().version()
     }
 
     #[tokio::test]
@@ -267,7 +267,7 @@ mod tests {
 
         // A commit of new metadata: the table now reads as created before user rollups.
         {
-            let mut state = writer.writer.lock().await;
+            let mut state = writer.writer().await;
             state.table = state
                 .table
                 .clone()
@@ -285,7 +285,7 @@ mod tests {
         assert!(!snapshot.has_user_rollups);
         assert!(
             !has_property(
-                reader.reader.lock().await.table(),
+                reader.reader().await.table(),
                 USER_ROLLUPS_PROPERTY,
                 USER_ROLLUPS_FORMAT
             )

@@ -32,8 +32,8 @@ use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use talkhouse_core::Tenant;
 
 use crate::Result;
-use crate::live_files::{LiveFiles, text};
-use crate::page_index_cache::PageIndexCachingFactory;
+use crate::read::live_files::{LiveFiles, text};
+use crate::read::page_index_cache::PageIndexCachingFactory;
 
 /// The column every read is narrowed by.
 const SESSION_CODE: &str = "session_code";

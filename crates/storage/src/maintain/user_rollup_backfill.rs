@@ -16,19 +16,20 @@ use deltalake_core::protocol::{DeltaOperation, SaveMode};
 use deltalake_core::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake_core::{DeltaTable, DeltaTableError};
 
-use crate::commit::catch_up;
-use crate::compact::spilling_session;
-use crate::encode::{RollupRows, encode_derived_rows};
-use crate::file_layout::writer_properties;
-use crate::live_files::FileStatistics;
+use crate::format::has_property;
+use crate::maintain::session::spilling_session;
+use crate::read::live_files::FileStatistics;
+use crate::read::scan;
 use crate::rollup::{
     BUCKET_MICROS, ROLLUPS_FORMAT, ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY,
     UserRollupKey,
 };
 use crate::schema::{EVENTS_TABLE, KIND_CONVERSATION};
-use crate::table::has_property;
 use crate::versions::{BatchVersions, latest_version_first};
-use crate::{EventTable, Result, read};
+use crate::write::commit::catch_up;
+use crate::write::encode::{RollupRows, encode_derived_rows};
+use crate::write::file_layout::writer_properties;
+use crate::{EventTable, Result};
 
 /// What adding the user rollup rows did.
 #[derive(Debug, Clone)]
@@ -52,12 +53,12 @@ impl EventTable {
         if !needs_user_rollups(&self.fresh_table().await?)? {
             return Ok(None);
         }
-        let mut writer = self.writer.lock().await;
+        let mut writer = self.writer().await;
         catch_up(&mut writer.table).await?;
         if !needs_user_rollups(&writer.table)? {
             return Ok(None);
         }
-        let users = latest_versions_per_user(&writer.table, &self.file_statistics).await?;
+        let users = latest_versions_per_user(&writer.table, self.file_statistics()).await?;
         let conversations = users.iter().map(|(_, count)| count).sum();
         let rows = RollupRows {
             buckets: Vec::new(),
@@ -132,8 +133,8 @@ async fn latest_versions_per_user(
         .await?;
     let mut rows = Vec::new();
     for batch in batches {
-        let count = read::int64s(&batch, 7)?;
-        for (row, key) in read::user_rollup_keys(&batch)?.into_iter().enumerate() {
+        let count = scan::int64s(&batch, 7)?;
+        for (row, key) in scan::user_rollup_keys(&batch)?.into_iter().enumerate() {
             if let Some(key) = key {
                 rows.push((key, count.value(row)));
             }
@@ -153,7 +154,7 @@ mod tests {
 
     use super::*;
     use crate::DataLocation;
-    use crate::compact::{rows_of_kind, summed_rollups};
+    use crate::maintain::session::{rows_of_kind, summed_rollups};
     use crate::rollup::RollupCounts;
     use crate::schema::KIND_USER_ROLLUP;
 
@@ -198,7 +199,7 @@ mod tests {
 
     /// Marks the table as one created before user rollups: its writes then leave none.
     async fn without_property(table: &EventTable, property: &str) {
-        let mut writer = table.writer.lock().await;
+        let mut writer = table.writer().await;
         writer.table = writer
             .table
             .clone()

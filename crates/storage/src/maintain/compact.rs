@@ -17,35 +17,32 @@
 //! leaves the compacted table. Files are never deleted here: earlier versions stay readable, so
 //! pinned search pages and reports still find their data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
-use datafusion::prelude::{Expr, SessionContext, cast, col, ident, lit};
+use datafusion::prelude::{Expr, SessionContext, col, lit};
 use deltalake_core::DeltaTable;
-use deltalake_core::delta_datafusion::create_session_state_with_spill_config;
 use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
-use crate::encode::{RollupRows, encode_derived_rows};
-use crate::file_layout::writer_properties;
-use crate::live_files::{self, FileStatistics};
-use crate::rollup::{ROLLUP_COUNTS, ROLLUP_UNTAGGED, RollupCounts, UserRollupKey};
+use crate::maintain::session::{spilling_session, summed_rollups};
+use crate::maintain::user_rollup_backfill::UserRollupsAdded;
+use crate::read::live_files::FileStatistics;
+use crate::read::scan;
 use crate::schema::{
     EVENTS_TABLE, KIND_CONVERSATION, KIND_MESSAGE, KIND_ROLLUP, KIND_SUPERSEDED, KIND_USER_ROLLUP,
 };
-use crate::user_rollup_backfill::UserRollupsAdded;
 use crate::versions::{BatchVersions, latest_version_first};
-use crate::{EventTable, Result, read};
+use crate::write::encode::{RollupRows, encode_derived_rows};
+use crate::write::file_layout::writer_properties;
+use crate::{EventTable, Result};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
 /// few groups, so statistics prune the rest of its month.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
-
-/// Memory the rewrite of one commit's partitions may hold before its sort spills to disk.
-const MEMORY_BUDGET: usize = 512 * 1024 * 1024;
 
 /// Input bytes one commit rewrites at most; a larger partition is rewritten alone. Below the
 /// largest partitions (a month of the benchmark's large bot, about 55 MB), so a group's sort holds
@@ -57,7 +54,6 @@ const COMMIT_PARTITIONS: usize = 64;
 
 /// The rows a rewrite reads, as its queries name them.
 const REWRITTEN: &str = "rewritten";
-const SUMMED: &str = "summed";
 
 /// One partition of the `events` table.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -133,7 +129,7 @@ impl EventTable {
                 bytes = commit.iter().map(|(_, (_, bytes))| bytes).sum::<u64>(),
                 "rewriting"
             );
-            table = rewrite(table.clone(), &partitions, &self.file_statistics).await?;
+            table = rewrite(table.clone(), &partitions, self.file_statistics()).await?;
             let elapsed = started.elapsed();
             for (partition, (count, bytes)) in commit {
                 let compacted = PartitionCompacted {
@@ -245,7 +241,7 @@ async fn rewrite(
     };
     // delta-rs's own planner writes the files.
     let ctx = spilling_session(&table, file_statistics).await?;
-    let in_partitions = read::any_of(partitions.iter().map(|p| p.predicate()).collect());
+    let in_partitions = scan::any_of(partitions.iter().map(|p| p.predicate()).collect());
     let rows = ctx
         .table(EVENTS_TABLE)
         .await?
@@ -258,7 +254,33 @@ async fn rewrite(
         .map(|f| format!("\"{}\"", f.name()))
         .collect::<Vec<_>>()
         .join(", ");
-    let input = match kind {
+    let input = sorted_input(&ctx, kind, rows, &columns, &schema).await?;
+    let table = table
+        .write(Vec::new())
+        .with_input_plan(input.into_unoptimized_plan())
+        .with_session_state(Arc::new(ctx.state()))
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(in_partitions)
+        .with_writer_properties(
+            writer_properties()
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .build(),
+        )
+        .await?;
+    Ok(table)
+}
+
+/// The rewritten `rows` of `kind` in the order a compacted file keeps them: `columns` of the
+/// messages by time, of each conversation's latest version by start, of the supersession rows by
+/// session, and the rollup rows summed.
+async fn sorted_input(
+    ctx: &SessionContext,
+    kind: &str,
+    rows: DataFrame,
+    columns: &str,
+    schema: &SchemaRef,
+) -> Result<DataFrame> {
+    Ok(match kind {
         KIND_MESSAGE => {
             ctx.sql(&format!(
                 "SELECT {columns} FROM {REWRITTEN} ORDER BY sent_at, message_id"
@@ -268,7 +290,7 @@ async fn rewrite(
         KIND_CONVERSATION => {
             ctx.sql(&format!(
                 "{} ORDER BY started_at, session_code",
-                latest_versions(&columns)
+                latest_versions(columns)
             ))
             .await?
         }
@@ -280,7 +302,7 @@ async fn rewrite(
             .await?
         }
         KIND_ROLLUP | KIND_USER_ROLLUP => {
-            let rows = summed_rollups(&ctx, rows).await?;
+            let rows = summed_rollups(ctx, rows).await?;
             let rows = match kind {
                 KIND_ROLLUP => RollupRows {
                     buckets: rows
@@ -299,7 +321,7 @@ async fn rewrite(
             };
             let written_at = chrono::Utc::now().timestamp_micros();
             let batch =
-                encode_derived_rows(0, &BatchVersions::default(), &rows, &schema, written_at)?;
+                encode_derived_rows(0, &BatchVersions::default(), &rows, schema, written_at)?;
             ctx.read_batch(batch)?
         }
         other => {
@@ -307,20 +329,7 @@ async fn rewrite(
                 format!("the events table has a partition of unknown kind {other:?}"),
             )));
         }
-    };
-    let table = table
-        .write(Vec::new())
-        .with_input_plan(input.into_unoptimized_plan())
-        .with_session_state(Arc::new(ctx.state()))
-        .with_save_mode(SaveMode::Overwrite)
-        .with_replace_where(in_partitions)
-        .with_writer_properties(
-            writer_properties()
-                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                .build(),
-        )
-        .await?;
-    Ok(table)
+    })
 }
 
 /// The `columns` of each conversation's latest version in its partition among the rewritten
@@ -338,116 +347,10 @@ fn latest_versions(columns: &str) -> String {
     )
 }
 
-/// A session over `table`'s live files as [`EVENTS_TABLE`] whose sorts, windows and groups
-/// spill to disk beyond [`MEMORY_BUDGET`]: maintenance reads whole partitions or tables.
-///
-/// Its string columns are plain strings, not views. A view points into the page it was read
-/// from, and the batches a window over many files yields keep the pages of every file they drew
-/// rows from, and are accounted for them: the sort after the window then asked the pool for more
-/// than its share for a single batch (82.7 MB for a commit of 1,003 small files, 11.6 MB on
-/// disk). Casting copies the strings, so a batch is accounted for its own rows.
-pub(crate) async fn spilling_session(
-    table: &DeltaTable,
-    file_statistics: &FileStatistics,
-) -> Result<SessionContext> {
-    let ctx = SessionContext::new_with_state(create_session_state_with_spill_config(
-        Some(MEMORY_BUDGET),
-        None,
-    ));
-    table.update_datafusion_session(&ctx.state())?;
-    let events = ctx.read_table(live_files::provider(table, file_statistics).await?)?;
-    let columns: Vec<Expr> = events
-        .schema()
-        .fields()
-        .iter()
-        .map(|field| {
-            let column = ident(field.name());
-            match without_views(field.data_type()) {
-                Some(plain) => cast(column, plain).alias(field.name()),
-                None => column,
-            }
-        })
-        .collect();
-    ctx.register_table(EVENTS_TABLE, events.select(columns)?.into_view())?;
-    Ok(ctx)
-}
-
-/// The type holding the same values as `data_type` without string or binary views, when it has
-/// any.
-fn without_views(data_type: &DataType) -> Option<DataType> {
-    match data_type {
-        DataType::Utf8View => Some(DataType::Utf8),
-        DataType::BinaryView => Some(DataType::Binary),
-        DataType::List(item) => without_views(item.data_type())
-            .map(|plain| DataType::List(Arc::new(item.as_ref().clone().with_data_type(plain)))),
-        _ => None,
-    }
-}
-
-/// The rollup rows (or user rollup rows) among `rows` with equal dimensions summed, zero rows
-/// dropped; a rollup row's user is empty.
-///
-/// Summed here rather than by a `GROUP BY`: the rewrite holds every sum anyway, and DataFusion's
-/// hash aggregate failed after spilling ("Decreasing allocation after spilling should succeed")
-/// on 64 partitions of the benchmark's user rollups, 26 MB on disk.
-pub(crate) async fn summed_rollups(
-    ctx: &SessionContext,
-    rows: DataFrame,
-) -> Result<Vec<(UserRollupKey, RollupCounts)>> {
-    let counts = ROLLUP_COUNTS
-        .iter()
-        .map(|c| format!("COALESCE({c}, 0)"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    ctx.register_table(SUMMED, rows.into_view())?;
-    let mut stream = ctx
-        .sql(&format!(
-            "SELECT org_id, env_id, bot_id, sent_at, channel_uuid,
-                    COALESCE({ROLLUP_UNTAGGED}, false), user_id, {counts}
-             FROM {SUMMED}"
-        ))
-        .await?
-        .execute_stream()
-        .await?;
-    ctx.deregister_table(SUMMED)?;
-    let mut sums: HashMap<UserRollupKey, RollupCounts> = HashMap::new();
-    while let Some(batch) = stream.try_next().await? {
-        let keys = read::user_rollup_keys(&batch)?;
-        let counts = (0..ROLLUP_COUNTS.len())
-            .map(|i| read::int64s(&batch, 7 + i))
-            .collect::<Result<Vec<_>>>()?;
-        for (row, key) in keys.into_iter().enumerate() {
-            let Some(key) = key else { continue };
-            let sum = sums.entry(key).or_default();
-            for (total, count) in sum.0.iter_mut().zip(&counts) {
-                *total += count.value(row);
-            }
-        }
-    }
-    let mut rows: Vec<_> = sums.into_iter().filter(|(_, sum)| !sum.is_zero()).collect();
-    rows.sort_by(|(a, _), (b, _)| a.cmp(b));
-    Ok(rows)
-}
-
-/// A maintenance session over the latest version of `table` and its rows of `kind`.
-#[cfg(test)]
-pub(crate) async fn rows_of_kind(table: &EventTable, kind: &str) -> (SessionContext, DataFrame) {
-    let state = table.fresh_table().await.unwrap();
-    let ctx = spilling_session(&state, &table.file_statistics)
-        .await
-        .unwrap();
-    let rows = ctx
-        .table(EVENTS_TABLE)
-        .await
-        .unwrap()
-        .filter(col("kind").eq(lit(kind)))
-        .unwrap();
-    (ctx, rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::maintain::session::{rows_of_kind, without_views};
 
     fn partition(bot: &str, kind: &str, month: &str) -> Partition {
         Partition {

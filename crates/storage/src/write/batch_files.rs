@@ -22,9 +22,9 @@ use talkhouse_core::Event;
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::file_layout::writer_properties;
 use crate::parallel;
 use crate::schema::PARTITION_COLUMNS;
+use crate::write::file_layout::writer_properties;
 use crate::{Error, Result};
 
 /// An event with its line in the batch.

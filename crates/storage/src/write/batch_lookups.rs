@@ -10,28 +10,27 @@ use datafusion::catalog::TableProvider;
 use datafusion::functions_nested::expr_fn::cardinality;
 use datafusion::logical_expr::Expr;
 use datafusion::prelude::{col, lit};
-use deltalake_core::DeltaTable;
 use talkhouse_core::latest::Latest;
 use talkhouse_core::{Event, Tenant};
 use uuid::Uuid;
 
-use crate::batch_files::LinedEvent;
-use crate::live_files::TableRead;
-use crate::read;
+use super::batch_files::LinedEvent;
+use super::writer::{WriteOutcome, Writer};
+use crate::Result;
+use crate::read::live_files::TableRead;
+use crate::read::scan;
 use crate::schema::{KIND_CONVERSATION, KIND_MESSAGE};
-use crate::table::{WriteOutcome, Writer};
 use crate::versions::{ConversationVersion, StoredVersions};
-use crate::{EventTable, Result};
 
-impl EventTable {
+impl Writer {
     /// The latest stored version of each conversation the batch holds a version of. A session's
     /// versions may start in different months, so every month of the batch's bots is read.
-    pub(crate) async fn stored_versions(
+    pub(super) async fn stored_versions(
         &self,
-        table: &DeltaTable,
         provider: &Arc<dyn TableProvider>,
         events: &[&Event],
     ) -> Result<StoredVersions> {
+        let table = &self.table;
         let mut stored = StoredVersions::new();
         if table.version().unwrap_or(0) == 0 {
             return Ok(stored);
@@ -49,7 +48,7 @@ impl EventTable {
             return Ok(stored);
         }
         let predicate = stored_sessions_predicate(&sessions_by_bot);
-        let batches = read::scan(table, &self.runtime, provider.clone(), predicate)?
+        let batches = scan::scan(table, &self.runtime, provider.clone(), predicate)?
             .select(vec![
                 col("org_id"),
                 col("env_id"),
@@ -66,15 +65,15 @@ impl EventTable {
             .collect()
             .await?;
         for batch in batches {
-            let tenants = read::tenant_columns(&batch, 0)?;
-            let (session, channel) = (read::texts(&batch, 3)?, read::texts(&batch, 5)?);
-            let (started, updated) = (read::int64s(&batch, 4)?, read::int64s(&batch, 7)?);
-            let (written, line) = (read::int64s(&batch, 8)?, read::int64s(&batch, 9)?);
+            let tenants = scan::tenant_columns(&batch, 0)?;
+            let (session, channel) = (scan::texts(&batch, 3)?, scan::texts(&batch, 5)?);
+            let (started, updated) = (scan::int64s(&batch, 4)?, scan::int64s(&batch, 7)?);
+            let (written, line) = (scan::int64s(&batch, 8)?, scan::int64s(&batch, 9)?);
             let untagged = batch.column(6).as_boolean();
-            let user = read::texts(&batch, 10)?;
+            let user = scan::texts(&batch, 10)?;
             for row in 0..batch.num_rows() {
                 let (Some(tenant), Some(channel_uuid)) =
-                    (read::tenant_at(&tenants, row), read::uuid_at(&channel, row))
+                    (scan::tenant_at(&tenants, row), scan::uuid_at(&channel, row))
                 else {
                     continue;
                 };
@@ -106,14 +105,13 @@ impl EventTable {
     }
 
     /// The (tenant, message id) pairs already stored among the batch's messages, in any month
-    /// (see [`crate::message_ids`]).
-    pub(crate) async fn stored_message_ids(
-        &self,
-        writer: &mut Writer,
+    /// (see [`crate::write::message_ids`]).
+    pub(super) async fn stored_message_ids(
+        &mut self,
         (provider, live): &TableRead,
         events: &[&Event],
     ) -> Result<HashSet<(Tenant, Uuid)>> {
-        if writer.table.version().unwrap_or(0) == 0 {
+        if self.table.version().unwrap_or(0) == 0 {
             return Ok(HashSet::new());
         }
         let wanted: Vec<(Tenant, Uuid)> = events
@@ -127,13 +125,10 @@ impl EventTable {
             return Ok(HashSet::new());
         }
         let Some(live) = live else {
-            return self
-                .scanned_message_ids(&writer.table, provider, &wanted)
-                .await;
+            return self.scanned_message_ids(provider, &wanted).await;
         };
-        writer
-            .message_ids
-            .stored(&writer.table, live, &self.runtime, &wanted)
+        self.message_ids
+            .stored(&self.table, live, &self.runtime, &wanted)
             .await
     }
 
@@ -141,7 +136,6 @@ impl EventTable {
     /// batch's bots' message partitions.
     async fn scanned_message_ids(
         &self,
-        table: &DeltaTable,
         provider: &Arc<dyn TableProvider>,
         wanted: &[(Tenant, Uuid)],
     ) -> Result<HashSet<(Tenant, Uuid)>> {
@@ -150,7 +144,8 @@ impl EventTable {
         let predicate = col("kind")
             .eq(lit(KIND_MESSAGE))
             .and(col("bot_id").in_list(bots.into_iter().map(lit).collect(), false));
-        let stored = read::message_ids(table, &self.runtime, provider.clone(), predicate).await?;
+        let stored =
+            scan::message_ids(&self.table, &self.runtime, provider.clone(), predicate).await?;
         Ok(stored
             .into_iter()
             .filter(|found| ids.contains(found))
@@ -160,7 +155,7 @@ impl EventTable {
 
 /// The events of the batch with their batch lines, without the messages already stored or
 /// earlier in the batch; counted into `outcome`.
-pub(crate) fn without_duplicates<'a>(
+pub(super) fn without_duplicates<'a>(
     events: &[&'a Event],
     stored_ids: &HashSet<(Tenant, Uuid)>,
     outcome: &mut WriteOutcome,
@@ -209,6 +204,6 @@ fn stored_sessions_predicate(sessions_by_bot: &BTreeMap<uuid::Uuid, BTreeSet<&st
             sessions_by_bot.keys().map(|b| lit(b.to_string())).collect(),
             false,
         ))
-        .and(read::any_of(ranges.collect()))
+        .and(scan::any_of(ranges.collect()))
         .and(col("session_code").in_list(sessions.into_iter().map(lit).collect(), false))
 }
