@@ -1,6 +1,7 @@
 //! The one integration-test binary of the workspace: real tables on disk, the real `talkhouse`
 //! binary, and the real gRPC server on 127.0.0.1:0 called by a real client.
 
+mod answer_snapshots;
 mod auth;
 mod clear_errors;
 mod compaction;

@@ -23,6 +23,7 @@ mod snapshot_cache;
 mod source;
 mod user_distinct;
 mod user_rollups;
+mod user_rows;
 mod user_visits;
 mod wavelet;
 
@@ -38,7 +39,7 @@ use std::sync::Arc;
 use bot_facts::FileFactsCache;
 use file_rows::IndexCache;
 use rollups::BucketRow;
-use user_rollups::UserRow;
+use user_rows::UserRow;
 
 use crate::Result;
 

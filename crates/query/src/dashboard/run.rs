@@ -11,6 +11,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::{SessionConfig, SessionContext, col};
 use object_store::path::Path;
@@ -201,11 +202,33 @@ impl Run {
             return Ok(known);
         }
         let (rows, bytes) = (self.rows_scanned, self.bytes_scanned);
-        let newest = super::summary::newest_event(self).await?;
+        let newest = self.newest_event().await?;
         (self.rows_scanned, self.bytes_scanned) = (rows, bytes);
         self.caches
             .data_as_of
             .insert(self.snapshot.version, self.tenant, newest);
+        Ok(newest)
+    }
+
+    /// The latest `sent_at` of the bot's messages or `updated_at` of its conversation versions,
+    /// from the views.
+    async fn newest_event(&mut self) -> Result<Option<DateTime<Utc>>> {
+        let messages = self
+            .messages()
+            .await?
+            .aggregate(vec![], vec![max(col("sent_at")).alias("newest")])?;
+        let versions = self
+            .conversation_versions()
+            .await?
+            .aggregate(vec![], vec![max(col("updated_at")).alias("newest")])?;
+        let mut newest: Option<DateTime<Utc>> = None;
+        for df in [messages, versions] {
+            for batch in self.collect(df).await? {
+                for value in columns::instants(&batch, "newest")?.into_iter().flatten() {
+                    newest = Some(newest.map_or(value, |n| n.max(value)));
+                }
+            }
+        }
         Ok(newest)
     }
 

@@ -1,4 +1,4 @@
-//! `GetSummary`, and the newest event instant every answer's provenance carries.
+//! `GetSummary`: whether the bot has data, where it starts and ends, and its channels.
 
 use chrono::{DateTime, Utc};
 use datafusion::functions_aggregate::expr_fn::{max, min};
@@ -103,25 +103,4 @@ async fn span_from_events(run: &mut Run) -> Result<Span> {
         }
     }
     Ok((first, last))
-}
-
-/// The latest `sent_at` of the bot's messages or `updated_at` of its conversation versions.
-pub(super) async fn newest_event(run: &mut Run) -> Result<Option<DateTime<Utc>>> {
-    let messages = run
-        .messages()
-        .await?
-        .aggregate(vec![], vec![max(col("sent_at")).alias("newest")])?;
-    let versions = run
-        .conversation_versions()
-        .await?
-        .aggregate(vec![], vec![max(col("updated_at")).alias("newest")])?;
-    let mut newest: Option<DateTime<Utc>> = None;
-    for df in [messages, versions] {
-        for batch in run.collect(df).await? {
-            for value in columns::instants(&batch, "newest")?.into_iter().flatten() {
-                newest = Some(newest.map_or(value, |n| n.max(value)));
-            }
-        }
-    }
-    Ok(newest)
 }

@@ -6,7 +6,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::bucketed;
-use super::user_rollups::{UserIndex, UserRow};
+use super::user_rollups::UserIndex;
+use super::user_rows::UserRow;
 use talkhouse_core::request::Filter;
 use talkhouse_core::window::Classifier;
 

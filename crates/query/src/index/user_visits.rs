@@ -12,7 +12,7 @@ use std::ops::Range;
 use talkhouse_core::window::InstantRange;
 use talkhouse_storage::rollup::BUCKET_MICROS;
 
-use super::user_rollups::UserRow;
+use super::user_rows::UserRow;
 use super::wavelet::WaveletMatrix;
 
 /// A bot's entries (or its untagged ones) as visits: over all of them, and per channel.
