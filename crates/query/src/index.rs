@@ -97,3 +97,6 @@ impl Indexes {
         Ok(Some(facts))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -153,20 +153,11 @@ impl EventTable {
     }
 
     /// The live Parquet files of the latest version, as URIs: what a reader of the latest
-    /// snapshot reads, and nothing an earlier version left behind.
+    /// snapshot reads, and nothing an earlier version left behind (for another engine to read
+    /// exactly the table's rows).
     pub async fn live_file_uris(&self) -> Result<Vec<String>> {
         let table = self.fresh_table().await?;
         Ok(table.get_file_uris()?.collect())
-    }
-
-    /// The number of live files of the latest version.
-    pub async fn file_count(&self) -> Result<usize> {
-        let table = self.fresh_table().await?;
-        Ok(files_by_partition(&table)
-            .await?
-            .values()
-            .map(|(n, _)| n)
-            .sum())
     }
 }
 
