@@ -6,8 +6,9 @@
 //! (kept under `target/bench-data/flood/`). The light organization asks 7-day conversation
 //! traffic (an index answer) and a 7-day conversation search (a scan), one call at a time, as a
 //! client of its own (its own connection, on a thread of its own); the flooder keeps 64 heavy
-//! calls in flight (365-day searches and report previews, and an hourly
-//! year of distinct users no index answers) for 20 seconds. Not a test: nothing is asserted.
+//! calls in flight (`-- --in-flight N` for another number) for 20 seconds: 365-day searches and
+//! report previews, and an hourly year of distinct users no index answers. Not a test: nothing
+//! is asserted.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -22,6 +23,8 @@ use talkhouse_core::generate::{GenerateConfig, Generator};
 use talkhouse_proto::v1;
 use tonic::transport::Channel;
 
+/// The flooder's calls in flight unless `--in-flight N` says otherwise (8, the default cap of one
+/// organization, floods without a single refusal).
 const FLOOD_CALLS_IN_FLIGHT: usize = 64;
 const FLOOD: Duration = Duration::from_secs(20);
 const ALONE: Duration = Duration::from_secs(10);
@@ -81,7 +84,8 @@ async fn run() {
     let alone = light_client(&address, &light, ALONE).join().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let mut flooders = Vec::new();
-    for worker in 0..FLOOD_CALLS_IN_FLIGHT {
+    let in_flight = in_flight();
+    for worker in 0..in_flight {
         let (channel, heavy, stop) = (channel.clone(), heavy.clone(), stop.clone());
         flooders.push(tokio::spawn(async move {
             let mut codes = BTreeMap::<String, usize>::new();
@@ -115,7 +119,7 @@ async fn run() {
     let _ = server.wait();
 
     println!(
-        "light organization, one call at a time; flooder: {FLOOD_CALLS_IN_FLIGHT} heavy calls in \
+        "light organization, one call at a time; flooder: {in_flight} heavy calls in \
          flight"
     );
     println!(
@@ -161,6 +165,21 @@ struct LightRun {
     traffic: Times,
     search: Times,
     health: Times,
+}
+
+/// `--in-flight N` from the command line (`cargo bench -p talkhouse-cli --bench flood --
+/// --in-flight 8`), or [`FLOOD_CALLS_IN_FLIGHT`].
+fn in_flight() -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--in-flight")
+        .map(|at| {
+            args.get(at + 1)
+                .and_then(|n| n.parse().ok())
+                .filter(|n| *n > 0)
+                .expect("--in-flight takes a number of calls, at least 1")
+        })
+        .unwrap_or(FLOOD_CALLS_IN_FLIGHT)
 }
 
 async fn connect(address: &str) -> Channel {
