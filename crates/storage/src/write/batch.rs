@@ -84,8 +84,10 @@ impl Writer {
             outcome.version = self.table.version();
             return Ok(Some(outcome));
         }
+        let started = Instant::now();
         let batches = self.encoded(events.len(), kept, &versions, format, written_at)?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
         let started = Instant::now();
         let adds = write_files(&self.table, &batches).await?;
         drop(batches);
@@ -165,7 +167,6 @@ impl Writer {
             false => &no_versions,
         };
         let schema = self.table.snapshot()?.snapshot().arrow_schema();
-        let started = Instant::now();
         // The batch's rollup is summed on one core while its events are encoded on every core.
         let (rollup, encoded) = parallel::join(
             kept.len(),
@@ -197,8 +198,6 @@ impl Writer {
             &schema,
             written_at,
         )?);
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
         Ok(batches)
     }
 }
