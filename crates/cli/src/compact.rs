@@ -12,14 +12,8 @@ pub async fn run(data: &DataLocation, args: CompactArgs) -> Result<(), CliError>
     let table = EventTable::open(data).await?;
     let started = Instant::now();
     let outcome = table.compact(args.min_files, print_partition).await?;
-    if let Some(added) = &outcome.user_rollups_added {
-        println!(
-            "added {} user rollup rows ({} conversations) in version {}, {:.1} s",
-            added.rows,
-            added.conversations,
-            added.version,
-            added.elapsed.as_secs_f64()
-        );
+    if let Some(version) = outcome.format_spelling_rewritten {
+        println!("named the table's layout talkhouse.format in version {version}");
     }
     println!(
         "compacted {} partitions: {} files before, {} after, in {:.1} s",
@@ -61,14 +55,8 @@ pub fn spawn_background(table: Arc<EventTable>, interval: Duration, min_files: u
             };
             match table.compact(min_files, log).await {
                 Ok(outcome) => {
-                    if let Some(added) = outcome.user_rollups_added {
-                        tracing::info!(
-                            rows = added.rows,
-                            conversations = added.conversations,
-                            version = added.version,
-                            elapsed = ?added.elapsed,
-                            "added user rollups"
-                        );
+                    if let Some(version) = outcome.format_spelling_rewritten {
+                        tracing::info!(version, "named the table's layout talkhouse.format");
                     }
                 }
                 Err(error) => {

@@ -9,7 +9,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use talkhouse_storage::schema::EVENTS_TABLE;
 use talkhouse_storage::{EventTable, Snapshot};
 
-use crate::views::views_of;
+use crate::views::views;
 
 /// Builds query sessions over the event table.
 #[derive(Clone)]
@@ -89,7 +89,7 @@ impl QueryEngine {
         let ctx = SessionContext::new_with_state(state);
         snapshot.prepare_session(&ctx)?;
         register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
-        for (name, sql) in views_of(&snapshot) {
+        for (name, sql) in views() {
             let plan = ctx
                 .sql(sql)
                 .await

@@ -3,8 +3,6 @@
 use std::sync::LazyLock;
 
 use talkhouse_core::latest::{MESSAGE_ORDER, latest_first_sql};
-use talkhouse_storage::Snapshot;
-use talkhouse_storage::versions::latest_version_first;
 
 /// The columns of `conversations`. `duration_seconds` comes from whole microseconds, so equal
 /// durations are equal doubles.
@@ -19,24 +17,15 @@ SELECT org_id, env_id, bot_id, session_code, user_id, business_key, channel_uuid
     };
 }
 
-/// (name, SQL) of every view of a snapshot, in dependency order. `conversations` reads the
-/// recorded supersessions where the table keeps them, and `rollups` exists where the table
-/// carries them (see `talkhouse_storage::versions` and `talkhouse_storage::rollup`).
-pub fn views_of(snapshot: &Snapshot) -> Vec<(&'static str, &'static str)> {
-    let conversations = match snapshot.has_supersessions {
-        true => CONVERSATIONS_BY_SUPERSESSIONS,
-        false => CONVERSATIONS.as_str(),
-    };
-    let mut views = vec![
+/// (name, SQL) of every view, in dependency order.
+pub fn views() -> [(&'static str, &'static str); 5] {
+    [
         ("messages", MESSAGES),
         ("conversation_versions", CONVERSATION_VERSIONS),
-        ("conversations", conversations),
+        ("conversations", CONVERSATIONS),
         ("channels", CHANNELS.as_str()),
-    ];
-    if snapshot.has_rollups {
-        views.push(("rollups", ROLLUPS));
-    }
-    views
+        ("rollups", ROLLUPS),
+    ]
 }
 
 /// The rollup rows, named after what they count.
@@ -64,11 +53,11 @@ const CONVERSATION_VERSIONS: &str = concat!(
 FROM events WHERE kind = 'conversation'"
 );
 
-/// The `conversations` view of tables that record the versions each batch supersedes (see
+/// The latest version of each session, as the versions each batch supersedes record it (see
 /// `talkhouse_storage::versions`): every version neither superseded at write nor named by a later
 /// batch. Unlike a window over all versions, it lets a filter on `started_at` reach the scan, of
 /// the versions and of the markers: a marker repeats the `started_at` of the version it names.
-const CONVERSATIONS_BY_SUPERSESSIONS: &str = concat!(
+const CONVERSATIONS: &str = concat!(
     conversation_columns!(),
     "
 FROM events AS version
@@ -82,19 +71,6 @@ WHERE version.kind = 'conversation' AND version.superseded_at_write = false
       AND superseded.superseded_written_at = version.written_at
       AND superseded.superseded_batch_line = version.batch_line)"
 );
-
-/// The latest version of each session: the first in [`latest_version_first`]'s order.
-static CONVERSATIONS: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "{}
-FROM (
-    SELECT *, ROW_NUMBER() OVER ({}) AS version_rank
-    FROM conversation_versions)
-WHERE version_rank = 1",
-        conversation_columns!(),
-        latest_version_first()
-    )
-});
 
 /// Every channel of a bot's messages and latest conversations, named after its latest message
 /// that carries a name (the first in [`MESSAGE_ORDER`], latest first). Aggregates rather than a

@@ -111,6 +111,7 @@ impl From<talkhouse_storage::Error> for ServiceError {
                 )])
             }
             Storage::InvalidLocation { .. }
+            | Storage::UnsupportedFormat { .. }
             | Storage::Table(_)
             | Storage::Query(_)
             | Storage::Arrow(_)

@@ -12,6 +12,12 @@ pub enum Error {
     #[error("table version {version} is not available")]
     SnapshotUnavailable { version: u64 },
 
+    /// The table was written in a layout this build does not read (see `talkhouse.format`).
+    #[error(
+        "the event table is of {found}, which this build does not read (it reads talkhouse.format = \"1\"); ingest its events again into a new data folder"
+    )]
+    UnsupportedFormat { found: String },
+
     #[error("invalid data location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
 

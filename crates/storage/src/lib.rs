@@ -22,7 +22,6 @@ mod write;
 pub use error::{Error, Result};
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};
-pub use maintain::user_rollup_backfill::UserRollupsAdded;
 pub use read::session_rows::SessionRows;
 pub use table::{EventTable, Snapshot};
 pub use write::WriteOutcome;

@@ -1,5 +1,5 @@
-//! Keeping the table in shape: compaction, and the user rollups of tables written before them.
+//! Keeping the table in shape: compaction, and the spelling of its layout.
 
 pub(crate) mod compact;
+pub(crate) mod format_spelling;
 pub(crate) mod session;
-pub(crate) mod user_rollup_backfill;

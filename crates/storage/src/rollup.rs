@@ -7,7 +7,7 @@
 //! (kind `rollup`) and are written in the same commit as the events they count, so the rollups of
 //! any snapshot are exactly its events'.
 //!
-//! Tables with user rollups also keep, per bucket, channel and untagged, the count of each user's
+//! Every commit also keeps, per bucket, channel and untagged, the count of each user's
 //! latest conversation versions (kind `user_rollup`, the user in `user_id`): the distinct users of
 //! any window and each user's first conversation are read from these rows, not from the
 //! conversations.
@@ -28,14 +28,6 @@ use crate::versions::{BatchVersions, ConversationVersion};
 
 /// The bucket width, in microseconds.
 pub const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
-
-/// The table property that marks a table whose every commit carries its rollups; tables created
-/// before rollups existed lack it and are answered from the events alone.
-pub const ROLLUPS_PROPERTY: &str = "talkhouse.rollups";
-pub const ROLLUPS_FORMAT: &str = "15m-v1";
-/// The table property that marks a table whose every commit carries its user rollup rows.
-pub const USER_ROLLUPS_PROPERTY: &str = "talkhouse.user_rollups";
-pub const USER_ROLLUPS_FORMAT: &str = "15m-v1";
 
 /// The rollup columns, appended to the event columns in new tables.
 pub const ROLLUP_UNTAGGED: &str = "rollup_untagged";
@@ -103,22 +95,17 @@ impl RollupCounts {
 #[derive(Debug, Default)]
 pub struct Rollup {
     rows: HashMap<RollupKey, RollupCounts, RandomState>,
-    /// The user rollup rows, when the table keeps them.
-    users: Option<HashMap<UserRollupKey, i64, RandomState>>,
+    /// The user rollup rows.
+    users: HashMap<UserRollupKey, i64, RandomState>,
 }
 
 impl Rollup {
-    /// The rows of a batch: its messages, and the conversations whose latest version it changes;
-    /// `with_users` for the user rollup rows too.
+    /// The rows of a batch: its messages, and the conversations whose latest version it changes.
     pub fn of_batch<'a>(
         events: impl IntoIterator<Item = &'a Event>,
         versions: &BatchVersions,
-        with_users: bool,
     ) -> Self {
-        let mut rollup = Self {
-            users: with_users.then(HashMap::default),
-            ..Self::default()
-        };
+        let mut rollup = Self::default();
         for event in events {
             if let Event::Message(m) = event {
                 rollup.add_message(m);
@@ -131,9 +118,7 @@ impl Rollup {
             rollup.add_conversation(superseding.tenant, &superseding.latest, 1);
         }
         rollup.rows.retain(|_, counts| !counts.is_zero());
-        if let Some(users) = &mut rollup.users {
-            users.retain(|_, count| *count != 0);
-        }
+        rollup.users.retain(|_, count| *count != 0);
         rollup
     }
 
@@ -150,18 +135,16 @@ impl Rollup {
             .expect("stored instants are in range");
         let counts = self.counts(tenant, started_at, version.channel_uuid, version.untagged);
         counts.add(Measure::Conversations, sign);
-        if let Some(users) = &mut self.users {
-            let key = UserRollupKey {
-                rollup: RollupKey {
-                    tenant,
-                    bucket_start: bucket_start(version.started_at),
-                    channel_uuid: version.channel_uuid,
-                    untagged: version.untagged,
-                },
-                user_id: version.user_id.clone(),
-            };
-            *users.entry(key).or_default() += sign;
-        }
+        let key = UserRollupKey {
+            rollup: RollupKey {
+                tenant,
+                bucket_start: bucket_start(version.started_at),
+                channel_uuid: version.channel_uuid,
+                untagged: version.untagged,
+            },
+            user_id: version.user_id.clone(),
+        };
+        *self.users.entry(key).or_default() += sign;
     }
 
     fn counts(
@@ -192,7 +175,6 @@ impl Rollup {
         let mut rows: Vec<_> = self
             .users
             .iter()
-            .flatten()
             .map(|(key, count)| (key.clone(), *count))
             .collect();
         rows.sort();
@@ -250,7 +232,6 @@ mod tests {
             Rollup::of_batch(
                 events.iter().copied(),
                 &BatchVersions::of_batch(events, stored, written_at),
-                true,
             )
         };
         let rollup = |events: &[&Event], stored: &StoredVersions, written_at| {
@@ -292,11 +273,5 @@ mod tests {
         let older = conversation(tenant, at(7, 55), &["vip"]);
         assert!(rollup(&[&older], &stored, 20).is_empty());
         assert!(of_batch(&[&older], &stored, 20).user_rows().is_empty());
-        let without_users = Rollup::of_batch(
-            [&tagged],
-            &BatchVersions::of_batch(&[&tagged], &stored, 20),
-            false,
-        );
-        assert!(without_users.user_rows().is_empty());
     }
 }

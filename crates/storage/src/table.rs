@@ -19,13 +19,11 @@ use object_store::path::Path;
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::format::TableFormat;
+use crate::format::{FORMAT, FORMAT_PROPERTY, spelling};
 use crate::read::followed_log::FollowedLog;
 use crate::read::live_files::{self, FileStatistics, LiveFiles, TableRead};
 use crate::read::session_rows::SessionRows;
-use crate::rollup::{ROLLUPS_FORMAT, ROLLUPS_PROPERTY, USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY};
 use crate::schema::{EVENTS_TABLE, PARTITION_COLUMNS, delta_columns};
-use crate::versions::{SUPERSESSIONS_FORMAT, SUPERSESSIONS_PROPERTY};
 use crate::write::commit::catch_up;
 use crate::write::{WriteOutcome, Writer};
 use crate::{DataLocation, Error, Result};
@@ -44,18 +42,11 @@ pub const IDEMPOTENCY_RETENTION: &str = "interval 7 days";
 pub struct Snapshot {
     pub version: u64,
     pub provider: Arc<dyn TableProvider>,
-    /// Whether every commit of the table carries its rollup rows (see [`crate::rollup`]).
-    pub has_rollups: bool,
-    /// Whether every commit also carries its user rollup rows.
-    pub has_user_rollups: bool,
-    /// Whether every commit of the table records the versions it supersedes (see
-    /// [`crate::versions`]).
-    pub has_supersessions: bool,
     /// What `provider` reads, file by file; `None` when it is deltalake's own provider.
     pub(crate) live_files: Option<Arc<LiveFiles>>,
     /// A state of the table with this version's metadata, for its object store; its own files
     /// may be an earlier version's (`provider` reads this version's).
-    table: DeltaTable,
+    pub(crate) table: DeltaTable,
 }
 
 impl Snapshot {
@@ -115,7 +106,9 @@ pub struct EventTable {
 }
 
 impl EventTable {
-    /// Opens the table under `location`, creating it when the folder holds none.
+    /// Opens the table under `location`, creating it when the folder holds none;
+    /// [`Error::UnsupportedFormat`] when it holds a table of a layout this build does not read
+    /// (see [`crate::format`]).
     pub async fn open(location: &DataLocation) -> Result<Self> {
         let url = location.table(EVENTS_TABLE);
         if let Some(folder) = location.local_table_path(EVENTS_TABLE) {
@@ -132,16 +125,13 @@ impl EventTable {
                     TableProperty::SetTransactionRetentionDuration,
                     Some(IDEMPOTENCY_RETENTION),
                 )
-                .with_configuration([
-                    (ROLLUPS_PROPERTY, Some(ROLLUPS_FORMAT)),
-                    (USER_ROLLUPS_PROPERTY, Some(USER_ROLLUPS_FORMAT)),
-                    (SUPERSESSIONS_PROPERTY, Some(SUPERSESSIONS_FORMAT)),
-                ])
+                .with_configuration([(FORMAT_PROPERTY, Some(FORMAT))])
                 .with_raise_if_key_not_exists(false)
                 .with_save_mode(SaveMode::Ignore)
                 .await?;
             table.update_incremental(None).await?;
         }
+        spelling(&table)?;
         let reader = FollowedLog::new(table.clone())?;
         let runtime = Arc::new(
             RuntimeEnvBuilder::new()
@@ -231,31 +221,12 @@ impl EventTable {
     async fn snapshot_of_followed(&self, reader: &FollowedLog) -> Result<Snapshot> {
         let table = reader.table();
         let read = live_files::read_files(table, reader.files(), &self.file_statistics).await?;
-        self.snapshot_with(table, reader.version(), read)
+        Ok(snapshot_with(table, reader.version(), read))
     }
 
     async fn snapshot_of(&self, table: &DeltaTable) -> Result<Snapshot> {
         let read = live_files::read(table, &self.file_statistics).await?;
-        self.snapshot_with(table, table.version().unwrap_or(0), read)
-    }
-
-    /// The snapshot of `version`, which `provider` reads, with the metadata of `table`.
-    fn snapshot_with(
-        &self,
-        table: &DeltaTable,
-        version: u64,
-        (provider, live_files): TableRead,
-    ) -> Result<Snapshot> {
-        let format = TableFormat::of(table)?;
-        Ok(Snapshot {
-            version,
-            provider,
-            live_files,
-            has_rollups: format.rollups,
-            has_user_rollups: format.user_rollups,
-            has_supersessions: format.supersessions,
-            table: table.clone(),
-        })
+        Ok(snapshot_with(table, table.version().unwrap_or(0), read))
     }
 
     /// Commits `events` as one atomic batch.
@@ -294,5 +265,15 @@ impl EventTable {
             std::thread::spawn(move || drop(parts));
         }
         Ok(outcome)
+    }
+}
+
+/// The snapshot of `version`, which `provider` reads, with the metadata of `table`.
+fn snapshot_with(table: &DeltaTable, version: u64, (provider, live_files): TableRead) -> Snapshot {
+    Snapshot {
+        version,
+        provider,
+        live_files,
+        table: table.clone(),
     }
 }

@@ -3,8 +3,7 @@
 //! The latest version of a session (greatest `updated_at`, then the one written last) is the one
 //! every conversation answer counts. The writer already reads the latest stored version of each
 //! session its batch touches, so it knows, for every version it writes, whether a newer one
-//! exists, and which stored version its batch supersedes. Tables created with
-//! [`SUPERSESSIONS_PROPERTY`] keep that knowledge:
+//! exists, and which stored version its batch supersedes. Every commit keeps that knowledge:
 //!
 //! - a version row carries `superseded_at_write`: a newer version of its session was in its own
 //!   batch or already stored;
@@ -22,10 +21,6 @@ use foldhash::fast::RandomState;
 use talkhouse_core::latest::{Latest, VERSION_ORDER, latest_first_sql};
 use talkhouse_core::{Conversation, Event, Tenant};
 use uuid::Uuid;
-
-/// The table property that marks a table whose every commit carries its supersessions.
-pub const SUPERSESSIONS_PROPERTY: &str = "talkhouse.supersessions";
-pub const SUPERSESSIONS_FORMAT: &str = "v1";
 
 /// The columns that hold them, appended to the table's columns.
 pub const SUPERSEDED_AT_WRITE: &str = "superseded_at_write";

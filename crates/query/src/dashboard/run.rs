@@ -107,7 +107,7 @@ impl Run {
             ctx: session.ctx,
             executor,
             budget,
-            rollups: use_rollups && session.snapshot.has_rollups,
+            rollups: use_rollups,
             snapshot: session.snapshot,
             served_by: ServedBy::EventTables,
             caches,
@@ -257,18 +257,15 @@ impl Run {
     }
 
     /// The bot's user index when it answers `filter` over `classifier`, with NEW from `since`
-    /// if asked; `None` where the table lacks user rollups, the run may not use rollups or the
-    /// snapshot is not read file by file.
+    /// if asked; `None` where the run may not use rollups or the snapshot is not read file by
+    /// file.
     pub(super) async fn user_index(
         &mut self,
         filter: &Filter,
         classifier: &Classifier,
         since: Option<i64>,
     ) -> Result<Option<Arc<UserIndex>>> {
-        if !self.rollups
-            || !self.snapshot.has_user_rollups
-            || !index::answers(filter, classifier, since)
-        {
+        if !self.rollups || !index::answers(filter, classifier, since) {
             return Ok(None);
         }
         self.caches.clone().indexes.users(self).await

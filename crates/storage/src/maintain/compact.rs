@@ -29,7 +29,6 @@ use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
 use crate::maintain::session::{spilling_session, summed_rollups};
-use crate::maintain::user_rollup_backfill::UserRollupsAdded;
 use crate::read::live_files::FileStatistics;
 use crate::read::scan;
 use crate::schema::{
@@ -97,13 +96,14 @@ pub struct CompactionOutcome {
     /// Files of the table before and after.
     pub files_before: usize,
     pub files_after: usize,
-    /// The user rollup rows added first, to a table created before them.
-    pub user_rollups_added: Option<UserRollupsAdded>,
+    /// The version in which the table's layout was first named by `talkhouse.format`, when it
+    /// was spelled the earlier way (see [`EventTable::rewrite_format_spelling`]).
+    pub format_spelling_rewritten: Option<u64>,
 }
 
 impl EventTable {
-    /// Adds the user rollup rows when the table was created before them (see
-    /// [`EventTable::add_user_rollups`]), then rewrites every partition holding at least
+    /// Names the table's layout by `talkhouse.format` when it is spelled the earlier way (see
+    /// [`EventTable::rewrite_format_spelling`]), then rewrites every partition holding at least
     /// `min_files` files (1 rewrites every partition); `on_partition` hears of each rewrite as it
     /// commits.
     pub async fn compact(
@@ -111,12 +111,12 @@ impl EventTable {
         min_files: usize,
         mut on_partition: impl FnMut(&PartitionCompacted),
     ) -> Result<CompactionOutcome> {
-        let user_rollups_added = self.add_user_rollups().await?;
+        let format_spelling_rewritten = self.rewrite_format_spelling().await?;
         let mut table = self.fresh_table().await?;
         let files = files_by_partition(&table).await?;
         let mut outcome = CompactionOutcome {
             files_before: files.values().map(|(n, _)| n).sum(),
-            user_rollups_added,
+            format_spelling_rewritten,
             ..CompactionOutcome::default()
         };
         for commit in commits(files, min_files) {

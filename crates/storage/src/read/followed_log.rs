@@ -182,13 +182,11 @@ impl LoggedFile for &FollowedFile {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use chrono::{TimeZone, Utc};
     use talkhouse_core::Event;
 
-    use crate::format::has_property;
-    use crate::rollup::{USER_ROLLUPS_FORMAT, USER_ROLLUPS_PROPERTY};
+    use crate::format::{Spelling, spelling};
+    use crate::maintain::format_spelling::spell_the_earlier_way;
     use crate::test_events::{conversation_event, tenant};
     use crate::{DataLocation, EventTable, Snapshot};
 
@@ -240,7 +238,10 @@ mod tests {
         assert_eq!(followed.version, loaded.version);
         assert_eq!(files(&followed), files(&loaded));
         assert!(!files(&followed).is_empty());
-        assert_eq!(followed.has_user_rollups, loaded.has_user_rollups);
+        assert_eq!(
+            spelling(&followed.table).unwrap(),
+            spelling(&loaded.table).unwrap()
+        );
     }
 
     async fn followed_table_version(reader: &EventTable) -> Option<u64> {
@@ -265,36 +266,29 @@ mod tests {
         // Neither the appends nor the compaction made the reader load the table state again.
         assert_eq!(followed_table_version(&reader).await, opened_at);
 
-        // A commit of new metadata: the table now reads as created before user rollups.
-        {
-            let mut state = writer.writer().await;
-            state.table = state
-                .table
-                .clone()
-                .set_tbl_properties()
-                .with_properties(HashMap::from([(
-                    USER_ROLLUPS_PROPERTY.to_string(),
-                    "none".to_string(),
-                )]))
-                .with_raise_if_not_exists(false)
-                .await
-                .unwrap();
-        }
+        // A commit of new metadata: the layout as the builds before `talkhouse.format` spelled it.
+        spell_the_earlier_way(&writer).await;
         writer.write(batch(4), None).await.unwrap();
         let snapshot = reader.snapshot().await.unwrap();
-        assert!(!snapshot.has_user_rollups);
-        assert!(
-            !has_property(
-                reader.reader().await.table(),
-                USER_ROLLUPS_PROPERTY,
-                USER_ROLLUPS_FORMAT
-            )
-            .unwrap()
+        assert_eq!(spelling(&snapshot.table).unwrap(), Spelling::Earlier);
+        assert_eq!(
+            spelling(reader.reader().await.table()).unwrap(),
+            Spelling::Earlier
         );
         assert_reads_as_a_fresh_load(&reader, folder.path()).await;
-        // Compaction adds the user rollups back, in a commit that sets the property again.
-        writer.compact(1, |_| {}).await.unwrap();
+        // Compaction names the layout `talkhouse.format` again, in a commit of its own.
+        let outcome = writer.compact(1, |_| {}).await.unwrap();
+        assert!(outcome.format_spelling_rewritten.is_some());
         assert_reads_as_a_fresh_load(&reader, folder.path()).await;
-        assert!(reader.snapshot().await.unwrap().has_user_rollups);
+        let snapshot = reader.snapshot().await.unwrap();
+        assert_eq!(spelling(&snapshot.table).unwrap(), Spelling::Current);
+        assert_eq!(
+            writer
+                .compact(1, |_| {})
+                .await
+                .unwrap()
+                .format_spelling_rewritten,
+            None
+        );
     }
 }

@@ -16,7 +16,6 @@ use super::batch_lookups::without_duplicates;
 use super::commit::{self, catch_up};
 use super::encode::{RollupRows, encode_derived_rows, encode_events_in_parallel};
 use super::writer::{WriteOutcome, Writer};
-use crate::format::TableFormat;
 use crate::parallel;
 use crate::read::live_files;
 use crate::rollup::Rollup;
@@ -40,8 +39,7 @@ struct KeyedCommit {
 /// What is stored of the batch's messages and conversations.
 struct Stored {
     message_ids: HashSet<(Tenant, Uuid)>,
-    /// `None` when the table records neither rollups nor supersessions.
-    versions: Option<StoredVersions>,
+    versions: StoredVersions,
 }
 
 impl Writer {
@@ -65,8 +63,7 @@ impl Writer {
             }
             Idempotency::New(keyed) => keyed,
         };
-        let format = TableFormat::of(&self.table)?;
-        let stored = self.stored(events, format).await?;
+        let stored = self.stored(events).await?;
         let written_at = self.next_written_at();
         let mut outcome = WriteOutcome::default();
         // A row's batch line is its event's place in the batch, duplicates counted: the versions
@@ -74,10 +71,7 @@ impl Writer {
         // the duplicates are dropped on another.
         let (versions, kept) = parallel::join(
             events.len(),
-            || match &stored.versions {
-                Some(stored) => BatchVersions::of_batch(events, stored, written_at),
-                None => BatchVersions::default(),
-            },
+            || BatchVersions::of_batch(events, &stored.versions, written_at),
             || without_duplicates(events, &stored.message_ids, &mut outcome),
         );
         if kept.is_empty() && keyed.is_none() {
@@ -85,7 +79,7 @@ impl Writer {
             return Ok(Some(outcome));
         }
         let started = Instant::now();
-        let batches = self.encoded(events.len(), kept, &versions, format, written_at)?;
+        let batches = self.encoded(events.len(), kept, &versions, written_at)?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         tracing::debug!(elapsed = ?started.elapsed(), rows, "encoded");
         let started = Instant::now();
@@ -131,19 +125,14 @@ impl Writer {
 
     /// The stored message ids and conversation versions the batch is checked against; one
     /// listing of the live files serves both lookups.
-    async fn stored(&mut self, events: &[&Event], format: TableFormat) -> Result<Stored> {
+    async fn stored(&mut self, events: &[&Event]) -> Result<Stored> {
         let listed = live_files::read(&self.table, &self.file_statistics).await?;
         let started = Instant::now();
         let message_ids = self.stored_message_ids(&listed, events).await?;
         tracing::debug!(elapsed = ?started.elapsed(), stored = message_ids.len(), "duplicate lookup");
-        let versions = if format.rollups || format.supersessions {
-            let started = Instant::now();
-            let stored = self.stored_versions(&listed.0, events).await?;
-            tracing::debug!(elapsed = ?started.elapsed(), stored = stored.len(), "conversation lookup");
-            Some(stored)
-        } else {
-            None
-        };
+        let started = Instant::now();
+        let versions = self.stored_versions(&listed.0, events).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), stored = versions.len(), "conversation lookup");
         Ok(Stored {
             message_ids,
             versions,
@@ -157,34 +146,23 @@ impl Writer {
         batch_len: usize,
         kept: Vec<LinedEvent<'_>>,
         versions: &BatchVersions,
-        format: TableFormat,
         written_at: i64,
     ) -> Result<Vec<RecordBatch>> {
-        // Tables created before supersessions have no columns for them: record none.
-        let no_versions = BatchVersions::default();
-        let recorded = match format.supersessions {
-            true => versions,
-            false => &no_versions,
-        };
         let schema = self.table.snapshot()?.snapshot().arrow_schema();
         // The batch's rollup is summed on one core while its events are encoded on every core.
         let (rollup, encoded) = parallel::join(
             kept.len(),
-            || match format.rollups {
-                true => {
-                    let messages = kept.iter().map(|(_, event)| *event);
-                    let rollup = Rollup::of_batch(messages, versions, format.user_rollups);
-                    RollupRows {
-                        buckets: rollup.rows(),
-                        users: rollup.user_rows(),
-                    }
+            || {
+                let rollup = Rollup::of_batch(kept.iter().map(|(_, event)| *event), versions);
+                RollupRows {
+                    buckets: rollup.rows(),
+                    users: rollup.user_rows(),
                 }
-                false => RollupRows::default(),
             },
             || {
                 encode_events_in_parallel(
                     &by_partition(&kept),
-                    &recorded.superseded_at_write,
+                    &versions.superseded_at_write,
                     &schema,
                     written_at,
                 )
@@ -193,7 +171,7 @@ impl Writer {
         let mut batches = encoded?;
         batches.push(encode_derived_rows(
             batch_len as i64,
-            recorded,
+            versions,
             &rollup,
             &schema,
             written_at,
