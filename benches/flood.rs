@@ -263,12 +263,13 @@ fn record(times: &mut Times, started: Instant, ok: bool) {
 
 /// One heavy call of the flooder, chosen by `n`.
 async fn flood_call(channel: &Channel, bot: &Option<v1::BotRef>, n: usize) -> tonic::Code {
-    let year = Some(v1::Filter {
+    let year_filter = v1::Filter {
         start_date: "2025-11-01".into(),
         end_date: "2026-10-31".into(),
         timezone: "America/Sao_Paulo".into(),
         ..Default::default()
-    });
+    };
+    let year = Some(year_filter.clone());
     let result = match n % 4 {
         0 => v1::conversation_service_client::ConversationServiceClient::new(channel.clone())
             .search_conversations(v1::SearchConversationsRequest {
@@ -306,7 +307,7 @@ async fn flood_call(channel: &Channel, bot: &Option<v1::BotRef>, n: usize) -> to
                 bot: bot.clone(),
                 filter: Some(v1::Filter {
                     timezone: "+05:07".into(),
-                    ..year.unwrap()
+                    ..year_filter
                 }),
                 granularity: v1::Granularity::Hour as i32,
             })

@@ -17,7 +17,8 @@ pub use serve::{AuthArgs, ClaimArgs, LimitArgs, QueryLimitArgs, ReportArgs, Secr
     about = "Columnar analytics for chatbot conversations"
 )]
 pub struct Cli {
-    /// Data folder (or file:// URL) holding the tables.
+    /// Where the tables live: a folder, a file:// URL, or s3://bucket/prefix (credentials, region
+    /// and endpoint from the AWS_* variables).
     #[arg(long, global = true, env = "TALKHOUSE_DATA", default_value = "./data")]
     pub data: String,
 

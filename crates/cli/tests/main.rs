@@ -17,6 +17,7 @@ mod generator;
 mod ingest_cli;
 mod ingest_grpc;
 mod limits;
+mod object_storage;
 mod pruning;
 mod readme;
 mod reports;

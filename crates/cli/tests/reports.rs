@@ -7,11 +7,11 @@
 //! must hold. The tests: `contents` (what a report holds) and `lifecycle` (restarts, expiry,
 //! listing, the command line).
 
-mod client;
+pub(crate) mod client;
 mod contents;
 mod expected;
 mod files;
-mod fixtures;
+pub(crate) mod fixtures;
 mod lifecycle;
 
 use std::collections::BTreeMap;

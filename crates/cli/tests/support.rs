@@ -12,6 +12,8 @@ use talkhouse_storage::{DataLocation, EventTable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
+pub mod s3;
+
 pub const ORG: &str = "00000000-0000-4000-8000-000000000001";
 pub const ENV: &str = "00000000-0000-4000-8000-000000000002";
 pub const BOT: &str = "00000000-0000-4000-8000-000000000003";
@@ -34,15 +36,42 @@ pub fn with_fixture() -> DataDir {
     data
 }
 
-/// A temporary data folder.
+/// A temporary data folder, or a fresh prefix of a bucket (with a temporary folder beside it
+/// for other files).
 pub struct DataDir {
     dir: TempDir,
+    bucket: Option<BucketPrefix>,
+}
+
+/// A prefix of the test bucket and the variables that reach its server.
+struct BucketPrefix {
+    url: String,
+    environment: Vec<(&'static str, String)>,
 }
 
 impl DataDir {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temporary folder"),
+            bucket: None,
+        }
+    }
+
+    /// A prefix of `server`'s bucket no other data folder uses.
+    pub fn in_bucket(server: &s3::S3Server) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let name = dir
+            .path()
+            .file_name()
+            .expect("a temporary folder has a name")
+            .to_string_lossy()
+            .to_lowercase();
+        Self {
+            bucket: Some(BucketPrefix {
+                url: format!("s3://{}/{name}", s3::BUCKET),
+                environment: server.environment().to_vec(),
+            }),
+            dir,
         }
     }
 
@@ -58,11 +87,23 @@ impl DataDir {
     }
 
     pub fn data(&self) -> String {
-        self.dir.path().join("data").display().to_string()
+        match &self.bucket {
+            Some(bucket) => bucket.url.clone(),
+            None => self.dir.path().join("data").display().to_string(),
+        }
+    }
+
+    /// The location of the tables, as this process reaches it.
+    pub fn location(&self) -> DataLocation {
+        let mut location = DataLocation::parse(&self.data()).expect("a data location");
+        for (variable, value) in self.bucket.iter().flat_map(|b| &b.environment) {
+            location = location.with_bucket_setting(variable, value);
+        }
+        location
     }
 
     pub async fn table(&self) -> Arc<EventTable> {
-        let location = DataLocation::parse(&self.data()).expect("a data location");
+        let location = self.location();
         Arc::new(
             EventTable::open(&location)
                 .await
@@ -77,6 +118,7 @@ pub fn talkhouse(data: &DataDir) -> Command {
     command
         .env_remove("TALKHOUSE_DATA")
         .env("NO_COLOR", "1")
+        .envs(data.bucket.iter().flat_map(|b| b.environment.clone()))
         .arg("--data")
         .arg(data.data());
     command

@@ -5,6 +5,7 @@
 //! Depends on `talkhouse-core` for the event model, and on deltalake, arrow and DataFusion. Knows
 //! nothing of gRPC or of the dashboard's queries.
 
+mod bucket;
 mod error;
 mod format;
 mod location;

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionContext;
-use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
 use deltalake_core::protocol::SaveMode;
+use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use object_store::path::Path;
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::{Mutex, MutexGuard};
 
+use crate::bucket;
 use crate::format::{FORMAT, FORMAT_PROPERTY, spelling};
 use crate::read::followed_log::FollowedLog;
 use crate::read::live_files::{self, FileStatistics, LiveFiles, TableRead};
@@ -114,7 +115,20 @@ impl EventTable {
         if let Some(folder) = location.local_table_path(EVENTS_TABLE) {
             std::fs::create_dir_all(&folder).map_err(Error::Io)?;
         }
-        let mut table = DeltaTable::try_from_url(url).await?;
+        let bucket = location.bucket()?;
+        let mut table = match &bucket {
+            Some((store, _)) => {
+                bucket::register_log_store();
+                let mut table = DeltaTableBuilder::from_url(url.clone())?
+                    .with_storage_backend(store.clone(), url)
+                    .build()?;
+                match table.load().await {
+                    Ok(()) | Err(DeltaTableError::NotATable(_)) => table,
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            None => DeltaTable::try_from_url(url).await?,
+        };
         if table.version().is_none() {
             table = table
                 .create()
@@ -138,6 +152,9 @@ impl EventTable {
                 .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
                 .build()?,
         );
+        if let Some((store, url)) = bucket {
+            runtime.register_object_store(&url, store);
+        }
         let file_statistics = Arc::<FileStatistics>::default();
         Ok(Self {
             writer: Mutex::new(Writer::new(table, runtime.clone(), file_statistics.clone())),

@@ -3,7 +3,7 @@
 use super::*;
 
 /// Polls until the report is READY; panics when it FAILED.
-pub(super) async fn ready(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> v1::Report {
+pub(crate) async fn ready(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> v1::Report {
     for _ in 0..1200 {
         let report = get(c, bot, id).await;
         match v1::ReportStatus::try_from(report.status).unwrap() {
@@ -15,7 +15,7 @@ pub(super) async fn ready(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -
     panic!("report {id} did not finish within a minute");
 }
 
-pub(super) async fn get(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> v1::Report {
+pub(crate) async fn get(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> v1::Report {
     c.reports
         .get_report(v1::GetReportRequest {
             bot: bot.clone(),
@@ -42,7 +42,7 @@ pub(super) async fn download_refused(
 }
 
 /// The whole file; every chunk is at most 64 KiB.
-pub(super) async fn download(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> Vec<u8> {
+pub(crate) async fn download(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str) -> Vec<u8> {
     let mut stream = c
         .reports
         .download_report(v1::GetReportRequest {
@@ -64,7 +64,7 @@ pub(super) async fn download(c: &mut Clients, bot: &Option<v1::BotRef>, id: &str
     bytes
 }
 
-pub(super) async fn request_conversations(
+pub(crate) async fn request_conversations(
     c: &mut Clients,
     request: v1::ConversationsReportRequest,
 ) -> String {

@@ -40,7 +40,7 @@ pub(super) async fn generated(
 pub(super) const HOSTILE_TEXTS: [&str; 5] =
     ["=1+1", "+SUM(A1:A9)", "-2+3", "@cmd", "=HYPERLINK(\"x\")"];
 
-pub(super) fn small_set(data: &DataDir) {
+pub(crate) fn small_set(data: &DataDir) {
     let mut lines = Vec::new();
     for n in 0..10u32 {
         let session = if n < 5 { "S-1" } else { "S-2" };
@@ -72,7 +72,7 @@ pub(super) fn small_set(data: &DataDir) {
     run_ok(talkhouse(data).arg("ingest").arg(path));
 }
 
-pub(super) fn filter(start: &str, end: &str) -> Option<v1::Filter> {
+pub(crate) fn filter(start: &str, end: &str) -> Option<v1::Filter> {
     Some(v1::Filter {
         start_date: start.into(),
         end_date: end.into(),
@@ -91,7 +91,7 @@ pub(super) fn config(reports: ReportSettings) -> ServerConfig {
 }
 
 /// `talkhouse serve` on 127.0.0.1:0 in its own process, one report worker; its address.
-pub(super) fn spawn_server(data: &DataDir) -> (std::process::Child, String) {
+pub(crate) fn spawn_server(data: &DataDir) -> (std::process::Child, String) {
     crate::support::spawn_serve(
         talkhouse(data)
             .args([

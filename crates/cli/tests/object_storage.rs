@@ -1,0 +1,189 @@
+//! Tables in an S3-compatible bucket (moto's server, over real HTTP): every command on an
+//! `s3://` location answers as it does on a folder, and writers racing for one log version never
+//! both win.
+
+use std::collections::BTreeSet;
+
+use futures::TryStreamExt;
+use talkhouse_proto::v1;
+
+use crate::reports::client::{download, ready, request_conversations};
+use crate::reports::fixtures::{filter, small_set, spawn_server};
+use crate::support::s3::S3Server;
+use crate::support::{
+    BOT, Clients, DataDir, ENV, ORG, bot_ref, repository, run_ok, sql_rows, talkhouse,
+};
+
+const COUNTS: &str = "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind";
+const VIEWS: &str = "SELECT (SELECT count(*) FROM messages) AS messages, \
+                     (SELECT count(*) FROM conversations) AS conversations, \
+                     (SELECT sum(user_messages) FROM conversations) AS user_messages";
+
+/// Every object under `prefix` of the data location.
+async fn objects(data: &DataDir, prefix: &str) -> BTreeSet<String> {
+    let store = data.location().object_store().unwrap();
+    store
+        .list(Some(&prefix.into()))
+        .map_ok(|meta| meta.location.to_string())
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_works_on_a_bucket_as_on_a_folder() {
+    let s3 = S3Server::start();
+    let bucket = DataDir::in_bucket(&s3);
+    let folder = DataDir::new();
+    let fixture = repository().join("tests/fixtures/small.jsonl");
+
+    // ingest and sql
+    for data in [&bucket, &folder] {
+        run_ok(talkhouse(data).arg("ingest").arg(&fixture));
+    }
+    let counts = sql_rows(&folder, COUNTS);
+    assert!(counts.len() >= 3, "{counts:?}");
+    assert_eq!(sql_rows(&bucket, COUNTS), counts);
+    let log = objects(&bucket, "events/_delta_log").await;
+    assert!(
+        log.contains("events/_delta_log/00000000000000000001.json"),
+        "{log:?}"
+    );
+    assert!(
+        !bucket.path().join("data").exists(),
+        "nothing is written to the local disk"
+    );
+
+    // The same file again: its messages are duplicates, its conversation versions newer ones.
+    for data in [&bucket, &folder] {
+        run_ok(talkhouse(data).arg("ingest").arg(&fixture));
+    }
+    let again = sql_rows(&folder, COUNTS);
+    assert_ne!(again, counts);
+    assert_eq!(sql_rows(&bucket, COUNTS), again);
+    let messages = "SELECT count(*) FROM messages";
+    assert_eq!(sql_rows(&bucket, messages), sql_rows(&folder, messages));
+    let counts = again;
+
+    // compact: the same answers, from files written to the bucket beside the old ones.
+    let before = objects(&bucket, "events").await.len();
+    let views = sql_rows(&bucket, VIEWS);
+    for data in [&bucket, &folder] {
+        let compacted = run_ok(talkhouse(data).args(["compact", "--min-files", "1"]));
+        assert!(compacted.contains("compacted"), "{compacted}");
+    }
+    assert_eq!(sql_rows(&bucket, COUNTS), sql_rows(&folder, COUNTS));
+    assert_ne!(
+        sql_rows(&bucket, COUNTS),
+        counts,
+        "superseded versions are dropped"
+    );
+    assert_eq!(sql_rows(&bucket, VIEWS), views);
+    assert!(objects(&bucket, "events").await.len() > before);
+
+    // generate
+    let generated = DataDir::in_bucket(&s3);
+    run_ok(talkhouse(&generated).args(["generate", "--bots", "2", "--days", "3"]));
+    let messages: u64 = sql_rows(&generated, "SELECT count(*) FROM messages")[0]
+        .parse()
+        .unwrap();
+    assert!(messages > 0);
+
+    // serve: the same answer from the bucket as from the folder.
+    let bot = bot_ref(
+        "0a000000-0000-4000-8000-000000000001",
+        "0e000000-0000-4000-8000-000000000001",
+        "0b000000-0000-4000-8000-000000000001",
+    );
+    let mut summaries = Vec::new();
+    for data in [&bucket, &folder] {
+        let (mut server, address) = spawn_server(data);
+        let mut clients = Clients::connect_to(&address).await;
+        let mut summary = clients.summary(bot.clone()).await;
+        summary.provenance = None;
+        summaries.push(summary);
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    assert!(summaries[0].has_data);
+    assert_eq!(summaries[0], summaries[1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_made_on_a_bucket_is_stored_in_it_and_read_by_the_command_line() {
+    let s3 = S3Server::start();
+    let data = DataDir::in_bucket(&s3);
+    small_set(&data);
+    let bot = bot_ref(ORG, ENV, BOT);
+    let (mut server, address) = spawn_server(&data);
+    let mut clients = Clients::connect_to(&address).await;
+    let id = request_conversations(
+        &mut clients,
+        v1::ConversationsReportRequest {
+            bot: bot.clone(),
+            filter: filter("2024-03-09", "2024-03-11"),
+            export_type: v1::ExportType::Csv as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    ready(&mut clients, &bot, &id).await;
+    let downloaded = download(&mut clients, &bot, &id).await;
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(String::from_utf8_lossy(&downloaded).contains("S-1"));
+
+    let stored = objects(&data, "").await;
+    assert!(
+        stored
+            .iter()
+            .any(|name| name.contains(&id) && !name.ends_with(".json")),
+        "{stored:?}"
+    );
+    let listed = run_ok(talkhouse(&data).args(["reports", "list", "--bot", BOT]));
+    assert!(listed.contains(&id) && listed.contains("READY"), "{listed}");
+    let out = data.path().join("report.csv");
+    run_ok(
+        talkhouse(&data)
+            .args(["reports", "download", &id, "--output"])
+            .arg(&out),
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), downloaded);
+}
+
+/// Two processes' tables on one prefix write at once, each retrying what another won: every
+/// batch is stored exactly once and the log has no gap.
+#[tokio::test(flavor = "multi_thread")]
+async fn writers_racing_for_one_log_version_never_both_win() {
+    let s3 = S3Server::start();
+    let data = DataDir::in_bucket(&s3);
+    let first = data.table().await;
+    let second = data.table().await;
+    const BATCHES: u32 = 6;
+    let batch = |writer: u32, n: u32| {
+        let id = writer * 1000 + n;
+        let line = crate::support::message(id, &format!("S-{id}"), "2024-03-10T10:00:00Z");
+        talkhouse_core::ingest::parse_jsonl(&crate::support::jsonl(&[line]), 1).unwrap()
+    };
+    let write_all = |table: std::sync::Arc<talkhouse_storage::EventTable>, writer: u32| async move {
+        for n in 0..BATCHES {
+            table.write(batch(writer, n), None).await.unwrap();
+        }
+    };
+    tokio::join!(write_all(first.clone(), 1), write_all(second.clone(), 2));
+
+    let rows = sql_rows(
+        &data,
+        "SELECT count(*), count(DISTINCT message_id) FROM messages",
+    );
+    assert_eq!(rows, vec![format!("{0},{0}", 2 * BATCHES)]);
+    let log: Vec<String> = objects(&data, "events/_delta_log")
+        .await
+        .into_iter()
+        .filter(|name| name.ends_with(".json"))
+        .collect();
+    let expected: Vec<String> = (0..=u64::from(2 * BATCHES))
+        .map(|version| format!("events/_delta_log/{version:020}.json"))
+        .collect();
+    assert_eq!(log, expected);
+}
