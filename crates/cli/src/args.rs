@@ -42,6 +42,9 @@ pub enum Command {
     Sql(SqlArgs),
     /// Merge the small files ingest leaves into large sorted ones, in atomic commits of up to 64 partitions.
     Compact(CompactArgs),
+    /// Delete the files no version within the retention window, and no report still to be made,
+    /// reads.
+    Vacuum(VacuumArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
     Token(TokenArgs),
     /// List, inspect and download the reports stored in the data folder.
@@ -140,6 +143,17 @@ pub struct CompactArgs {
     /// partition, into the file layout of this release.
     #[arg(long, default_value_t = 2, value_parser = parse_min_files)]
     pub min_files: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct VacuumArgs {
+    /// Keep the files every version committed within this many hours reads.
+    #[arg(long, default_value_t = 168)]
+    pub retention_hours: u64,
+
+    /// List the files that would be deleted, and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 fn parse_min_files(text: &str) -> Result<usize, String> {

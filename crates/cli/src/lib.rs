@@ -1,5 +1,5 @@
-//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `compact`, `token` and
-//! `reports`.
+//! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `compact`, `vacuum`,
+//! `token` and `reports`.
 //!
 //! The top of the dependency graph: it wires configuration into the server, storage and query
 //! crates and prints errors plainly, with a non-zero exit code and no stack traces.
@@ -15,6 +15,7 @@ mod progress;
 mod reports;
 mod serve;
 mod sql;
+mod vacuum;
 
 use std::process::ExitCode;
 
@@ -48,6 +49,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Generate(args) => generate::run(&data, args).await,
         Command::Sql(args) => sql::run(&data, args).await,
         Command::Compact(args) => compact::run(&data, args).await,
+        Command::Vacuum(args) => vacuum::run(&data, args).await,
         Command::Token(args) => auth::token(args),
         Command::Reports(command) => reports::run(&data, command).await,
     }

@@ -11,6 +11,7 @@ mod dashboard_errors;
 mod dashboard_fixture;
 mod duplicates;
 mod exactly_once;
+mod external_readers;
 mod freshness;
 mod fuzz_grpc;
 mod generator;

@@ -12,6 +12,7 @@ use talkhouse_storage::{DataLocation, EventTable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
+pub mod python;
 pub mod s3;
 
 pub const ORG: &str = "00000000-0000-4000-8000-000000000001";

@@ -89,6 +89,18 @@ impl ReportStore {
         self.records(Some(&Path::from(ROOT))).await
     }
 
+    /// The table versions reports still to be made will read: vacuum keeps their files.
+    pub async fn versions_in_use(&self) -> Result<Vec<u64>> {
+        use talkhouse_core::report::ReportStatus;
+        Ok(self
+            .all()
+            .await?
+            .into_iter()
+            .filter(|r| matches!(r.status, ReportStatus::Pending | ReportStatus::Running))
+            .map(|r| r.snapshot)
+            .collect())
+    }
+
     async fn records(&self, prefix: Option<&Path>) -> Result<Vec<ReportRecord>> {
         let paths: Vec<Path> = self
             .store

@@ -23,6 +23,7 @@ mod write;
 pub use error::{Error, Result};
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};
+pub use maintain::vacuum::{DEFAULT_VACUUM_RETENTION, VacuumOutcome};
 pub use read::session_rows::SessionRows;
 pub use table::{EventTable, Snapshot};
 pub use write::WriteOutcome;

@@ -1,5 +1,5 @@
-//! A real S3-compatible server for the tests: moto's server mode, from PyPI, installed on first
-//! use under `target/test-tools/moto` and started per test on a free loopback port.
+//! A real S3-compatible server for the tests: moto's server mode, from PyPI (installed on first
+//! use, see [`super::python`]), started per test on a free loopback port.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -87,37 +87,7 @@ impl Drop for S3Server {
     }
 }
 
-/// The folder moto is importable from, installed there by pip the first time. Tests run as
-/// separate processes at once: each installs into a folder of its own and renames it into place,
-/// and the first rename wins.
+/// The folder moto is importable from.
 fn moto_site() -> PathBuf {
-    let tools = super::repository().join("target/test-tools");
-    let site = tools.join("moto");
-    if site.join("bin/moto_server").exists() {
-        return site;
-    }
-    let staging = tools.join(format!("moto-{}", std::process::id()));
-    let install = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg("--target")
-        .arg(&staging)
-        .arg("moto[s3,server]==5.2.6")
-        .output()
-        .expect("python3 runs pip");
-    assert!(
-        install.status.success(),
-        "pip install moto: {}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    if std::fs::rename(&staging, &site).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
-    }
-    assert!(site.join("bin/moto_server").exists(), "moto is installed");
-    site
+    super::python::site("moto", &["moto[s3,server]==5.2.6"], "bin/moto_server")
 }

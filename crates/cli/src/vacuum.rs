@@ -1,0 +1,33 @@
+//! `talkhouse vacuum`: deletes the files no version within the retention window, and no report
+//! still to be made, reads.
+
+use std::time::Duration;
+
+use talkhouse_reports::ReportStore;
+use talkhouse_storage::{DataLocation, EventTable};
+
+use crate::CliError;
+use crate::args::VacuumArgs;
+
+pub async fn run(data: &DataLocation, args: VacuumArgs) -> Result<(), CliError> {
+    let table = EventTable::open(data).await?;
+    let reports = ReportStore::at(data)?;
+    let retention = Duration::from_secs(args.retention_hours.saturating_mul(3600));
+    let keep = reports.versions_in_use().await?;
+    let outcome = table.vacuum(retention, &keep, args.dry_run).await?;
+    for file in &outcome.files {
+        println!("{file}");
+    }
+    let verb = match outcome.dry_run {
+        true => "would delete",
+        false => "deleted",
+    };
+    println!(
+        "{verb} {} files in {:.1} s (kept what versions of the last {} hours and {} reports still to be made read)",
+        outcome.files.len(),
+        outcome.elapsed.as_secs_f64(),
+        args.retention_hours,
+        keep.len()
+    );
+    Ok(())
+}

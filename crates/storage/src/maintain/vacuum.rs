@@ -1,0 +1,91 @@
+//! Deleting the files no snapshot still needed can read: deltalake's vacuum in full mode.
+//!
+//! A file leaves the table when compaction rewrites it (a `remove` in the log); it may still be
+//! read by every version committed before that, so it is deleted only once the removal is older
+//! than the retention window, and never while a version named in `keep_versions` (a report being
+//! made, say) references it. Full mode also deletes files no version ever referenced (left by a
+//! writer killed before its commit) once they are older than the window.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use deltalake_core::DeltaTableError;
+use deltalake_core::operations::vacuum::VacuumMode;
+use futures::TryStreamExt;
+
+use crate::schema::EVENTS_TABLE;
+
+use crate::{EventTable, Result};
+
+/// How long a file no version references any more is kept by default: a week, which covers a
+/// page pinned to a table version and any report.
+pub const DEFAULT_VACUUM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What a vacuum deleted, or would delete in a dry run.
+#[derive(Debug, Clone, Default)]
+pub struct VacuumOutcome {
+    /// The files, relative to the table's root.
+    pub files: Vec<String>,
+    pub dry_run: bool,
+    pub elapsed: Duration,
+}
+
+impl EventTable {
+    /// Deletes the data files no version committed within `retention` references, keeping every
+    /// file of the versions in `keep_versions`; with `dry_run`, only lists them.
+    pub async fn vacuum(
+        &self,
+        retention: Duration,
+        keep_versions: &[u64],
+        dry_run: bool,
+    ) -> Result<VacuumOutcome> {
+        let started = Instant::now();
+        let retention = chrono::Duration::from_std(retention).map_err(|_| {
+            DeltaTableError::Generic("the retention window is too long".to_string())
+        })?;
+        let table = self.fresh_table().await?;
+        // The log still names files an earlier vacuum deleted: only those present are reported.
+        let present = self.files_in_storage().await?;
+        let (_, metrics) = table
+            .vacuum()
+            .with_mode(VacuumMode::Full)
+            .with_retention_period(retention)
+            .with_enforce_retention_duration(false)
+            .with_keep_versions(keep_versions)
+            .with_dry_run(dry_run)
+            .await?;
+        Ok(VacuumOutcome {
+            files: metrics
+                .files_deleted
+                .into_iter()
+                .filter(|file| present.contains(file))
+                .collect(),
+            dry_run,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Every object under the table's folder, relative to it.
+    async fn files_in_storage(&self) -> Result<HashSet<String>> {
+        let store = self.location().object_store()?;
+        let folder = object_store::path::Path::from(EVENTS_TABLE);
+        let listed: Vec<_> = store
+            .list(Some(&folder))
+            .try_collect()
+            .await
+            .map_err(DeltaTableError::from)?;
+        Ok(listed
+            .into_iter()
+            .filter_map(|meta| {
+                let relative: Vec<_> = meta.location.prefix_match(&folder)?.collect();
+                Some(
+                    relative
+                        .iter()
+                        .map(|part| part.as_ref())
+                        .collect::<Vec<_>>()
+                        .join("/"),
+                )
+            })
+            .collect())
+    }
+}
