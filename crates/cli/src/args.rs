@@ -123,7 +123,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TALKHOUSE_NO_ROLLUPS")]
     pub no_rollups: bool,
 
-    /// Seconds between background compactions; 0 never compacts.
+    /// Seconds between background compactions; 0 never compacts. One server at a time compacts,
+    /// under a lease in the data location.
     #[arg(
         long,
         env = "TALKHOUSE_COMPACT_INTERVAL_SECONDS",
@@ -135,6 +136,25 @@ pub struct ServeArgs {
     #[arg(long, env = "TALKHOUSE_COMPACT_MIN_FILES", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(2..))]
     pub compact_min_files: u64,
+
+    /// How often, in milliseconds, the server reads the log for commits of other processes (each
+    /// read is a request to the store; a commit of this server is seen at once). Default: on
+    /// every request for a folder, every 1,000 ms for a bucket.
+    #[arg(long, env = "TALKHOUSE_LOG_CHECK_INTERVAL_MS")]
+    pub log_check_interval_ms: Option<u64>,
+
+    /// Seconds between background vacuums; 0 never vacuums.
+    #[arg(
+        long,
+        env = "TALKHOUSE_VACUUM_INTERVAL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub vacuum_interval_seconds: u64,
+
+    /// The background vacuum keeps the files every version committed within this many hours
+    /// reads.
+    #[arg(long, env = "TALKHOUSE_VACUUM_RETENTION_HOURS", default_value_t = 168)]
+    pub vacuum_retention_hours: u64,
 }
 
 #[derive(Debug, Args)]

@@ -36,14 +36,17 @@ fn print_partition(done: &PartitionCompacted) {
     );
 }
 
-/// Compacts the table every `interval`, for as long as the server runs. A failed round (a
-/// concurrent commit to the same partition, say) is logged and retried at the next.
-pub fn spawn_background(table: Arc<EventTable>, interval: Duration, min_files: usize) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
+/// Compacts the table every `interval`, for as long as the server runs, while it holds the
+/// compaction lease.
+pub fn spawn_background(
+    location: &DataLocation,
+    table: Arc<EventTable>,
+    interval: Duration,
+    min_files: usize,
+) -> Result<(), CliError> {
+    crate::background::spawn(location, "compaction", interval, move || {
+        let table = table.clone();
+        async move {
             let log = |done: &PartitionCompacted| {
                 tracing::info!(
                     partition = %done.partition,
@@ -53,16 +56,11 @@ pub fn spawn_background(table: Arc<EventTable>, interval: Duration, min_files: u
                     "compacted"
                 );
             };
-            match table.compact(min_files, log).await {
-                Ok(outcome) => {
-                    if let Some(version) = outcome.format_spelling_rewritten {
-                        tracing::info!(version, "named the table's layout talkhouse.format");
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(error = %crate::error::chain(&error), "compaction failed; retrying at the next round");
-                }
+            let outcome = table.compact(min_files, log).await?;
+            if let Some(version) = outcome.format_spelling_rewritten {
+                tracing::info!(version, "named the table's layout talkhouse.format");
             }
+            Ok(())
         }
-    });
+    })
 }

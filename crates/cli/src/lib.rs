@@ -6,6 +6,7 @@
 
 mod args;
 mod auth;
+mod background;
 mod compact;
 mod demo;
 mod error;

@@ -13,7 +13,11 @@ use crate::{CliError, demo};
 
 pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     let authentication = crate::auth::authentication(&args.auth)?;
-    let table = Arc::new(EventTable::open(data).await?);
+    let mut table = EventTable::open(data).await?;
+    if let Some(milliseconds) = args.log_check_interval_ms {
+        table = table.with_log_check_interval(Duration::from_millis(milliseconds));
+    }
+    let table = Arc::new(table);
     if !args.no_demo {
         demo::create_if_empty(&table).await?;
     }
@@ -48,10 +52,19 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     config.use_rollups = !args.no_rollups;
     if args.compact_interval_seconds > 0 {
         crate::compact::spawn_background(
+            data,
             table.clone(),
             Duration::from_secs(args.compact_interval_seconds),
             args.compact_min_files as usize,
-        );
+        )?;
+    }
+    if args.vacuum_interval_seconds > 0 {
+        crate::vacuum::spawn_background(
+            data,
+            table.clone(),
+            Duration::from_secs(args.vacuum_interval_seconds),
+            Duration::from_secs(args.vacuum_retention_hours.saturating_mul(3600)),
+        )?;
     }
     let server = Server::bind(&config, table)
         .await

@@ -1,6 +1,7 @@
 //! `talkhouse vacuum`: deletes the files no version within the retention window, and no report
 //! still to be made, reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use talkhouse_reports::ReportStore;
@@ -30,4 +31,29 @@ pub async fn run(data: &DataLocation, args: VacuumArgs) -> Result<(), CliError> 
         keep.len()
     );
     Ok(())
+}
+
+/// Vacuums the table every `interval`, for as long as the server runs, while it holds the vacuum
+/// lease.
+pub fn spawn_background(
+    location: &DataLocation,
+    table: Arc<EventTable>,
+    interval: Duration,
+    retention: Duration,
+) -> Result<(), CliError> {
+    let reports = ReportStore::at(location)?;
+    crate::background::spawn(location, "vacuum", interval, move || {
+        let (table, reports) = (table.clone(), reports.clone());
+        async move {
+            let keep = reports.versions_in_use().await?;
+            let outcome = table.vacuum(retention, &keep, false).await?;
+            tracing::info!(
+                files = outcome.files.len(),
+                kept_versions = keep.len(),
+                elapsed = ?outcome.elapsed,
+                "vacuumed"
+            );
+            Ok(())
+        }
+    })
 }

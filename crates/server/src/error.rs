@@ -115,7 +115,8 @@ impl From<talkhouse_storage::Error> for ServiceError {
             | Storage::Table(_)
             | Storage::Query(_)
             | Storage::Arrow(_)
-            | Storage::Io(_) => ServiceError::Storage(error),
+            | Storage::Io(_)
+            | Storage::ObjectStore(_) => ServiceError::Storage(error),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum Error {
 
     #[error("preparing the data folder")]
     Io(#[source] std::io::Error),
+
+    #[error("reading or writing the data location")]
+    ObjectStore(#[source] object_store::Error),
 }
 
 impl From<DeltaTableError> for Error {

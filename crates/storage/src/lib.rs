@@ -8,6 +8,7 @@
 mod bucket;
 mod error;
 mod format;
+mod lease;
 mod location;
 mod maintain;
 mod parallel;
@@ -21,6 +22,7 @@ pub mod versions;
 mod write;
 
 pub use error::{Error, Result};
+pub use lease::Lease;
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};
 pub use maintain::vacuum::{DEFAULT_VACUUM_RETENTION, VacuumOutcome};

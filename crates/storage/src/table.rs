@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use datafusion::catalog::TableProvider;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
@@ -34,6 +35,9 @@ const FOOTER_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Batches of at least this many events are freed on a thread of their own.
 const BACKGROUND_DROP_EVENTS: usize = 100_000;
+
+/// How often a reader of a bucket looks for other processes' commits by default.
+const BUCKET_LOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_RETENTION: &str = "interval 7 days";
@@ -104,6 +108,8 @@ pub struct EventTable {
     runtime: Arc<RuntimeEnv>,
     /// The statistics of every data file any scan of this table has read from the log.
     file_statistics: Arc<FileStatistics>,
+    /// How stale a snapshot may be (see [`EventTable::with_log_check_interval`]).
+    log_check_interval: Duration,
 }
 
 impl EventTable {
@@ -156,13 +162,27 @@ impl EventTable {
             runtime.register_object_store(&url, store);
         }
         let file_statistics = Arc::<FileStatistics>::default();
+        let log_check_interval = match location.bucket()? {
+            Some(_) => BUCKET_LOG_CHECK_INTERVAL,
+            None => Duration::ZERO,
+        };
         Ok(Self {
+            log_check_interval,
             writer: Mutex::new(Writer::new(table, runtime.clone(), file_statistics.clone())),
             reader: Mutex::new(reader),
             location: location.clone(),
             runtime,
             file_statistics,
         })
+    }
+
+    /// Reads the log for commits of other processes at most once per `interval` (each read is
+    /// a request to the store), so a snapshot may miss their commits of the last `interval`. A
+    /// commit of this process is seen by the next snapshot. By default, on every snapshot for
+    /// a folder, and once a second for a bucket.
+    pub fn with_log_check_interval(mut self, interval: Duration) -> Self {
+        self.log_check_interval = interval;
+        self
     }
 
     /// The runtime (and its footer cache) for sessions that read this table.
@@ -185,6 +205,11 @@ impl EventTable {
         self.writer.lock().await
     }
 
+    /// Makes the next snapshot read the log: this process committed.
+    pub(crate) async fn expect_commit(&self) {
+        self.reader.lock().await.expect_commit();
+    }
+
     /// The reader that follows the log.
     #[cfg(test)]
     pub(crate) async fn reader(&self) -> MutexGuard<'_, FollowedLog> {
@@ -205,10 +230,11 @@ impl EventTable {
         Ok(reader.version())
     }
 
-    /// The latest committed version, read from the log.
+    /// The latest committed version, as the log read within the check interval says (see
+    /// [`EventTable::with_log_check_interval`]).
     pub async fn snapshot(&self) -> Result<Snapshot> {
         let mut reader = self.reader.lock().await;
-        reader.catch_up().await?;
+        reader.catch_up_within(self.log_check_interval).await?;
         self.snapshot_of_followed(&reader).await
     }
 
@@ -275,6 +301,8 @@ impl EventTable {
             }
             tracing::info!("another writer committed to the batch's bots first: writing it again");
         };
+        drop(writer);
+        self.expect_commit().await;
         // A large batch's strings are freed on another thread, after the commit.
         let count = events.len();
         drop(events);

@@ -149,6 +149,7 @@ impl EventTable {
             .values()
             .map(|(n, _)| n)
             .sum();
+        self.expect_commit().await;
         Ok(outcome)
     }
 

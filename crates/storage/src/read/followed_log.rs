@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use deltalake_core::kernel::{Action, Add, LogicalFileView};
 use deltalake_core::logstore::commit_uri_from_version;
@@ -29,7 +30,19 @@ pub(crate) struct FollowedLog {
     version: u64,
     /// The live files of `version`, by their path under the table root (decoded), in path order.
     files: BTreeMap<String, FollowedFile>,
+    /// When the log was last read to its end; `None` when a commit is expected.
+    read_at: Option<Instant>,
+    /// When the log was last read to its end, expected commits or not.
+    caught_up_at: Instant,
+    /// After how long without reading the log it is reloaded ([`IDLE_RELOAD`]).
+    idle_reload: Duration,
 }
+
+/// A reader that has not read the log for this long brings its state up through deltalake,
+/// which starts from the newest checkpoint, instead of asking for its next commit: the log's
+/// cleanup deletes commits older than its retention (30 days by default), and a missing next
+/// commit would look like the end of the log.
+const IDLE_RELOAD: Duration = Duration::from_secs(24 * 3600);
 
 /// One live file as its add action describes it.
 pub(crate) struct FollowedFile {
@@ -48,6 +61,9 @@ impl FollowedLog {
             version: 0,
             files: BTreeMap::new(),
             table,
+            read_at: None,
+            caught_up_at: Instant::now(),
+            idle_reload: IDLE_RELOAD,
         };
         followed.take_files_of_table()?;
         Ok(followed)
@@ -69,9 +85,34 @@ impl FollowedLog {
             .map(|file| (file.location.clone(), file))
     }
 
+    /// [`Self::catch_up`], unless the log was read to its end less than `interval` ago and no
+    /// commit of this process is expected.
+    pub(crate) async fn catch_up_within(&mut self, interval: Duration) -> Result<()> {
+        if self.read_at.is_some_and(|at| at.elapsed() < interval) {
+            return Ok(());
+        }
+        self.catch_up().await
+    }
+
+    /// Makes the next [`Self::catch_up_within`] read the log: this process committed.
+    pub(crate) fn expect_commit(&mut self) {
+        self.read_at = None;
+    }
+
     /// Applies every commit after [`Self::version`]. Commits are numbered one after the other,
     /// so the first missing one ends the log.
     pub(crate) async fn catch_up(&mut self) -> Result<()> {
+        let started = Instant::now();
+        if self.caught_up_at.elapsed() > self.idle_reload {
+            self.reload().await?;
+        }
+        self.apply_new_commits().await?;
+        self.read_at = Some(started);
+        self.caught_up_at = started;
+        Ok(())
+    }
+
+    async fn apply_new_commits(&mut self) -> Result<()> {
         let follows = live_files::reads_files(&self.table)?;
         let store = self.table.log_store().object_store(None);
         loop {
@@ -94,9 +135,13 @@ impl FollowedLog {
         }
     }
 
-    /// Brings the table state up to the latest commit through deltalake, and its files with it.
+    /// Brings the table state up to the latest commit through deltalake, and its files with it;
+    /// loads it anew from the newest checkpoint when the commits after its version are gone.
     async fn reload(&mut self) -> Result<()> {
-        self.table.update_incremental(None).await?;
+        if let Err(error) = self.table.update_incremental(None).await {
+            tracing::info!(%error, version = self.version, "loading the table state anew");
+            self.table.load().await?;
+        }
         self.take_files_of_table()
     }
 
@@ -246,6 +291,48 @@ mod tests {
 
     async fn followed_table_version(reader: &EventTable) -> Option<u64> {
         reader.reader().await.table().version()
+    }
+
+    /// The log's cleanup deleted the commits after the reader's version, leaving a checkpoint:
+    /// a reader idle that long loads the table from the checkpoint.
+    #[tokio::test]
+    async fn a_reader_idle_past_the_logs_retention_recovers_through_the_checkpoint() {
+        let folder = tempfile::tempdir().unwrap();
+        let reader = open(folder.path()).await;
+        let writer = open(folder.path()).await;
+        let idle_at = reader.snapshot().await.unwrap().version;
+        for round in 0..3 {
+            writer.write(batch(round), None).await.unwrap();
+        }
+        let latest = writer.latest_version().await.unwrap();
+        let table = writer.fresh_table().await.unwrap();
+        deltalake_core::checkpoints::create_checkpoint(&table, None)
+            .await
+            .unwrap();
+        let log = folder.path().join("events/_delta_log");
+        for version in idle_at + 1..=latest {
+            std::fs::remove_file(log.join(format!("{version:020}.json"))).unwrap();
+        }
+        reader.reader().await.idle_reload = std::time::Duration::ZERO;
+        assert_eq!(reader.snapshot().await.unwrap().version, latest);
+        assert_reads_as_a_fresh_load(&reader, folder.path()).await;
+    }
+
+    #[tokio::test]
+    async fn within_its_interval_a_reader_sees_its_own_commits_and_not_yet_others() {
+        let folder = tempfile::tempdir().unwrap();
+        let reader = open(folder.path())
+            .await
+            .with_log_check_interval(std::time::Duration::from_secs(3600));
+        let other = open(folder.path()).await;
+        let first = reader.snapshot().await.unwrap().version;
+        other.write(batch(0), None).await.unwrap();
+        assert_eq!(reader.snapshot().await.unwrap().version, first);
+        // Its own commit makes it read the log, and the other's commit with it.
+        reader.write(batch(1), None).await.unwrap();
+        let seen = reader.snapshot().await.unwrap().version;
+        assert_eq!(seen, first + 2);
+        assert_eq!(other.latest_version().await.unwrap(), seen);
     }
 
     #[tokio::test]
