@@ -153,7 +153,7 @@ async fn two_writers_storing_the_same_messages_at_once_store_them_once() {
 }
 
 /// A message line of the ingest format as the gRPC message.
-fn proto_message(line: &Value) -> v1::Event {
+pub(crate) fn proto_message(line: &Value) -> v1::Event {
     let text = |key: &str| line[key].as_str().unwrap().to_string();
     let sent_at = chrono::DateTime::parse_from_rfc3339(&text("sent_at")).unwrap();
     v1::Event {
