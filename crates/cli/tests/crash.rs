@@ -1,4 +1,5 @@
-//! A write killed at a random point leaves the table readable and without a partial batch.
+//! A write killed at a random point leaves the table readable and without a partial batch, on a
+//! folder and on a bucket.
 
 use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -34,7 +35,19 @@ fn delays(runs: usize, max_millis: u64) -> Vec<u64> {
 
 #[test]
 fn a_killed_ingest_leaves_whole_batches_only() {
-    let data = DataDir::new();
+    killed_ingests_leave_whole_batches_only(DataDir::new);
+}
+
+/// The same on a bucket of a real S3-compatible server: the commit is a put-if-absent there.
+#[test]
+fn a_killed_ingest_leaves_whole_batches_only_on_a_bucket() {
+    let s3 = s3::S3Server::start();
+    killed_ingests_leave_whole_batches_only(|| DataDir::in_bucket(&s3));
+}
+
+/// Kills `talkhouse ingest` of four files at random points into a table of `data_dir()`.
+fn killed_ingests_leave_whole_batches_only(data_dir: impl Fn() -> DataDir) {
+    let data = data_dir();
     let files: Vec<_> = (0..FILES)
         .map(|f| {
             let lines: Vec<_> = (0..MESSAGES_PER_FILE)
@@ -52,7 +65,7 @@ fn a_killed_ingest_leaves_whole_batches_only() {
 
     // How long a full run takes here, to spread the kills over it.
     let started = std::time::Instant::now();
-    let reference = DataDir::new();
+    let reference = data_dir();
     run_ok(talkhouse(&reference).arg("ingest").args(&files));
     let full_run = started.elapsed().as_millis() as u64;
     assert_eq!(

@@ -110,7 +110,7 @@ async fn every_command_works_on_a_bucket_as_on_a_folder() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_report_made_on_a_bucket_is_stored_in_it_and_read_by_the_command_line() {
+async fn a_report_made_on_a_bucket_is_read_by_another_server_and_the_command_line() {
     let s3 = S3Server::start();
     let data = DataDir::in_bucket(&s3);
     small_set(&data);
@@ -129,9 +129,28 @@ async fn a_report_made_on_a_bucket_is_stored_in_it_and_read_by_the_command_line(
     .await;
     ready(&mut clients, &bot, &id).await;
     let downloaded = download(&mut clients, &bot, &id).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
     assert!(String::from_utf8_lossy(&downloaded).contains("S-1"));
+
+    // Another server on the bucket lists, fetches and downloads it.
+    let (mut other, other_address) = spawn_server(&data);
+    let mut other_clients = Clients::connect_to(&other_address).await;
+    let listed = other_clients
+        .reports
+        .list_reports(v1::ListReportsRequest {
+            bot: bot.clone(),
+            page: None,
+            size: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.content.iter().any(|report| report.report_id == id));
+    assert_eq!(ready(&mut other_clients, &bot, &id).await.report_id, id);
+    assert_eq!(download(&mut other_clients, &bot, &id).await, downloaded);
+    for server in [&mut server, &mut other] {
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
 
     let stored = objects(&data, "").await;
     assert!(
