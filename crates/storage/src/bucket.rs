@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Once};
 
-use deltalake_core::DeltaResult;
 use deltalake_core::logstore::{
     LogStore, LogStoreFactory, ObjectStoreRef, StorageConfig, default_logstore, logstore_factories,
 };
+use deltalake_core::{DeltaResult, DeltaTable, DeltaTableBuilder, DeltaTableError};
 use object_store::ObjectStore;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use url::Url;
@@ -36,8 +36,20 @@ pub(crate) fn store(
     Ok(Arc::new(store))
 }
 
+/// The table at `url` in the bucket of `store`, loaded; not yet loaded when there is none.
+pub(crate) async fn table(store: Arc<dyn ObjectStore>, url: Url) -> DeltaResult<DeltaTable> {
+    register_log_store();
+    let mut table = DeltaTableBuilder::from_url(url.clone())?
+        .with_storage_backend(store, url)
+        .build()?;
+    match table.load().await {
+        Ok(()) | Err(DeltaTableError::NotATable(_)) => Ok(table),
+        Err(error) => Err(error),
+    }
+}
+
 /// Lets deltalake open tables at `s3://` URLs with its default log store.
-pub(crate) fn register_log_store() {
+fn register_log_store() {
     static REGISTERED: Once = Once::new();
     REGISTERED.call_once(|| {
         logstore_factories().insert(

@@ -13,9 +13,9 @@ use std::time::Duration;
 use datafusion::catalog::TableProvider;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionContext;
+use deltalake_core::DeltaTable;
 use deltalake_core::TableProperty;
 use deltalake_core::protocol::SaveMode;
-use deltalake_core::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use object_store::path::Path;
 use talkhouse_core::{Event, Tenant};
 use tokio::sync::{Mutex, MutexGuard};
@@ -123,16 +123,7 @@ impl EventTable {
         }
         let bucket = location.bucket()?;
         let mut table = match &bucket {
-            Some((store, _)) => {
-                bucket::register_log_store();
-                let mut table = DeltaTableBuilder::from_url(url.clone())?
-                    .with_storage_backend(store.clone(), url)
-                    .build()?;
-                match table.load().await {
-                    Ok(()) | Err(DeltaTableError::NotATable(_)) => table,
-                    Err(error) => return Err(error.into()),
-                }
-            }
+            Some((store, _)) => bucket::table(store.clone(), url).await?,
             None => DeltaTable::try_from_url(url).await?,
         };
         if table.version().is_none() {
@@ -158,14 +149,14 @@ impl EventTable {
                 .with_metadata_cache_limit(FOOTER_CACHE_BYTES)
                 .build()?,
         );
-        if let Some((store, url)) = bucket {
-            runtime.register_object_store(&url, store);
-        }
-        let file_statistics = Arc::<FileStatistics>::default();
-        let log_check_interval = match location.bucket()? {
-            Some(_) => BUCKET_LOG_CHECK_INTERVAL,
+        let log_check_interval = match bucket {
+            Some((store, url)) => {
+                runtime.register_object_store(&url, store);
+                BUCKET_LOG_CHECK_INTERVAL
+            }
             None => Duration::ZERO,
         };
+        let file_statistics = Arc::<FileStatistics>::default();
         Ok(Self {
             log_check_interval,
             writer: Mutex::new(Writer::new(table, runtime.clone(), file_statistics.clone())),
