@@ -5,35 +5,37 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The folder `packages` are importable from, installed there by pip the first time; `probe` is
-/// a path inside it that exists once they are. Tests run as separate processes at once: each
-/// installs into a folder of its own and renames it into place, and the first rename wins.
+/// a path inside it that exists once they are. Tests run as separate processes at once: one
+/// installs while the others wait on a lock file.
 pub fn site(name: &str, packages: &[&str], probe: &str) -> PathBuf {
     let tools = super::repository().join("target/test-tools");
     let site = tools.join(name);
     if site.join(probe).exists() {
         return site;
     }
-    let staging = tools.join(format!("{name}-{}", std::process::id()));
-    let install = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .arg("--target")
-        .arg(&staging)
-        .args(packages)
-        .output()
-        .expect("python3 runs pip");
-    assert!(
-        install.status.success(),
-        "pip install {packages:?}: {}",
-        String::from_utf8_lossy(&install.stderr)
-    );
-    if std::fs::rename(&staging, &site).is_err() {
-        let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&tools).expect("create target/test-tools");
+    let lock = std::fs::File::create(tools.join(format!("{name}.lock"))).expect("a lock file");
+    lock.lock().expect("lock the install");
+    if !site.join(probe).exists() {
+        let _ = std::fs::remove_dir_all(&site);
+        let install = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg("--target")
+            .arg(&site)
+            .args(packages)
+            .output()
+            .expect("python3 runs pip");
+        assert!(
+            install.status.success(),
+            "pip install {packages:?}: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
     }
     assert!(site.join(probe).exists(), "{packages:?} are installed");
     site
