@@ -42,7 +42,7 @@ fn duckdb_over_the_live_files_counts_what_talkhouse_counts() {
     let expected = sql_rows(&data, PER_BOT);
     assert!(expected.len() >= 3, "{expected:?}");
 
-    let site = python::site("readers", &["deltalake==1.6.6", "duckdb==2.0.1"], "duckdb");
+    let site = python::site("readers");
     let table = std::path::Path::new(&data.data()).join("events");
     let script = format!(
         r#"

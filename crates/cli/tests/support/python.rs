@@ -1,22 +1,31 @@
 //! Python packages from PyPI for the tests (moto's S3 server, deltalake and DuckDB as outside
-//! readers), installed on first use under `target/test-tools/{name}`.
+//! readers), pinned in `tests/tools/{name}.txt` and installed under `target/test-tools/{name}`.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The folder `packages` are importable from, installed there by pip the first time; `probe` is
-/// a path inside it that exists once they are. Tests run as separate processes at once: one
-/// installs while the others wait on a lock file.
-pub fn site(name: &str, packages: &[&str], probe: &str) -> PathBuf {
+/// The folder the packages pinned in `tests/tools/{name}.txt` are importable from. `.ci/run`
+/// installs them there first; a test run on its own installs them on first use, with the same
+/// rule: the folder is current when its `.installed` file holds the requirements it was made
+/// from. Tests run as separate processes at once: one installs while the others wait on a lock.
+pub fn site(name: &str) -> PathBuf {
+    let requirements = super::repository().join(format!("tests/tools/{name}.txt"));
+    let wanted = std::fs::read_to_string(&requirements).expect("the tool's requirements");
     let tools = super::repository().join("target/test-tools");
     let site = tools.join(name);
-    if site.join(probe).exists() {
+    let current = || {
+        std::fs::read_to_string(site.join(".installed"))
+            .ok()
+            .as_ref()
+            == Some(&wanted)
+    };
+    if current() {
         return site;
     }
     std::fs::create_dir_all(&tools).expect("create target/test-tools");
     let lock = std::fs::File::create(tools.join(format!("{name}.lock"))).expect("a lock file");
     lock.lock().expect("lock the install");
-    if !site.join(probe).exists() {
+    if !current() {
         let _ = std::fs::remove_dir_all(&site);
         let install = Command::new("python3")
             .args([
@@ -28,16 +37,18 @@ pub fn site(name: &str, packages: &[&str], probe: &str) -> PathBuf {
             ])
             .arg("--target")
             .arg(&site)
-            .args(packages)
+            .arg("-r")
+            .arg(&requirements)
             .output()
             .expect("python3 runs pip");
         assert!(
             install.status.success(),
-            "pip install {packages:?}: {}",
+            "pip install -r {}: {}",
+            requirements.display(),
             String::from_utf8_lossy(&install.stderr)
         );
+        std::fs::write(site.join(".installed"), &wanted).expect("mark the install");
     }
-    assert!(site.join(probe).exists(), "{packages:?} are installed");
     site
 }
 

@@ -89,5 +89,5 @@ impl Drop for S3Server {
 
 /// The folder moto is importable from.
 fn moto_site() -> PathBuf {
-    super::python::site("moto", &["moto[s3,server]==5.2.6"], "bin/moto_server")
+    super::python::site("moto")
 }
