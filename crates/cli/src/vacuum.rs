@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use talkhouse_reports::ReportStore;
-use talkhouse_storage::{DataLocation, EventTable};
+use talkhouse_storage::{DataLocation, EventTable, VacuumOutcome};
 
 use crate::CliError;
 use crate::args::VacuumArgs;
@@ -14,8 +14,7 @@ pub async fn run(data: &DataLocation, args: VacuumArgs) -> Result<(), CliError> 
     let table = EventTable::open(data).await?;
     let reports = ReportStore::at(data)?;
     let retention = Duration::from_secs(args.retention_hours.saturating_mul(3600));
-    let keep = reports.versions_in_use().await?;
-    let outcome = table.vacuum(retention, &keep, args.dry_run).await?;
+    let (outcome, kept) = vacuum(&table, &reports, retention, args.dry_run).await?;
     for file in &outcome.files {
         println!("{file}");
     }
@@ -28,7 +27,7 @@ pub async fn run(data: &DataLocation, args: VacuumArgs) -> Result<(), CliError> 
         outcome.files.len(),
         outcome.elapsed.as_secs_f64(),
         args.retention_hours,
-        keep.len()
+        kept
     );
     Ok(())
 }
@@ -45,15 +44,27 @@ pub fn spawn_background(
     crate::background::spawn(location, "vacuum", interval, move || {
         let (table, reports) = (table.clone(), reports.clone());
         async move {
-            let keep = reports.versions_in_use().await?;
-            let outcome = table.vacuum(retention, &keep, false).await?;
+            let (outcome, kept) = vacuum(&table, &reports, retention, false).await?;
             tracing::info!(
                 files = outcome.files.len(),
-                kept_versions = keep.len(),
+                kept_versions = kept,
                 elapsed = ?outcome.elapsed,
                 "vacuumed"
             );
             Ok(())
         }
     })
+}
+
+/// Vacuums `table`, keeping the versions the reports still to be made will read; how many those
+/// are.
+async fn vacuum(
+    table: &EventTable,
+    reports: &ReportStore,
+    retention: Duration,
+    dry_run: bool,
+) -> Result<(VacuumOutcome, usize), CliError> {
+    let keep = reports.versions_in_use().await?;
+    let outcome = table.vacuum(retention, &keep, dry_run).await?;
+    Ok((outcome, keep.len()))
 }

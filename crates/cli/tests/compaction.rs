@@ -75,12 +75,7 @@ async fn compaction_killed_anywhere_loses_nothing_and_finished_keeps_every_answe
     eprintln!("{killed_midway} of 4 compactions were killed before they finished");
 
     // Finished in the background of `serve`: fewer files, the same answers.
-    let (mut server, _address) = spawn_serve(talkhouse(&data).args([
-        "serve",
-        "--dev-no-auth",
-        "--no-demo",
-        "--listen",
-        "127.0.0.1:0",
+    let (mut server, _address) = spawn_serve(crate::support::serve_on_any_port(&data).args([
         "--compact-interval-seconds",
         "1",
         "--compact-min-files",

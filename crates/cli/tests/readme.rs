@@ -80,18 +80,7 @@ fn the_report_rules_example_is_a_valid_config() {
     // `serve` refuses the file with an unknown export type, naming the flag.
     let data = DataDir::new();
     let bad = data.file("bad.json", &json.replace("[\"CSV\"]", "[\"XLS\"]"));
-    let stderr = run_fails(
-        talkhouse(&data)
-            .args([
-                "serve",
-                "--dev-no-auth",
-                "--no-demo",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .arg("--report-config")
-            .arg(&bad),
-    );
+    let stderr = run_fails(serve_on_any_port(&data).arg("--report-config").arg(&bad));
     assert!(
         stderr.contains("--report-config") && stderr.contains("XLS"),
         "{stderr}"

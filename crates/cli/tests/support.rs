@@ -125,6 +125,19 @@ pub fn talkhouse(data: &DataDir) -> Command {
     command
 }
 
+/// `talkhouse serve` on 127.0.0.1:0, without authentication or demo data; more arguments may follow.
+pub fn serve_on_any_port(data: &DataDir) -> Command {
+    let mut command = talkhouse(data);
+    command.args([
+        "serve",
+        "--dev-no-auth",
+        "--no-demo",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    command
+}
+
 /// Starts `talkhouse serve` (its arguments already on `command`) with stdout piped, and reads
 /// the address it prints first.
 pub fn spawn_serve(command: &mut Command) -> (std::process::Child, String) {

@@ -93,14 +93,7 @@ pub(super) fn config(reports: ReportSettings) -> ServerConfig {
 /// `talkhouse serve` on 127.0.0.1:0 in its own process, one report worker; its address.
 pub(crate) fn spawn_server(data: &DataDir) -> (std::process::Child, String) {
     crate::support::spawn_serve(
-        talkhouse(data)
-            .args([
-                "serve",
-                "--dev-no-auth",
-                "--no-demo",
-                "--listen",
-                "127.0.0.1:0",
-            ])
+        crate::support::serve_on_any_port(data)
             .args(["--report-workers", "1"])
             .stderr(std::process::Stdio::null()),
     )

@@ -28,6 +28,7 @@ use deltalake_core::DeltaTable;
 use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
+use crate::format::{Spelling, spelling};
 use crate::maintain::session::{spilling_session, summed_rollups};
 use crate::read::live_files::FileStatistics;
 use crate::read::scan;
@@ -97,13 +98,13 @@ pub struct CompactionOutcome {
     pub files_before: usize,
     pub files_after: usize,
     /// The version in which the table's layout was first named by `talkhouse.format`, when it
-    /// was spelled the earlier way (see [`EventTable::rewrite_format_spelling`]).
+    /// was spelled the earlier way (see `maintain::format_spelling`).
     pub format_spelling_rewritten: Option<u64>,
 }
 
 impl EventTable {
     /// Names the table's layout by `talkhouse.format` when it is spelled the earlier way (see
-    /// [`EventTable::rewrite_format_spelling`]), then rewrites every partition holding at least
+    /// `maintain::format_spelling`), then rewrites every partition holding at least
     /// `min_files` files (1 rewrites every partition); `on_partition` hears of each rewrite as it
     /// commits.
     pub async fn compact(
@@ -111,8 +112,15 @@ impl EventTable {
         min_files: usize,
         mut on_partition: impl FnMut(&PartitionCompacted),
     ) -> Result<CompactionOutcome> {
-        let format_spelling_rewritten = self.rewrite_format_spelling().await?;
         let mut table = self.fresh_table().await?;
+        let format_spelling_rewritten = match spelling(&table)? {
+            Spelling::Current => None,
+            Spelling::Earlier => {
+                let rewritten = self.rewrite_format_spelling().await?;
+                table = self.fresh_table().await?;
+                rewritten
+            }
+        };
         let files = files_by_partition(&table).await?;
         let mut outcome = CompactionOutcome {
             files_before: files.values().map(|(n, _)| n).sum(),

@@ -15,12 +15,7 @@ use crate::{EventTable, Result};
 impl EventTable {
     /// Names the table's layout by [`FORMAT_PROPERTY`] instead of its earlier spelling; the
     /// version of the commit that does, or `None` when the table names it so already.
-    pub async fn rewrite_format_spelling(&self) -> Result<Option<u64>> {
-        // The property is never removed: a table that has it needs neither the writer lock
-        // (which would hold up ingest) nor another look.
-        if spelling(&self.fresh_table().await?)? == Spelling::Current {
-            return Ok(None);
-        }
+    pub(crate) async fn rewrite_format_spelling(&self) -> Result<Option<u64>> {
         let mut writer = self.writer().await;
         catch_up(&mut writer.table).await?;
         if spelling(&writer.table)? == Spelling::Current {

@@ -30,10 +30,10 @@ pub(crate) struct FollowedLog {
     version: u64,
     /// The live files of `version`, by their path under the table root (decoded), in path order.
     files: BTreeMap<String, FollowedFile>,
-    /// When the log was last read to its end; `None` when a commit is expected.
-    read_at: Option<Instant>,
-    /// When the log was last read to its end, expected commits or not.
+    /// When the log was last read to its end.
     caught_up_at: Instant,
+    /// Whether this process committed since.
+    commit_expected: bool,
     /// After how long without reading the log it is reloaded ([`IDLE_RELOAD`]).
     idle_reload: Duration,
 }
@@ -61,8 +61,8 @@ impl FollowedLog {
             version: 0,
             files: BTreeMap::new(),
             table,
-            read_at: None,
             caught_up_at: Instant::now(),
+            commit_expected: true,
             idle_reload: IDLE_RELOAD,
         };
         followed.take_files_of_table()?;
@@ -88,7 +88,7 @@ impl FollowedLog {
     /// [`Self::catch_up`], unless the log was read to its end less than `interval` ago and no
     /// commit of this process is expected.
     pub(crate) async fn catch_up_within(&mut self, interval: Duration) -> Result<()> {
-        if self.read_at.is_some_and(|at| at.elapsed() < interval) {
+        if !self.commit_expected && self.caught_up_at.elapsed() < interval {
             return Ok(());
         }
         self.catch_up().await
@@ -96,7 +96,7 @@ impl FollowedLog {
 
     /// Makes the next [`Self::catch_up_within`] read the log: this process committed.
     pub(crate) fn expect_commit(&mut self) {
-        self.read_at = None;
+        self.commit_expected = true;
     }
 
     /// Applies every commit after [`Self::version`]. Commits are numbered one after the other,
@@ -107,8 +107,8 @@ impl FollowedLog {
             self.reload().await?;
         }
         self.apply_new_commits().await?;
-        self.read_at = Some(started);
         self.caught_up_at = started;
+        self.commit_expected = false;
         Ok(())
     }
 
