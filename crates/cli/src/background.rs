@@ -2,6 +2,7 @@
 //! `talkhouse_storage::Lease`): compaction and vacuum.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use talkhouse_storage::{DataLocation, Lease};
@@ -22,23 +23,10 @@ where
     R: Future<Output = Result<(), CliError>> + Send,
 {
     let lease = Lease::new(location, name, &Lease::process_holder(), interval * 2)?;
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            match lease.hold().await {
-                Ok(true) => {}
-                Ok(false) => {
-                    tracing::debug!(lease = name, "another server holds the lease");
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(lease = name, error = %crate::error::chain(&error), "the lease could not be read; trying at the next round");
-                    continue;
-                }
-            }
-            if let Err(error) = round().await {
+    Arc::new(lease).spawn_rounds(interval, interval, move |_| {
+        let round = round();
+        async move {
+            if let Err(error) = round.await {
                 tracing::warn!(lease = name, error = %crate::error::chain(&error), "a background round failed; trying again at the next");
             }
         }

@@ -35,6 +35,8 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         max_unfinished: args.reports.max_unfinished_reports as usize,
         max_unfinished_per_org: args.reports.max_unfinished_reports_per_org as usize,
         time_to_live: Duration::from_secs(args.reports.report_ttl_hours * 3600),
+        poll_interval: Duration::from_millis(args.reports.report_poll_interval_ms),
+        lease_term: Duration::from_secs(args.reports.report_lease_seconds),
         ..ReportSettings::default()
     };
     let limits = &args.query_limits;

@@ -1,7 +1,7 @@
-//! The report workers: a bounded pool that produces report files in the background, resumes the
-//! reports a stopped server left unfinished, and expires old reports.
+//! Reports as the API sees them: requested, listed, fetched and downloaded on any server. The
+//! server holding the reports lease makes them (see `producer`).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -10,14 +10,15 @@ use chrono::Utc;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use talkhouse_core::Tenant;
-use talkhouse_core::report::{ExportType, ReportSpec, ReportStatus, sample_seed};
+use talkhouse_core::report::{ExportType, ReportSpec, ReportStatus};
 use talkhouse_core::request::Page;
 use talkhouse_query::dashboard::Dashboard;
+use talkhouse_storage::Lease;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
-use crate::{Error, ReportRecord, ReportStore, Result, export, spool};
+use crate::{Error, ReportRecord, ReportStore, Result, spool};
 
 /// Work on a report started this often without finishing (the server stopped each time) makes
 /// it FAILED rather than tried again.
@@ -33,8 +34,13 @@ pub struct ReportSettings {
     pub max_unfinished_per_org: usize,
     /// How long a finished report is kept.
     pub time_to_live: Duration,
-    /// How often expired reports are looked for.
+    /// How often expired reports, and reports left unfinished, are looked for.
     pub sweep_interval: Duration,
+    /// How often the server making reports looks for those requested on other servers.
+    pub poll_interval: Duration,
+    /// How long the reports lease lasts unrenewed: when the server making reports dies, another
+    /// takes over within this time.
+    pub lease_term: Duration,
     /// Largest chunk of a download.
     pub chunk_bytes: usize,
 }
@@ -47,6 +53,8 @@ impl Default for ReportSettings {
             max_unfinished_per_org: 50,
             time_to_live: Duration::from_secs(7 * 24 * 3600),
             sweep_interval: Duration::from_secs(60),
+            poll_interval: Duration::from_secs(1),
+            lease_term: Duration::from_secs(30),
             chunk_bytes: 64 * 1024,
         }
     }
@@ -61,20 +69,25 @@ pub enum Download {
 }
 
 pub struct Reports {
-    store: ReportStore,
-    dashboard: Arc<Dashboard>,
-    settings: ReportSettings,
-    workers: Arc<Semaphore>,
-    /// Reports waiting or running, per organization.
-    unfinished: Mutex<HashMap<Uuid, usize>>,
-    tasks: Mutex<JoinSet<()>>,
+    pub(crate) store: ReportStore,
+    pub(crate) dashboard: Arc<Dashboard>,
+    pub(crate) settings: ReportSettings,
+    pub(crate) workers: Arc<Semaphore>,
+    /// Whoever holds it makes the reports of every server.
+    pub(crate) lease: Arc<Lease>,
+    /// Reports this server is making or has queued for its workers.
+    pub(crate) taken: Mutex<HashSet<Uuid>>,
+    pub(crate) tasks: Mutex<JoinSet<()>>,
+    rounds: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Reports {
-    /// Starts the workers: unfinished reports are resumed (or FAILED after too many attempts)
-    /// and the expiry sweep begins.
+    /// Starts the rounds of the reports lease: while this server holds it, it makes the reports
+    /// requested on any server, resumes those a stopped holder left unfinished (or FAILS them
+    /// after too many attempts) and expires old reports.
     pub async fn start(
         store: ReportStore,
+        lease: Lease,
         dashboard: Arc<Dashboard>,
         settings: ReportSettings,
     ) -> Result<Arc<Self>> {
@@ -83,8 +96,10 @@ impl Reports {
             dashboard,
             workers: Arc::new(Semaphore::new(settings.workers.max(1))),
             settings,
-            unfinished: Mutex::default(),
+            lease: Arc::new(lease),
+            taken: Mutex::default(),
             tasks: Mutex::new(JoinSet::new()),
+            rounds: Mutex::new(None),
         });
         let abandoned = spool::delete_abandoned(&spool::folder());
         if abandoned > 0 {
@@ -93,225 +108,89 @@ impl Reports {
                 "deleted the spool files of reports of ended processes"
             );
         }
-        reports.resume().await?;
-        let sweeper = Arc::downgrade(&reports);
-        reports.spawn(async move {
-            let interval = settings.sweep_interval;
-            loop {
-                tokio::time::sleep(interval).await;
-                let Some(reports) = sweeper.upgrade() else {
-                    return;
-                };
-                if let Err(error) = reports.expire_due().await {
-                    tracing::warn!(error = %error, "expiring reports failed");
-                }
-            }
-        });
+        let rounds = crate::producer::spawn_rounds(&reports);
+        *reports.rounds.lock().expect("not poisoned") = Some(rounds);
         Ok(reports)
     }
 
-    /// Stops every worker; their reports stay PENDING or RUNNING and resume at the next start.
-    pub fn shutdown(&self) {
+    /// Stops every worker and gives the lease up; their reports stay PENDING or RUNNING and
+    /// resume under the next holder.
+    pub async fn shutdown(&self) {
+        if let Some(rounds) = self.rounds.lock().expect("not poisoned").take() {
+            rounds.abort();
+        }
         self.tasks.lock().expect("not poisoned").abort_all();
+        if let Err(error) = self.lease.release().await {
+            tracing::warn!(%error, "the reports lease could not be given up; it lapses at the end of its term");
+        }
     }
 
-    fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         let mut tasks = self.tasks.lock().expect("not poisoned");
         while tasks.try_join_next().is_some() {}
         tasks.spawn(task);
     }
 
-    async fn resume(self: &Arc<Self>) -> Result<()> {
-        for mut record in self.store.all().await? {
-            if !record.status.is_unfinished() {
-                continue;
-            }
-            if record.attempts >= MAX_ATTEMPTS {
-                let reason = format!(
-                    "interrupted {} times by a server stop before it could finish",
-                    record.attempts
-                );
-                tracing::warn!(report = %record.id, "{reason}");
-                self.fail(&mut record, reason).await?;
-                continue;
-            }
-            tracing::info!(report = %record.id, status = ?record.status, "resuming report");
-            record.status = ReportStatus::Pending;
-            self.store.put(&record).await?;
-            self.enqueue(record);
-        }
-        Ok(())
-    }
-
-    /// Stores a new PENDING report pinned to the latest snapshot and queues it.
+    /// Stores a new PENDING report pinned to the latest snapshot and queues it: at once on this
+    /// server when it makes reports, else for the server that does.
     pub async fn request(
         self: &Arc<Self>,
         tenant: Tenant,
         spec: ReportSpec,
         export_type: ExportType,
     ) -> Result<ReportRecord> {
-        self.check_room(&tenant)?;
+        self.check_room(&tenant).await?;
         let snapshot = self.dashboard.latest_snapshot().await?;
         let record = ReportRecord::new(tenant, spec, export_type, snapshot, Utc::now());
         self.store.put(&record).await?;
-        self.enqueue(record.clone());
+        self.store.enqueue(&record).await?;
+        if self.lease.is_held() && self.take(record.id) {
+            self.make(record.clone());
+        }
         Ok(record)
     }
 
-    /// Refuses a new report while the queue, or the organization's share of it, is full.
-    fn check_room(&self, tenant: &Tenant) -> Result<()> {
-        let unfinished = self.unfinished.lock().expect("not poisoned");
-        let total: usize = unfinished.values().sum();
+    /// Refuses a new report while the queue, or the organization's share of it, is full; the
+    /// queue is the one all servers share.
+    async fn check_room(&self, tenant: &Tenant) -> Result<()> {
+        let queued = self.store.queued().await?;
+        let total = queued.len();
         if total >= self.settings.max_unfinished {
             return Err(Error::Busy(total));
         }
-        let own = unfinished.get(&tenant.org_id).copied().unwrap_or(0);
+        let own = queued
+            .iter()
+            .filter(|(queued, _)| queued.org_id == tenant.org_id)
+            .count();
         if own >= self.settings.max_unfinished_per_org {
             return Err(Error::OrganizationBusy(own));
         }
         Ok(())
     }
 
-    fn count_unfinished(&self, org: Uuid, change: isize) {
-        let mut unfinished = self.unfinished.lock().expect("not poisoned");
-        let count = unfinished.entry(org).or_default();
-        *count = count.saturating_add_signed(change);
-        if *count == 0 {
-            unfinished.remove(&org);
-        }
+    /// Claims the report for this server's workers; false when they already have it.
+    pub(crate) fn take(&self, id: Uuid) -> bool {
+        self.taken.lock().expect("not poisoned").insert(id)
     }
 
-    fn enqueue(self: &Arc<Self>, record: ReportRecord) {
-        let org = record.tenant.org_id;
-        self.count_unfinished(org, 1);
+    /// Makes a report this server has taken, then lets it go.
+    pub(crate) fn make(self: &Arc<Self>, record: ReportRecord) {
         let reports = self.clone();
         self.spawn(async move {
-            let id = record.id;
+            let (tenant, id) = (record.tenant, record.id);
             if let Err(error) = reports.run(record).await {
                 tracing::error!(report = %id, error = %error, "report state could not be saved");
             }
-            reports.count_unfinished(org, -1);
+            reports.done_with(&tenant, id).await;
         });
     }
 
-    async fn run(&self, mut record: ReportRecord) -> Result<()> {
-        let _worker = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        record.status = ReportStatus::Running;
-        record.started_at = Some(Utc::now());
-        record.attempts += 1;
-        self.store.put(&record).await?;
-        match self.produce(&record).await {
-            Ok((rows, bytes)) => {
-                let now = Utc::now();
-                record.status = ReportStatus::Ready;
-                record.row_count = rows;
-                record.byte_size = bytes;
-                record.finished_at = Some(now);
-                record.expires_at = Some(now + self.time_to_live());
-                tracing::info!(report = %record.id, rows, bytes, "report ready");
-                self.store.put(&record).await
-            }
-            Err(error) => {
-                tracing::error!(report = %record.id, error = ?error, "report failed");
-                let reason = if error.is_resources_exhausted() {
-                    "the report needs more memory than a query may use; narrow the filter or \
-                     lower the cap"
-                        .to_string()
-                } else {
-                    format!(
-                        "the report could not be produced (report id {} in the server log)",
-                        record.id
-                    )
-                };
-                self.fail(&mut record, reason).await
-            }
+    /// Lets a report go: no longer taken here, no longer queued anywhere.
+    pub(crate) async fn done_with(&self, tenant: &Tenant, id: Uuid) {
+        if let Err(error) = self.store.dequeue(tenant, id).await {
+            tracing::warn!(report = %id, %error, "a finished report's queue mark could not be deleted");
         }
-    }
-
-    fn time_to_live(&self) -> chrono::Duration {
-        chrono::Duration::from_std(self.settings.time_to_live).unwrap_or(chrono::Duration::MAX)
-    }
-
-    async fn fail(&self, record: &mut ReportRecord, reason: String) -> Result<()> {
-        let now = Utc::now();
-        record.status = ReportStatus::Failed;
-        record.error = Some(reason);
-        record.finished_at = Some(now);
-        record.expires_at = Some(now + self.time_to_live());
-        self.store.put(record).await
-    }
-
-    /// Streams the rows from the plan into a local spool file (a blocking thread writes while the
-    /// next batch is read, two batches in flight at most), then uploads it. Returns rows and bytes.
-    async fn produce(&self, record: &ReportRecord) -> Result<(u64, u64)> {
-        let mut rows = self
-            .dashboard
-            .report_rows(
-                record.tenant,
-                &record.spec,
-                record.snapshot,
-                sample_seed(record.id),
-            )
-            .await?;
-        let spool = spool::create(&spool::folder())?;
-        let writer = export::writer(
-            record.export_type,
-            &rows.stream.schema(),
-            record.spec.zone(),
-            spool.path(),
-        )?;
-        // `None` marks the end; a channel closed without it was cancelled, and the file is left
-        // unfinished (and deleted with the spool).
-        let (batches, mut receiver) =
-            tokio::sync::mpsc::channel::<Option<arrow::array::RecordBatch>>(2);
-        let writing = tokio::task::spawn_blocking(move || -> Result<Option<u64>> {
-            let mut writer = writer;
-            let mut written = 0u64;
-            while let Some(batch) = receiver.blocking_recv() {
-                let Some(batch) = batch else {
-                    writer.finish()?;
-                    return Ok(Some(written));
-                };
-                writer.write(&batch)?;
-                written += batch.num_rows() as u64;
-            }
-            Ok(None)
-        });
-        let mut read = Ok(());
-        while let Some(batch) = rows.stream.next().await {
-            match batch {
-                Ok(batch) if batch.num_rows() == 0 => {}
-                Ok(batch) => {
-                    if batches.send(Some(batch)).await.is_err() {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    read = Err(error);
-                    break;
-                }
-            }
-        }
-        if read.is_ok() {
-            let _ = batches.send(None).await;
-        }
-        drop(batches);
-        let written = writing.await.map_err(std::io::Error::other)??;
-        read?;
-        let written = written.ok_or_else(|| std::io::Error::other("the writer stopped early"))?;
-        if written != rows.rows {
-            tracing::warn!(
-                report = %record.id, expected = rows.rows, written,
-                "a report wrote another number of rows than it counted"
-            );
-        }
-        let bytes = self.store.put_file(record, spool.path()).await?;
-        Ok((written, bytes))
+        self.taken.lock().expect("not poisoned").remove(&id);
     }
 
     /// The bot's report, as of now.
@@ -346,27 +225,6 @@ impl Reports {
         let chunks = rechunk(self.store.file(&record).await?, self.settings.chunk_bytes);
         Ok(Download::Ready(chunks))
     }
-
-    /// Marks every finished report past its expiry EXPIRED and deletes its file. Returns how
-    /// many expired.
-    pub async fn expire_due(&self) -> Result<usize> {
-        let now = Utc::now();
-        let mut expired = 0;
-        for mut record in self.store.all().await? {
-            if record.status.is_unfinished()
-                || record.status == ReportStatus::Expired
-                || record.status_at(now) != ReportStatus::Expired
-            {
-                continue;
-            }
-            self.store.delete_file(&record).await?;
-            record.status = ReportStatus::Expired;
-            self.store.put(&record).await?;
-            tracing::info!(report = %record.id, "report expired");
-            expired += 1;
-        }
-        Ok(expired)
-    }
 }
 
 /// Chunks of exactly `size` bytes (the last one shorter), whatever sizes the store reads in.
@@ -396,4 +254,12 @@ fn rechunk(
         },
     )
     .boxed()
+}
+
+impl Drop for Reports {
+    fn drop(&mut self) {
+        if let Some(rounds) = self.rounds.lock().expect("not poisoned").take() {
+            rounds.abort();
+        }
+    }
 }

@@ -1,6 +1,11 @@
 //! Reports in the data location's object store, beside the tables:
 //! `reports/{org}/{env}/{bot}/{report id}/report.json` holds the state and `data.{ext}` the file.
 //! Every write replaces a whole object, atomically; a report is found only under its own bot.
+//!
+//! `report-queue/{org}/{env}/{bot}/{report id}`, an empty object, marks a report still to be
+//! made, from its request until it is READY or FAILED: the server producing reports lists this
+//! short folder to find those requested on other servers, and every server counts it to admit a
+//! request.
 
 use std::path::Path as LocalPath;
 use std::sync::Arc;
@@ -18,6 +23,7 @@ use uuid::Uuid;
 use crate::{ReportRecord, Result};
 
 const ROOT: &str = "reports";
+const QUEUE: &str = "report-queue";
 const RECORD: &str = "report.json";
 /// Parts a file is uploaded in.
 const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
@@ -52,6 +58,16 @@ impl ReportStore {
 
     fn record_path(tenant: &Tenant, id: Uuid) -> Path {
         Self::folder(tenant, id).join(RECORD)
+    }
+
+    fn queue_path(tenant: &Tenant, id: Uuid) -> Path {
+        Path::from_iter([
+            QUEUE.to_string(),
+            tenant.org_id.to_string(),
+            tenant.env_id.to_string(),
+            tenant.bot_id.to_string(),
+            id.to_string(),
+        ])
     }
 
     fn file_path(record: &ReportRecord) -> Path {
@@ -124,6 +140,53 @@ impl ReportStore {
             }
         }
         Ok(records)
+    }
+
+    /// Marks the report as still to be made.
+    pub async fn enqueue(&self, record: &ReportRecord) -> Result<()> {
+        let path = Self::queue_path(&record.tenant, record.id);
+        self.store.put(&path, PutPayload::default()).await?;
+        Ok(())
+    }
+
+    /// Takes the mark off a report made (or given up); a mark already gone is not an error.
+    pub async fn dequeue(&self, tenant: &Tenant, id: Uuid) -> Result<()> {
+        match self.store.delete(&Self::queue_path(tenant, id)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The reports marked as still to be made, with their bots.
+    pub async fn queued(&self) -> Result<Vec<(Tenant, Uuid)>> {
+        let paths: Vec<Path> = self
+            .store
+            .list(Some(&Path::from(QUEUE)))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await?;
+        Ok(paths
+            .iter()
+            .filter_map(|path| {
+                let parts: Vec<Uuid> = path
+                    .parts()
+                    .skip(1)
+                    .map(|part| part.as_ref().parse())
+                    .collect::<Result<_, _>>()
+                    .ok()?;
+                let [org_id, env_id, bot_id, id] = parts[..] else {
+                    return None;
+                };
+                Some((
+                    Tenant {
+                        org_id,
+                        env_id,
+                        bot_id,
+                    },
+                    id,
+                ))
+            })
+            .collect())
     }
 
     /// Uploads a finished local file as the report's file, in parts; it appears whole or not at
@@ -208,5 +271,30 @@ mod tests {
         std::fs::write(&broken, "{ not json").unwrap();
         assert_eq!(store.all().await.unwrap(), std::slice::from_ref(&record));
         assert_eq!(store.list(&tenant(3)).await.unwrap(), [record]);
+    }
+
+    #[tokio::test]
+    async fn the_queue_names_each_marked_report_with_its_bot() {
+        let folder = tempfile::tempdir().unwrap();
+        let store = ReportStore::at(&DataLocation::local(folder.path()).unwrap()).unwrap();
+        let spec = ReportSpec::Transcript {
+            session_code: "s".into(),
+            timezone: Zone::UTC,
+        };
+        let first = ReportRecord::new(tenant(3), spec.clone(), ExportType::Csv, 1, Utc::now());
+        let second = ReportRecord::new(tenant(4), spec, ExportType::Csv, 1, Utc::now());
+        assert!(store.queued().await.unwrap().is_empty());
+        store.enqueue(&first).await.unwrap();
+        store.enqueue(&second).await.unwrap();
+        let mut queued = store.queued().await.unwrap();
+        queued.sort_by_key(|(tenant, _)| tenant.bot_id);
+        assert_eq!(queued, [(tenant(3), first.id), (tenant(4), second.id)]);
+        store.dequeue(&tenant(3), first.id).await.unwrap();
+        store.dequeue(&tenant(3), first.id).await.unwrap();
+        assert_eq!(store.queued().await.unwrap(), [(tenant(4), second.id)]);
+        assert!(
+            store.all().await.unwrap().is_empty(),
+            "marks are not reports"
+        );
     }
 }

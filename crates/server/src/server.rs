@@ -13,7 +13,7 @@ use talkhouse_proto::v1::report_service_server::ReportServiceServer;
 use talkhouse_query::QueryEngine;
 use talkhouse_query::dashboard::Dashboard;
 use talkhouse_reports::{ReportSettings, ReportStore, Reports};
-use talkhouse_storage::EventTable;
+use talkhouse_storage::{EventTable, Lease};
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
@@ -141,9 +141,18 @@ impl Server {
             dashboard = dashboard.with_memory_limit(bytes);
         }
         let dashboard = Arc::new(dashboard);
-        let store = ReportStore::at(self.table.location())
-            .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
-        let reports = Reports::start(store, dashboard.clone(), self.config.reports)
+        let location = self.table.location();
+        let settings = self.config.reports;
+        let store =
+            ReportStore::at(location).map_err(|e| ServeError::Start(StartError::Reports(e)))?;
+        let lease = Lease::new(
+            location,
+            "reports",
+            &Lease::process_holder(),
+            settings.lease_term,
+        )
+        .map_err(|e| ServeError::Start(StartError::Reports(e.into())))?;
+        let reports = Reports::start(store, lease, dashboard.clone(), settings)
             .await
             .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
         let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
@@ -166,8 +175,8 @@ impl Server {
             .add_service(ReportServiceServer::new(api))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await;
-        // Reports still running stay RUNNING in storage and resume at the next start.
-        reports.shutdown();
+        // Reports still running stay RUNNING in storage and resume under the next lease holder.
+        reports.shutdown().await;
         Ok(served?)
     }
 }

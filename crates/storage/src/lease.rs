@@ -1,4 +1,5 @@
-//! Leases: work one server at a time should do (background compaction, vacuum), whoever wrote
+//! Leases: work one server at a time should do (background compaction, vacuum, report
+//! production and expiry), whoever wrote
 //! the newest of a sequence of lease objects holds it.
 //!
 //! A lease named `name` is a sequence of terms, the objects `_leases/{name}/{term:020}.json` under
@@ -9,12 +10,17 @@
 //! next server to look takes the next term. Holders compare their own clocks with the expiry, so
 //! a term should be much longer than the clocks' skew.
 //!
+//! Each holder remembers the newest term it has seen: while that term is unexpired nobody else
+//! can take the lease, so the holder makes no request until it renews (one put per renewal), and
+//! the others make none until it expires (a listing and a read per term).
+//!
 //! A lease makes work run once; it does not make running it twice safe. A holder paused past
 //! its expiry may still be working when another takes over. The work guarded by leases here
 //! already tolerates that (compaction's commits are checked against what landed, vacuum deletes
 //! only what no kept version reads); the lease saves doing it twice.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -31,14 +37,28 @@ const TERMS_KEPT: u64 = 8;
 pub struct Lease {
     store: Arc<dyn ObjectStore>,
     folder: Path,
+    name: String,
     holder: String,
     term: Duration,
+    /// The newest term this holder has read or written, and its number. Until it expires, nobody
+    /// else can take the lease, so the holder renews it and the others wait without a request.
+    known: Mutex<Option<(u64, Term)>>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Term {
     holder: String,
     expires_at_ms: i64,
+}
+
+/// How a holder came to hold the lease at a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tenure {
+    /// It did not hold the lease at the round before: what the previous holder left may need
+    /// picking up.
+    Taken,
+    /// It held the lease at the round before too.
+    Kept,
 }
 
 impl Lease {
@@ -48,8 +68,10 @@ impl Lease {
         Ok(Self {
             store: location.object_store()?,
             folder: Path::from_iter(["_leases", name]),
+            name: name.to_string(),
             holder: holder.to_string(),
             term,
+            known: Mutex::new(None),
         })
     }
 
@@ -62,39 +84,123 @@ impl Lease {
     /// Whether this holder holds the lease now: it renews a term of its own once a third of it has
     /// passed, and takes the lease when the newest term has expired.
     pub async fn hold(&self) -> Result<bool> {
+        Ok(self.round().await?.is_some())
+    }
+
+    /// Whether the newest term this holder knows of is its own and unexpired; no request.
+    pub fn is_held(&self) -> bool {
+        self.known()
+            .is_some_and(|(_, term)| term.holder == self.holder && term.expires_at_ms > now_ms())
+    }
+
+    /// Gives the lease up, so that another server takes it at once rather than at the end of the
+    /// term: writes an expired term after this holder's own.
+    pub async fn release(&self) -> Result<()> {
+        let Some((number, term)) = self.known().filter(|_| self.is_held()) else {
+            return Ok(());
+        };
+        debug_assert_eq!(term.holder, self.holder);
+        self.write(number + 1, 0).await.map(|_| ())
+    }
+
+    /// Runs `round` every `interval`, the first after `first_after`, at each round this holder
+    /// holds the lease. A round that outlasts the term loses the lease: long work belongs in a
+    /// task of its own.
+    pub fn spawn_rounds<F, R>(
+        self: Arc<Self>,
+        first_after: Duration,
+        interval: Duration,
+        mut round: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: FnMut(Tenure) -> R + Send + 'static,
+        R: Future<Output = ()> + Send,
+    {
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + first_after;
+            let mut ticks = tokio::time::interval_at(start, interval.max(Duration::from_millis(1)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match self.round().await {
+                    Ok(Some(tenure)) => round(tenure).await,
+                    Ok(None) => {
+                        tracing::debug!(lease = %self.name, "another server holds the lease")
+                    }
+                    Err(error) => tracing::warn!(
+                        lease = %self.name, %error,
+                        "the lease could not be read; trying at the next round"
+                    ),
+                }
+            }
+        })
+    }
+
+    /// `Some` when this holder holds the lease after this call.
+    async fn round(&self) -> Result<Option<Tenure>> {
         let now = now_ms();
         let term_ms = i64::try_from(self.term.as_millis()).unwrap_or(i64::MAX);
+        let tenure = if self.is_held() {
+            Tenure::Kept
+        } else {
+            Tenure::Taken
+        };
+        if let Some((number, term)) = self.known() {
+            if term.holder == self.holder {
+                if term.expires_at_ms - now > term_ms * 2 / 3 {
+                    return Ok(Some(Tenure::Kept));
+                }
+                if self.write(number + 1, now.saturating_add(term_ms)).await? {
+                    return Ok(Some(tenure));
+                }
+            } else if term.expires_at_ms > now {
+                return Ok(None);
+            }
+        }
         let next = match self.newest().await? {
             None => 0,
-            Some((number, term)) if term.holder == self.holder => {
-                if term.expires_at_ms - now > term_ms * 2 / 3 {
-                    return Ok(true);
-                }
-                number + 1
-            }
             Some((number, term)) if term.expires_at_ms <= now => number + 1,
-            Some(_) => return Ok(false),
+            Some(newest) => {
+                *self.known.lock().expect("not poisoned") = Some(newest);
+                return Ok(None);
+            }
         };
+        let taken = self.write(next, now.saturating_add(term_ms)).await?;
+        Ok(taken.then_some(Tenure::Taken))
+    }
+
+    fn known(&self) -> Option<(u64, Term)> {
+        self.known.lock().expect("not poisoned").clone()
+    }
+
+    /// Writes the term `number` for this holder, unless it exists; whether it did.
+    async fn write(&self, number: u64, expires_at_ms: i64) -> Result<bool> {
         let term = Term {
             holder: self.holder.clone(),
-            expires_at_ms: now.saturating_add(term_ms),
+            expires_at_ms,
         };
         let json = serde_json::to_vec(&term).expect("a term serializes");
-        match self
+        let put = self
             .store
             .put_opts(
-                &self.path(next),
+                &self.path(number),
                 PutPayload::from(json),
                 PutMode::Create.into(),
             )
-            .await
-        {
+            .await;
+        match put {
             Ok(_) => {
-                self.forget_terms_before(next.saturating_sub(TERMS_KEPT))
-                    .await;
+                *self.known.lock().expect("not poisoned") = Some((number, term));
+                if number % TERMS_KEPT == 0 {
+                    self.forget_terms_before(number.saturating_sub(TERMS_KEPT))
+                        .await;
+                }
                 Ok(true)
             }
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                *self.known.lock().expect("not poisoned") = None;
+                Ok(false)
+            }
             Err(error) => Err(Error::ObjectStore(error)),
         }
     }
@@ -210,6 +316,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_released_lease_is_taken_at_once_and_nobody_asks_while_a_term_is_fresh() {
+        let folder = tempfile::tempdir().unwrap();
+        let first = lease(folder.path(), "first", Duration::from_secs(60));
+        let second = lease(folder.path(), "second", Duration::from_secs(60));
+        assert_eq!(first.round().await.unwrap(), Some(Tenure::Taken));
+        assert_eq!(first.round().await.unwrap(), Some(Tenure::Kept));
+        assert!(first.is_held());
+        assert_eq!(second.round().await.unwrap(), None);
+        assert!(!second.is_held());
+
+        // With the terms remembered, neither looks at storage again before the term runs out.
+        std::fs::remove_dir_all(folder.path().join("_leases")).unwrap();
+        assert_eq!(first.round().await.unwrap(), Some(Tenure::Kept));
+        assert_eq!(second.round().await.unwrap(), None);
+
+        let folder = tempfile::tempdir().unwrap();
+        let first = lease(folder.path(), "first", Duration::from_secs(60));
+        let second = lease(folder.path(), "second", Duration::from_secs(60));
+        assert!(first.hold().await.unwrap());
+        first.release().await.unwrap();
+        assert!(!first.is_held());
+        assert_eq!(second.round().await.unwrap(), Some(Tenure::Taken));
+        assert!(!first.hold().await.unwrap());
+    }
+
+    #[tokio::test]
     async fn old_terms_are_deleted() {
         let folder = tempfile::tempdir().unwrap();
         let holder = lease(folder.path(), "holder", Duration::ZERO);
@@ -217,7 +349,7 @@ mod tests {
             assert!(holder.hold().await.unwrap());
         }
         let numbers = holder.term_numbers().await.unwrap();
-        assert!(numbers.len() <= TERMS_KEPT as usize + 1, "{numbers:?}");
+        assert!(numbers.len() <= 2 * TERMS_KEPT as usize, "{numbers:?}");
         assert_eq!(numbers.into_iter().max(), Some(19));
     }
 }

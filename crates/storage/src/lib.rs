@@ -22,7 +22,7 @@ pub mod versions;
 mod write;
 
 pub use error::{Error, Result};
-pub use lease::Lease;
+pub use lease::{Lease, Tenure};
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};
 pub use maintain::vacuum::{DEFAULT_VACUUM_RETENTION, VacuumOutcome};

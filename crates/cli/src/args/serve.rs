@@ -48,6 +48,18 @@ pub struct ReportArgs {
     #[arg(long, env = "TALKHOUSE_REPORT_TTL_HOURS", default_value_t = 168,
           value_parser = clap::value_parser!(u64).range(1..=87_600))]
     pub report_ttl_hours: u64,
+
+    /// How often the server making reports looks for reports requested on other servers over
+    /// the same data (one listing of the report queue each time).
+    #[arg(long, env = "TALKHOUSE_REPORT_POLL_INTERVAL_MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub report_poll_interval_ms: u64,
+
+    /// How long the reports lease lasts unrenewed: when the server making reports dies, another
+    /// takes over within this time.
+    #[arg(long, env = "TALKHOUSE_REPORT_LEASE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub report_lease_seconds: u64,
 }
 
 fn parse_export_type(text: &str) -> Result<talkhouse_core::report::ExportType, String> {

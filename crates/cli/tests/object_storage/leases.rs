@@ -1,6 +1,12 @@
-//! Leases on a bucket: one holder of many racing, and a dead holder's lease taken over.
+//! Leases on a bucket: one holder of many racing, and a dead holder's work taken over.
+
+use std::time::{Duration, Instant};
+
+use talkhouse_proto::v1;
 
 use super::objects;
+use crate::reports::client::{download, get, ready, request_messages};
+use crate::reports::fixtures::{filter, generated_in, spawn_server};
 use crate::support::s3::S3Server;
 use crate::support::*;
 
@@ -78,6 +84,88 @@ async fn the_compaction_lease_passes_to_another_server_when_its_holder_dies() {
     let survivor = &mut servers[1 - index];
     survivor.kill().unwrap();
     survivor.wait().unwrap();
+}
+
+/// Waits until the newest term of the lease `name` names the process `pid`.
+async fn wait_for_holder(data: &DataDir, name: &str, pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let holders = lease_holders(data, name).await;
+        if holders.last().is_some_and(|last| holder_pid(last) == pid) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{name} lease terms: {holders:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Two servers on a bucket: the holder of the reports lease makes the reports requested on
+/// either; killed in the middle of one, it leaves it to the other, which takes the lease over and
+/// finishes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_requested_on_any_server_are_made_by_the_lease_holder_and_taken_over_when_it_dies()
+{
+    let s3 = S3Server::start();
+    let (data, table, bot, _) = generated_in(DataDir::in_bucket(&s3), 20, 30).await;
+    drop(table);
+    let (mut maker, maker_address) = spawn_server(&data);
+    wait_for_holder(&data, "reports", maker.id()).await;
+    let (mut other, other_address) = spawn_server(&data);
+    let mut on_maker = Clients::connect_to(&maker_address).await;
+    let mut on_other = Clients::connect_to(&other_address).await;
+
+    // Requested on the server that does not make reports, made by the one that does.
+    let small = v1::MessagesReportRequest {
+        bot: bot.clone(),
+        filter: filter("2024-03-19", "2024-03-20"),
+        export_type: v1::ExportType::Csv as i32,
+        ..Default::default()
+    };
+    let id = request_messages(&mut on_other, small).await;
+    ready(&mut on_other, &bot, &id).await;
+    let file = download(&mut on_other, &bot, &id).await;
+    assert!(!file.is_empty());
+    assert_eq!(download(&mut on_maker, &bot, &id).await, file);
+
+    // A long one, requested on the other server, is RUNNING on the maker when the maker dies.
+    let long = v1::MessagesReportRequest {
+        bot: bot.clone(),
+        filter: filter("2024-03-01", "2024-03-20"),
+        export_type: v1::ExportType::Xlsx as i32,
+        ..Default::default()
+    };
+    let preview = on_other
+        .messages
+        .preview_messages_report(long.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .estimate;
+    let id = request_messages(&mut on_other, long).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(&mut on_other, &bot, &id).await.status != v1::ReportStatus::Running as i32 {
+        assert!(Instant::now() < deadline, "the report never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    maker.kill().unwrap();
+    maker.wait().unwrap();
+
+    wait_for_holder(&data, "reports", other.id()).await;
+    let report = ready(&mut on_other, &bot, &id).await;
+    assert_eq!(report.row_count as i64, preview);
+    let store = talkhouse_reports::ReportStore::at(&data.location()).unwrap();
+    let stored = store.all().await.unwrap();
+    let record = stored.iter().find(|r| r.id.to_string() == id).unwrap();
+    assert_eq!(
+        record.attempts, 2,
+        "started on the maker, finished on the other"
+    );
+    assert!(
+        store.queued().await.unwrap().is_empty(),
+        "nothing is left to make"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
 }
 
 /// Put-if-absent on the bucket: of eight holders racing for a free lease, exactly one wins.

@@ -76,7 +76,7 @@ pub(crate) async fn request_conversations(
         .report_id
 }
 
-pub(super) async fn request_messages(
+pub(crate) async fn request_messages(
     c: &mut Clients,
     request: v1::MessagesReportRequest,
 ) -> String {

@@ -15,6 +15,15 @@ pub(super) async fn generated(
     days: u32,
     per_day: u32,
 ) -> (DataDir, Arc<EventTable>, Option<v1::BotRef>, Vec<String>) {
+    generated_in(DataDir::new(), days, per_day).await
+}
+
+/// [`generated`], in `data` (a folder or a bucket).
+pub(crate) async fn generated_in(
+    data: DataDir,
+    days: u32,
+    per_day: u32,
+) -> (DataDir, Arc<EventTable>, Option<v1::BotRef>, Vec<String>) {
     let generator = Generator::new(GenerateConfig {
         seed: 7,
         bots: 2,
@@ -22,7 +31,6 @@ pub(super) async fn generated(
         until: NaiveDate::from_ymd_opt(2024, 3, 20).unwrap(),
         conversations_per_day: per_day,
     });
-    let data = DataDir::new();
     let table = data.table().await;
     let events: Vec<Event> = generator.events().flatten().collect();
     table.write(events, None).await.unwrap();
@@ -95,6 +103,8 @@ pub(crate) fn spawn_server(data: &DataDir) -> (std::process::Child, String) {
     crate::support::spawn_serve(
         crate::support::serve_on_any_port(data)
             .args(["--report-workers", "1"])
+            .args(["--report-lease-seconds", "2"])
+            .args(["--report-poll-interval-ms", "100"])
             .stderr(std::process::Stdio::null()),
     )
 }
