@@ -191,7 +191,7 @@ impl Lease {
         match put {
             Ok(_) => {
                 *self.known.lock().expect("not poisoned") = Some((number, term));
-                if number % TERMS_KEPT == 0 {
+                if number.is_multiple_of(TERMS_KEPT) {
                     self.forget_terms_before(number.saturating_sub(TERMS_KEPT))
                         .await;
                 }

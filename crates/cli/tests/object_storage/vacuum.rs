@@ -92,3 +92,65 @@ async fn vacuum_deletes_what_no_kept_version_reads() {
     let out = run_ok(talkhouse(&data).args(["vacuum", "--retention-hours", "0", "--dry-run"]));
     assert!(out.contains("would delete 0 files"), "{out}");
 }
+
+/// A page pinned to a version whose files vacuum deleted gets a clear refusal naming the version;
+/// the latest answers on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_for_a_vacuumed_version_is_told_the_version_is_gone() {
+    use talkhouse_proto::v1;
+
+    let s3 = S3Server::start();
+    let data = DataDir::in_bucket(&s3);
+    let batch = |first: u32| {
+        let lines: Vec<_> = (first..first + 4)
+            .map(|i| crate::support::message(i, "S-1", "2024-03-10T10:00:00Z"))
+            .collect();
+        let path = data.path().join(format!("batch-{first}.jsonl"));
+        std::fs::write(&path, crate::support::jsonl(&lines)).unwrap();
+        path
+    };
+    run_ok(talkhouse(&data).arg("ingest").arg(batch(0)));
+    let (mut server, address) = crate::reports::fixtures::spawn_server(&data);
+    let mut c = Clients::connect_to(&address).await;
+    let search = |snapshot: Option<u64>| v1::SearchMessagesRequest {
+        bot: bot_ref(ORG, ENV, BOT),
+        filter: Some(days("2024-03-10", "2024-03-10", "UTC")),
+        snapshot,
+        ..Default::default()
+    };
+    let first = c
+        .messages
+        .search_messages(search(None))
+        .await
+        .unwrap()
+        .into_inner();
+    let pinned = first.provenance.unwrap().snapshot;
+    assert_eq!(first.content.len(), 4);
+
+    run_ok(talkhouse(&data).arg("ingest").arg(batch(10)));
+    run_ok(talkhouse(&data).args(["compact", "--min-files", "1"]));
+    run_ok(talkhouse(&data).args(["vacuum", "--retention-hours", "0"]));
+
+    let status = c
+        .messages
+        .search_messages(search(Some(pinned)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains(&format!("table version {pinned} is not available")),
+        "{}",
+        status.message()
+    );
+    let latest = c
+        .messages
+        .search_messages(search(None))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(latest.content.len(), 8);
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

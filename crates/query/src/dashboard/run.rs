@@ -365,12 +365,26 @@ impl Run {
         }
         let mut answers = vec![Vec::new(); tasks.len()];
         while let Some(done) = tasks.join_next().await {
-            let (index, plan, batches) =
-                done.map_err(|error| DataFusionError::ExecutionJoin(Box::new(error)))??;
+            let (index, plan, batches) = done
+                .map_err(|error| DataFusionError::ExecutionJoin(Box::new(error)))?
+                .map_err(|error| self.read_error(error))?;
             self.add_scan_metrics(&plan);
             answers[index] = batches;
         }
         Ok(answers)
+    }
+
+    /// A file of the snapshot gone from storage means vacuum deleted it, the version being older
+    /// than the retention window: the version is no longer available, which the caller can act on.
+    fn read_error(&self, error: DataFusionError) -> crate::Error {
+        if is_missing_file(&error) {
+            talkhouse_storage::Error::SnapshotUnavailable {
+                version: self.snapshot.version,
+            }
+            .into()
+        } else {
+            error.into()
+        }
     }
 
     /// Runs a plan as a stream of batches, under the run's memory budget.
@@ -436,4 +450,22 @@ impl Source for Run {
     async fn collect_each(&mut self, plans: Vec<DataFrame>) -> Result<Vec<Vec<RecordBatch>>> {
         self.collect_few_at_a_time(plans).await
     }
+}
+
+/// Whether the error, or one of its causes, is a file not found in storage.
+fn is_missing_file(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(object_store::Error::NotFound { .. }) = error.downcast_ref() {
+            return true;
+        }
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+        {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
