@@ -143,6 +143,16 @@ pub struct ServeArgs {
     #[arg(long, env = "TALKHOUSE_LOG_CHECK_INTERVAL_MS")]
     pub log_check_interval_ms: Option<u64>,
 
+    /// On a bucket, the data files read are copied to local disk, at most this many MiB of them
+    /// (the least recently read deleted first); 0 reads every file from the bucket each time.
+    #[arg(long, env = "TALKHOUSE_FILE_CACHE_MIB", default_value_t = 4096)]
+    pub file_cache_mib: u64,
+
+    /// Folder of the file cache, kept across restarts. Default: a temporary folder deleted at
+    /// exit.
+    #[arg(long, env = "TALKHOUSE_FILE_CACHE_DIR")]
+    pub file_cache_dir: Option<std::path::PathBuf>,
+
     /// Seconds between background vacuums; 0 never vacuums.
     #[arg(
         long,

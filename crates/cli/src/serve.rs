@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use talkhouse_core::report::{ReportPolicy, ReportRules};
 use talkhouse_server::{Authentication, QueryLimits, ReportSettings, Server, ServerConfig};
-use talkhouse_storage::{DataLocation, EventTable};
+use talkhouse_storage::{DataLocation, EventTable, FileCacheSettings};
 
 use crate::args::{ReportArgs, ServeArgs};
 use crate::{CliError, demo};
@@ -16,6 +16,12 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     let mut table = EventTable::open(data).await?;
     if let Some(milliseconds) = args.log_check_interval_ms {
         table = table.with_log_check_interval(Duration::from_millis(milliseconds));
+    }
+    if args.file_cache_mib > 0 {
+        table = table.with_file_cache(&FileCacheSettings {
+            bytes: args.file_cache_mib.saturating_mul(1024 * 1024),
+            folder: args.file_cache_dir.clone(),
+        })?;
     }
     let table = Arc::new(table);
     if !args.no_demo {

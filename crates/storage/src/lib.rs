@@ -7,6 +7,7 @@
 
 mod bucket;
 mod error;
+mod file_cache;
 mod format;
 mod lease;
 mod location;
@@ -22,6 +23,7 @@ pub mod versions;
 mod write;
 
 pub use error::{Error, Result};
+pub use file_cache::{FileCacheCounts, FileCacheSettings};
 pub use lease::{Lease, Tenure};
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};

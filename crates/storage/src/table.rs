@@ -21,6 +21,7 @@ use talkhouse_core::{Event, Tenant};
 use tokio::sync::{Mutex, MutexGuard};
 
 use crate::bucket;
+use crate::file_cache::{FileCache, FileCacheCounts, FileCacheSettings};
 use crate::format::{FORMAT, FORMAT_PROPERTY, spelling};
 use crate::read::followed_log::FollowedLog;
 use crate::read::live_files::{self, FileStatistics, LiveFiles, TableRead};
@@ -110,6 +111,8 @@ pub struct EventTable {
     file_statistics: Arc<FileStatistics>,
     /// How stale a snapshot may be (see [`EventTable::with_log_check_interval`]).
     log_check_interval: Duration,
+    /// Local copies of the data files read from a bucket (see [`EventTable::with_file_cache`]).
+    file_cache: Option<Arc<FileCache>>,
 }
 
 impl EventTable {
@@ -164,7 +167,25 @@ impl EventTable {
             location: location.clone(),
             runtime,
             file_statistics,
+            file_cache: None,
         })
+    }
+
+    /// Reads the data files of a bucket's table through local copies, at most `settings.bytes`
+    /// of them (see [`crate::FileCacheSettings`]); nothing changes for a local folder.
+    pub fn with_file_cache(mut self, settings: &FileCacheSettings) -> Result<Self> {
+        let Some((store, url)) = self.location.bucket()? else {
+            return Ok(self);
+        };
+        let cache = Arc::new(FileCache::new(store, settings).map_err(Error::Io)?);
+        self.runtime.register_object_store(&url, cache.clone());
+        self.file_cache = Some(cache);
+        Ok(self)
+    }
+
+    /// What the file cache has done so far, when there is one.
+    pub fn file_cache_counts(&self) -> Option<FileCacheCounts> {
+        self.file_cache.as_ref().map(|cache| cache.counts())
     }
 
     /// Reads the log for commits of other processes at most once per `interval` (each read is

@@ -153,3 +153,85 @@ async fn a_report_made_on_a_bucket_is_read_by_another_server_and_the_command_lin
     );
     assert_eq!(std::fs::read(&out).unwrap(), downloaded);
 }
+
+/// A server on a bucket reads its data files through local copies: the same answers as one
+/// reading the bucket every time, and the copies are in the cache folder.
+#[tokio::test(flavor = "multi_thread")]
+async fn data_files_read_from_a_bucket_are_copied_to_the_file_cache() {
+    let s3 = S3Server::start();
+    let data = DataDir::in_bucket(&s3);
+    small_set(&data);
+    let cache = tempfile::tempdir().unwrap();
+    let serve = |cache: &[&str]| {
+        spawn_serve(
+            serve_on_any_port(&data)
+                .args(cache)
+                .stderr(std::process::Stdio::null()),
+        )
+    };
+    let cache_dir = cache.path().to_str().unwrap();
+    let (mut cached, cached_address) = serve(&["--file-cache-dir", cache_dir]);
+    let (mut uncached, uncached_address) = serve(&["--file-cache-mib", "0"]);
+    let search = || v1::SearchMessagesRequest {
+        bot: bot_ref(ORG, ENV, BOT),
+        filter: Some(days("2024-03-09", "2024-03-11", "UTC")),
+        ..Default::default()
+    };
+    // The data files each answer reads from the bucket.
+    let mut answers = Vec::new();
+    let mut data_files_read = Vec::new();
+    for address in [&cached_address, &cached_address, &uncached_address] {
+        let mut clients = Clients::connect_to(address).await;
+        s3.record_requests();
+        let answer = clients
+            .messages
+            .search_messages(search())
+            .await
+            .unwrap()
+            .into_inner();
+        answers.push(answer.content);
+        let read = s3
+            .recorded_requests()
+            .into_iter()
+            .filter(|(method, url)| {
+                method == "GET" && url.contains(".parquet") && !url.contains("_delta_log")
+            })
+            .count();
+        data_files_read.push(read);
+    }
+    assert!(!answers[0].is_empty());
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    assert!(data_files_read[0] > 0, "{data_files_read:?}");
+    assert_eq!(data_files_read[1], 0, "the second answer reads copies");
+    assert!(data_files_read[2] > 0, "{data_files_read:?}");
+    let copies: Vec<_> = walk(cache.path())
+        .into_iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(!copies.is_empty(), "no copy in {}", cache.path().display());
+    assert!(
+        copies
+            .iter()
+            .all(|p| !p.to_string_lossy().contains("_delta_log")),
+        "{copies:?}"
+    );
+    for server in [&mut cached, &mut uncached] {
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+}
+
+/// Every file under `folder`, at any depth.
+fn walk(folder: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -13,6 +13,8 @@ pub const BUCKET: &str = "talkhouse-test";
 pub struct S3Server {
     child: Child,
     pub endpoint: String,
+    /// Where moto's recorder writes the requests it gets, one JSON line each.
+    recording: PathBuf,
 }
 
 impl S3Server {
@@ -22,8 +24,10 @@ impl S3Server {
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
+        let recording = std::env::temp_dir().join(format!("moto-recording-{port}.jsonl"));
         let child = Command::new("python3")
             .env("PYTHONPATH", &site)
+            .env("MOTO_RECORDER_FILEPATH", &recording)
             .arg(site.join("bin/moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -33,6 +37,7 @@ impl S3Server {
         let server = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            recording,
         };
         server.wait_until_listening(port);
         server.request(&format!("PUT /{BUCKET} HTTP/1.1"));
@@ -48,6 +53,24 @@ impl S3Server {
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_ALLOW_HTTP", "true".into()),
         ]
+    }
+
+    /// Starts recording the requests the server gets, forgetting those recorded before.
+    pub fn record_requests(&self) {
+        self.request("POST /moto-api/recorder/reset-recording HTTP/1.1");
+        self.request("POST /moto-api/recorder/start-recording HTTP/1.1");
+    }
+
+    /// The method and URL of each request recorded since [`Self::record_requests`].
+    pub fn recorded_requests(&self) -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(&self.recording).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .map(|entry| {
+                let text = |key: &str| entry[key].as_str().unwrap_or_default().to_string();
+                (text("method"), text("url"))
+            })
+            .collect()
     }
 
     fn wait_until_listening(&self, port: u16) {
@@ -84,6 +107,7 @@ impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
     }
 }
 
