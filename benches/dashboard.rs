@@ -7,7 +7,9 @@
 //! America/Sao_Paulo, the first and the 500th page of both searches and a transcript (p50/p95 of
 //! repeated runs), then 32 concurrent clients. DuckDB (installed from PyPI by the benchmark) then
 //! answers the same questions in SQL over exactly the live files of the snapshot the server read,
-//! in the same run, and the ratio is printed per question. Not a test: nothing is asserted.
+//! in the same run, and the ratio is printed per question. With `--s3`, the same questions are then
+//! timed on a copy of the dataset in an S3-compatible server (see `dashboard/s3.rs`). Not a test:
+//! nothing is asserted.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,7 +29,22 @@ mod peers;
 mod process;
 #[path = "dashboard/questions.rs"]
 mod questions;
+#[path = "dashboard/s3.rs"]
+mod s3;
 mod server;
+
+/// The tests' S3 server (moto) and the Python packages it comes from.
+#[allow(dead_code)]
+#[path = "../crates/cli/tests/support/s3.rs"]
+mod moto;
+#[allow(dead_code)]
+#[path = "../crates/cli/tests/support/python.rs"]
+mod python;
+
+/// The repository's folder, as the tests' support modules above expect.
+fn repository() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 use dataset::{Scale, UNTIL, generators, ingest, scale};
 use process::{memory_mib, reset_peak_memory};
@@ -57,10 +74,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(scale(&name)));
+    let on_s3 = std::env::args().any(|a| a == "--s3");
+    runtime.block_on(run(scale(&name), on_s3));
 }
 
-async fn run(scale: Scale) {
+async fn run(scale: Scale, on_s3: bool) {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/bench-data")
         .join(scale.name);
@@ -194,6 +212,18 @@ async fn run(scale: Scale) {
         "server process memory: {before:.0} MiB before serving, peak {peak_serving:.0} MiB over \
          the timed runs, {peak:.0} MiB with {CLIENTS} clients"
     );
+    if on_s3 {
+        let local: Vec<s3::Local> = questions
+            .iter()
+            .zip(&timings)
+            .map(|(question, (p50, p95, _))| s3::Local {
+                name: &question.name,
+                p50: *p50,
+                p95: *p95,
+            })
+            .collect();
+        s3::compare(&folder, &table, &config, bot, until, &local).await;
+    }
 }
 
 /// The time of the first answer to `question` after each of `COMMITS` commits of one new message
