@@ -14,8 +14,8 @@ use talkhouse_proto::v1;
 use talkhouse_server::ServerConfig;
 use talkhouse_storage::{DataLocation, EventTable, FileCacheSettings};
 
-use super::questions::questions;
 use super::moto::{BUCKET, S3Server};
+use super::questions::questions;
 use super::{RUNS, percentile, server};
 
 /// A question's warm figures on local disk: (name, p50, p95).
@@ -46,6 +46,7 @@ pub async fn compare(
         bytes as f64 / 1048576.0
     );
 
+    s3.record_requests();
     let started = Instant::now();
     let bucket_table = EventTable::open(&location)
         .await
@@ -63,13 +64,12 @@ pub async fn compare(
         bot_id: bot.bot_id.to_string(),
     });
     let asked = questions(&running.channel, &bot_ref, until).await;
-    s3.record_requests();
     (asked[0].call)(running.channel.clone()).await;
     let first_answer = started.elapsed().as_secs_f64();
     let first_requests = s3.recorded_requests().len();
     println!(
-        "start to first answer ({}): {first_answer:.2} s (table opened, server started, first \
-         answer cold), {first_requests} bucket requests for that answer",
+        "start to first answer ({}): {first_answer:.2} s, {first_requests} bucket requests (table \
+         opened, server started, a one-day search for a session code, the first answer)",
         asked[0].name
     );
 
@@ -138,7 +138,9 @@ async fn copy(folder: &Path, table: &EventTable, location: &DataLocation) -> (us
     }
     let live = table.live_file_uris().await.unwrap();
     for uri in &live {
-        let start = uri.find("/events/").expect("a data file of the events table");
+        let start = uri
+            .find("/events/")
+            .expect("a data file of the events table");
         paths.push(uri[start + 1..].to_string());
     }
     let store = location.object_store().unwrap();
@@ -148,12 +150,19 @@ async fn copy(folder: &Path, table: &EventTable, location: &DataLocation) -> (us
             async move {
                 let bytes = tokio::fs::read(folder.join(&relative)).await.unwrap();
                 let size = bytes.len() as u64;
-                store.put(&relative.as_str().into(), bytes.into()).await.unwrap();
+                store
+                    .put(&relative.as_str().into(), bytes.into())
+                    .await
+                    .unwrap();
                 size
             }
         })
         .buffer_unordered(8)
         .collect()
         .await;
-    (live.len(), copied.iter().sum(), started.elapsed().as_secs_f64())
+    (
+        live.len(),
+        copied.iter().sum(),
+        started.elapsed().as_secs_f64(),
+    )
 }

@@ -235,10 +235,11 @@ impl EventTable {
         Ok(table)
     }
 
-    /// The latest committed version number, read from the log.
+    /// The latest committed version number, as the log read within the check interval says
+    /// (see [`EventTable::with_log_check_interval`]).
     pub async fn latest_version(&self) -> Result<u64> {
         let mut reader = self.reader.lock().await;
-        reader.catch_up().await?;
+        reader.catch_up_within(self.log_check_interval).await?;
         Ok(reader.version())
     }
 

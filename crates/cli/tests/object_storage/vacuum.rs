@@ -110,7 +110,12 @@ async fn a_request_for_a_vacuumed_version_is_told_the_version_is_gone() {
         path
     };
     run_ok(talkhouse(&data).arg("ingest").arg(batch(0)));
-    let (mut server, address) = crate::reports::fixtures::spawn_server(&data);
+    // Without copies of the files in a cache, and reading the log at every request.
+    let (mut server, address) = spawn_serve(
+        serve_on_any_port(&data)
+            .args(["--file-cache-mib", "0", "--log-check-interval-ms", "0"])
+            .stderr(std::process::Stdio::null()),
+    );
     let mut c = Clients::connect_to(&address).await;
     let search = |snapshot: Option<u64>| v1::SearchMessagesRequest {
         bot: bot_ref(ORG, ENV, BOT),
