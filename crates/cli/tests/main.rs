@@ -21,6 +21,7 @@ mod limits;
 mod object_storage;
 mod pruning;
 mod readme;
+mod reflection;
 mod reports;
 mod rollups;
 mod shell;

@@ -129,11 +129,10 @@ impl Server {
         health_reporter
             .set_serving::<ReportServiceServer<DashboardApi>>()
             .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(talkhouse_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .expect("the descriptor sets built into this binary are valid");
+        // Both versions of reflection: grpcurl 1.8 and several GUI clients ask for v1alpha only.
+        let valid = "the descriptor sets built into this binary are valid";
+        let reflection_v1 = reflection().build_v1().expect(valid);
+        let reflection_v1alpha = reflection().build_v1alpha().expect(valid);
         let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()))
             .with_rollups(self.config.use_rollups)
             .with_index_memory(self.config.index_memory_limit);
@@ -166,7 +165,8 @@ impl Server {
         let served = tonic::transport::Server::builder()
             .layer(GuardLayer::new(self.config.authentication, limits))
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(ingest)
             .add_service(DashboardServiceServer::new(api.clone()))
             .add_service(AnalyticsServiceServer::new(api.clone()))
@@ -179,4 +179,11 @@ impl Server {
         reports.shutdown().await;
         Ok(served?)
     }
+}
+
+/// Reflection over every service this server answers.
+fn reflection() -> tonic_reflection::server::Builder<'static> {
+    tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(talkhouse_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
 }
