@@ -102,6 +102,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TALKHOUSE_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
 
+    /// Address of the same API as JSON over HTTP (the seed's REST paths), or `off`. Default: the
+    /// gRPC address's port plus one (a free port when that is 0).
+    #[arg(long, env = "TALKHOUSE_HTTP_LISTEN", value_parser = parse_http_listen)]
+    pub http_listen: Option<HttpListen>,
+
     /// Do not create the demo dataset when the data folder is empty.
     #[arg(long, env = "TALKHOUSE_NO_DEMO")]
     pub no_demo: bool,
@@ -318,4 +323,37 @@ pub enum OutputFormat {
     Json,
     /// A Parquet file (needs --output).
     Parquet,
+}
+
+/// Where the HTTP surface listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl HttpListen {
+    /// The address to bind, given the gRPC address: beside it unless set.
+    pub fn address(setting: Option<Self>, grpc: SocketAddr) -> Option<SocketAddr> {
+        match setting {
+            Some(Self::Off) => None,
+            Some(Self::At(address)) => Some(address),
+            None => {
+                let port = match grpc.port() {
+                    0 => 0,
+                    port => port.checked_add(1)?,
+                };
+                Some(SocketAddr::new(grpc.ip(), port))
+            }
+        }
+    }
+}
+
+fn parse_http_listen(text: &str) -> Result<HttpListen, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(HttpListen::Off);
+    }
+    text.parse()
+        .map(HttpListen::At)
+        .map_err(|_| format!("{text:?} is neither an address (127.0.0.1:50052) nor off"))
 }

@@ -28,6 +28,7 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         demo::create_if_empty(&table).await?;
     }
     let mut config = ServerConfig::new(args.listen, authentication);
+    config.http_listen = crate::args::HttpListen::address(args.http_listen, args.listen);
     config.services.limits.max_range_days = args.limits.max_range_days;
     config.services.limits.max_page_size = args.limits.max_page_size;
     config.services.limits.default_page_size = config
@@ -88,8 +89,17 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         );
         tracing::warn!(%address, "serving without authentication");
     }
-    // Tests and scripts read this line to learn the port chosen for :0.
-    println!("talkhouse listening on {address}");
+    // Tests and scripts read the first line to learn the port chosen for :0. Both lines go out
+    // in one write, and a reader that stopped reading is no error.
+    let http = server
+        .local_http_addr()
+        .map(|http| format!("talkhouse HTTP on http://{http}\n"))
+        .unwrap_or_default();
+    let lines = format!("talkhouse listening on {address}\n{http}");
+    let mut stdout = std::io::stdout().lock();
+    let _ = std::io::Write::write_all(&mut stdout, lines.as_bytes());
+    let _ = std::io::Write::flush(&mut stdout);
+    drop(stdout);
     eprintln!("data: {}", data.root());
     server.serve(shutdown_signal()).await?;
     eprintln!("talkhouse stopped");

@@ -45,7 +45,7 @@ pub fn token(bots: &[&str], scopes: &[Scope]) -> String {
     mint(&claims)
 }
 
-fn mint(claims: &TokenClaims) -> String {
+pub fn mint(claims: &TokenClaims) -> String {
     claims
         .mint(&ClaimNames::default(), &SigningKey::Hs256(SECRET.to_vec()))
         .unwrap()

@@ -23,6 +23,7 @@ mod pruning;
 mod readme;
 mod reflection;
 mod reports;
+mod rest;
 mod rollups;
 mod shell;
 mod slt;

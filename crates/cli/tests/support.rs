@@ -245,6 +245,8 @@ pub fn jsonl(lines: &[Value]) -> String {
 /// The real server on 127.0.0.1:0, stopped when dropped.
 pub struct RunningServer {
     pub address: std::net::SocketAddr,
+    /// The HTTP listener's, when the config asked for one.
+    pub http_address: Option<std::net::SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -267,6 +269,7 @@ impl RunningServer {
             .await
             .expect("bind 127.0.0.1:0");
         let address = server.local_addr().unwrap();
+        let http_address = server.local_http_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let handle = tokio::spawn(async move {
             server
@@ -278,6 +281,7 @@ impl RunningServer {
         });
         Self {
             address,
+            http_address,
             stop: Some(stop),
             handle: Some(handle),
         }

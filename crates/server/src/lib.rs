@@ -11,12 +11,14 @@ mod convert;
 mod error;
 pub mod guard;
 mod ingest;
+mod rest;
 mod server;
 
 pub use api::ServiceConfig;
 pub use auth::Authentication;
 pub use error::ServiceError;
 pub use guard::QueryLimits;
+pub use rest::ROUTES as REST_ROUTES;
 pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, ServeError, Server, ServerConfig, StartError};
 pub use talkhouse_reports::ReportSettings;
 pub use tonic::transport::Error as TransportError;

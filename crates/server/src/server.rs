@@ -15,6 +15,7 @@ use talkhouse_query::dashboard::Dashboard;
 use talkhouse_reports::{ReportSettings, ReportStore, Reports};
 use talkhouse_storage::{EventTable, Lease};
 use tokio::net::TcpListener;
+use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
 use crate::api::{DashboardApi, ServiceConfig};
@@ -25,6 +26,8 @@ use crate::ingest::IngestApi;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Where the same API is served as JSON over HTTP; `None` for no HTTP listener.
+    pub http_listen: Option<SocketAddr>,
     pub authentication: Authentication,
     pub services: ServiceConfig,
     pub limits: QueryLimits,
@@ -42,6 +45,7 @@ impl ServerConfig {
     pub fn new(listen: SocketAddr, authentication: Authentication) -> Self {
         Self {
             listen,
+            http_listen: None,
             authentication,
             services: ServiceConfig::default(),
             limits: QueryLimits::default(),
@@ -80,6 +84,7 @@ pub enum ServeError {
 /// A bound, not yet serving, server. Binding first lets callers learn the port of `:0`.
 pub struct Server {
     listener: TcpListener,
+    http_listener: Option<TcpListener>,
     table: Arc<EventTable>,
     config: ServerConfig,
 }
@@ -94,11 +99,25 @@ impl Server {
         {
             return Err(StartError::NotLoopback(config.listen));
         }
+        if let Some(http) = config.http_listen
+            && matches!(
+                config.authentication,
+                Authentication::DisabledForDevelopment
+            )
+            && !http.ip().is_loopback()
+        {
+            return Err(StartError::NotLoopback(http));
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(StartError::Bind)?;
+        let http_listener = match config.http_listen {
+            Some(address) => Some(TcpListener::bind(address).await.map_err(StartError::Bind)?),
+            None => None,
+        };
         Ok(Self {
             listener,
+            http_listener,
             table,
             config: config.clone(),
         })
@@ -106,6 +125,11 @@ impl Server {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the HTTP listener, when there is one.
+    pub fn local_http_addr(&self) -> Option<SocketAddr> {
+        self.http_listener.as_ref()?.local_addr().ok()
     }
 
     /// Serves until `shutdown` completes, then drains requests in flight.
@@ -162,8 +186,31 @@ impl Server {
         // waits for the client's delayed acknowledgement (40 ms on Linux). `Server::tcp_nodelay`
         // does not apply to a listener of our own.
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
-        let served = tonic::transport::Server::builder()
-            .layer(GuardLayer::new(self.config.authentication, limits))
+        // One guard, so both surfaces share one admission: an organization's REST and gRPC calls
+        // count against the same share of the server.
+        let guard = GuardLayer::new(self.config.authentication, limits);
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.changed().await;
+            }
+        };
+        let rest = self.http_listener.map(|listener| {
+            let routes = Routes::new(DashboardServiceServer::new(api.clone()))
+                .add_service(AnalyticsServiceServer::new(api.clone()))
+                .add_service(ConversationServiceServer::new(api.clone()))
+                .add_service(MessageServiceServer::new(api.clone()))
+                .add_service(ReportServiceServer::new(api.clone()));
+            let router = crate::rest::router(tower::Layer::layer(&guard, routes));
+            tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(until_stopped())
+                    .into_future(),
+            )
+        });
+        let grpc = tonic::transport::Server::builder()
+            .layer(guard)
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -173,8 +220,23 @@ impl Server {
             .add_service(ConversationServiceServer::new(api.clone()))
             .add_service(MessageServiceServer::new(api.clone()))
             .add_service(ReportServiceServer::new(api))
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+            .serve_with_incoming_shutdown(incoming, until_stopped());
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(());
+        };
+        let served =
+            match futures::future::select(std::pin::pin!(grpc), std::pin::pin!(signal)).await {
+                futures::future::Either::Left((served, _)) => served,
+                futures::future::Either::Right(((), grpc)) => grpc.await,
+            };
+        if let Some(rest) = rest {
+            match rest.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "the HTTP listener stopped with an error"),
+                Err(error) => tracing::warn!(%error, "the HTTP listener stopped with an error"),
+            }
+        }
         // Reports still running stay RUNNING in storage and resume under the next lease holder.
         reports.shutdown().await;
         Ok(served?)
