@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the gRPC API (creates a demo dataset first when the data folder is empty).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Store JSONL event files (or stdin); each file is one all-or-nothing batch.
     Ingest(IngestArgs),
     /// Write a seeded demo dataset through the ingest path.
@@ -46,7 +46,7 @@ pub enum Command {
     /// reads.
     Vacuum(VacuumArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
-    Token(TokenArgs),
+    Token(Box<TokenArgs>),
     /// List, inspect and download the reports stored in the data folder.
     #[command(subcommand)]
     Reports(ReportsCommand),

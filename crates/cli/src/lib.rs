@@ -45,13 +45,13 @@ pub fn run() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<(), CliError> {
     let data = talkhouse_storage::DataLocation::parse(&cli.data)?;
     match cli.command {
-        Command::Serve(args) => serve::run(&data, args).await,
+        Command::Serve(args) => serve::run(&data, *args).await,
         Command::Ingest(args) => ingest::run(&data, args).await,
         Command::Generate(args) => generate::run(&data, args).await,
         Command::Sql(args) => sql::run(&data, args).await,
         Command::Compact(args) => compact::run(&data, args).await,
         Command::Vacuum(args) => vacuum::run(&data, args).await,
-        Command::Token(args) => auth::token(args),
+        Command::Token(args) => auth::token(*args),
         Command::Reports(command) => reports::run(&data, command).await,
     }
 }
