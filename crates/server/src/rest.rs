@@ -5,13 +5,15 @@
 
 mod error;
 mod json;
+mod lists;
 mod params;
+mod reports;
 mod transcode;
 
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::HeaderMap;
 use serde::Serialize;
 use talkhouse_proto::v1;
@@ -41,6 +43,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/dashboard/conversations/series"),
     ("GET", "/dashboard/messages/series"),
     ("GET", "/dashboard/users/series"),
+    ("GET", "/conversations"),
+    ("GET", "/conversations/{sessionCode}"),
+    ("POST", "/conversations/report"),
+    ("POST", "/conversations/report/preview"),
+    ("POST", "/conversations/{sessionCode}/report"),
+    ("GET", "/messages"),
+    ("POST", "/messages/report"),
+    ("POST", "/messages/report/preview"),
+    ("GET", "/reports"),
+    ("GET", "/reports/{reportId}"),
+    ("GET", "/reports/{reportId}/download"),
 ];
 
 pub(crate) fn router(grpc: Grpc) -> Router {
@@ -80,7 +93,43 @@ pub(crate) fn router(grpc: Grpc) -> Router {
             &path("/dashboard/users/series"),
             get(|s, p, h, q| series(s, p, h, q, "GetUserSeries")),
         )
+        .route(&path("/conversations"), get(lists::conversations))
+        .route(
+            &path("/conversations/{sessionCode}"),
+            get(lists::transcript),
+        )
+        .route(
+            &path("/conversations/report"),
+            post(reports::request_conversations),
+        )
+        .route(
+            &path("/conversations/report/preview"),
+            post(reports::preview_conversations),
+        )
+        .route(
+            &path("/conversations/{sessionCode}/report"),
+            post(reports::request_transcript),
+        )
+        .route(&path("/messages"), get(lists::messages))
+        .route(&path("/messages/report"), post(reports::request_messages))
+        .route(
+            &path("/messages/report/preview"),
+            post(reports::preview_messages),
+        )
+        .route(&path("/reports"), get(reports::list))
+        .route(&path("/reports/{reportId}"), get(reports::get))
+        .route(
+            &path("/reports/{reportId}/download"),
+            get(reports::download),
+        )
         .fallback(async || RestError::not_found("no such path").into_response())
+        .method_not_allowed_fallback(async || {
+            RestError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "this path takes another method",
+            )
+            .into_response()
+        })
         .with_state(grpc)
 }
 

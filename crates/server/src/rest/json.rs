@@ -247,3 +247,247 @@ impl From<v1::SeriesResponse> for Series {
         }
     }
 }
+
+/// A page as the platform's sibling APIs (Spring) give it; `number` counts from 0 as Spring's
+/// does, while the request's `page` counts from 1.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Page<T> {
+    content: Vec<T>,
+    total_elements: u64,
+    total_pages: u64,
+    number: u32,
+    size: u32,
+    first: bool,
+    last: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<Provenance>,
+}
+
+impl<T> Page<T> {
+    fn new(content: Vec<T>, page: Option<v1::PageInfo>, provenance: Option<Provenance>) -> Self {
+        let page = page.unwrap_or_default();
+        let number = page.page.saturating_sub(1);
+        Self {
+            content,
+            total_elements: page.total_elements,
+            total_pages: page.total_pages,
+            number,
+            size: page.size,
+            first: number == 0,
+            last: u64::from(page.page) >= page.total_pages,
+            provenance,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Conversation {
+    session_code: String,
+    user_id: String,
+    business_key: Option<String>,
+    channel_uuid: String,
+    started_at: Option<String>,
+    ended_at: Option<String>,
+    updated_at: Option<String>,
+    satisfaction: Option<i32>,
+    flows: Vec<String>,
+    flows_travelled: i64,
+    tags: Vec<String>,
+    user_messages: i64,
+    bot_messages: i64,
+    duration_seconds: f64,
+    started_at_local: String,
+}
+
+impl From<v1::ConversationSummary> for Conversation {
+    fn from(c: v1::ConversationSummary) -> Self {
+        Self {
+            session_code: c.session_code,
+            user_id: c.user_id,
+            business_key: c.business_key,
+            channel_uuid: c.channel_uuid,
+            started_at: instant(c.started_at),
+            ended_at: instant(c.ended_at),
+            updated_at: instant(c.updated_at),
+            satisfaction: c.satisfaction,
+            flows: c.flows,
+            flows_travelled: c.flows_travelled,
+            tags: c.tags,
+            user_messages: c.user_messages,
+            bot_messages: c.bot_messages,
+            duration_seconds: c.duration_seconds,
+            started_at_local: c.started_at_local,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Message {
+    message_id: String,
+    session_code: String,
+    user_id: String,
+    business_key: Option<String>,
+    channel_uuid: String,
+    channel_name: Option<String>,
+    sent_at: Option<String>,
+    sent_at_local: String,
+    sender: String,
+    content_type: String,
+    text: String,
+    nlp_response: Option<String>,
+    nlp_response_type: Option<String>,
+    nlp_response_name: Option<String>,
+    confidence: Option<f64>,
+    answer_name: Option<String>,
+    answer_text: Option<String>,
+    flow: Option<String>,
+    tags: Vec<String>,
+}
+
+impl From<v1::MessageSummary> for Message {
+    fn from(m: v1::MessageSummary) -> Self {
+        Self {
+            message_id: m.message_id,
+            session_code: m.session_code,
+            user_id: m.user_id,
+            business_key: m.business_key,
+            channel_uuid: m.channel_uuid,
+            channel_name: m.channel_name,
+            sent_at: instant(m.sent_at),
+            sent_at_local: m.sent_at_local,
+            sender: m.sender,
+            content_type: m.content_type,
+            text: m.text,
+            nlp_response: m.nlp_response,
+            nlp_response_type: m.nlp_response_type,
+            nlp_response_name: m.nlp_response_name,
+            confidence: m.confidence,
+            answer_name: m.answer_name,
+            answer_text: m.answer_text,
+            flow: m.flow,
+            tags: m.tags,
+        }
+    }
+}
+
+pub(crate) type Conversations = Page<Conversation>;
+
+impl From<v1::SearchConversationsResponse> for Conversations {
+    fn from(r: v1::SearchConversationsResponse) -> Self {
+        let content = r.content.into_iter().map(Conversation::from).collect();
+        Page::new(content, r.page, Some(r.provenance.into()))
+    }
+}
+
+pub(crate) type Messages = Page<Message>;
+
+impl From<v1::SearchMessagesResponse> for Messages {
+    fn from(r: v1::SearchMessagesResponse) -> Self {
+        let content = r.content.into_iter().map(Message::from).collect();
+        Page::new(content, r.page, Some(r.provenance.into()))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Transcript {
+    conversation: Option<Conversation>,
+    /// True when the conversation record is derived from the messages (none was stored).
+    derived: bool,
+    messages: Vec<Message>,
+    provenance: Provenance,
+}
+
+impl From<v1::GetConversationResponse> for Transcript {
+    fn from(t: v1::GetConversationResponse) -> Self {
+        Self {
+            conversation: t.conversation.map(Conversation::from),
+            derived: t.derived,
+            messages: t.messages.into_iter().map(Message::from).collect(),
+            provenance: t.provenance.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Report {
+    report_id: String,
+    kind: String,
+    status: String,
+    export_type: String,
+    /// The request's parameters, as JSON.
+    parameters: serde_json::Value,
+    requested_at: Option<String>,
+    started_at: Option<String>,
+    finished_at: Option<String>,
+    expires_at: Option<String>,
+    row_count: u64,
+    byte_size: u64,
+    error: Option<String>,
+    snapshot: u64,
+    file_name: String,
+}
+
+impl From<v1::Report> for Report {
+    fn from(r: v1::Report) -> Self {
+        Self {
+            kind: name(r.kind().as_str_name(), "REPORT_KIND_"),
+            status: name(r.status().as_str_name(), "REPORT_STATUS_"),
+            export_type: name(r.export_type().as_str_name(), "EXPORT_TYPE_"),
+            parameters: serde_json::from_str(&r.parameters).unwrap_or(serde_json::Value::Null),
+            requested_at: instant(r.requested_at),
+            started_at: instant(r.started_at),
+            finished_at: instant(r.finished_at),
+            expires_at: instant(r.expires_at),
+            row_count: r.row_count,
+            byte_size: r.byte_size,
+            error: Some(r.error).filter(|e| !e.is_empty()),
+            snapshot: r.snapshot,
+            file_name: r.file_name,
+            report_id: r.report_id,
+        }
+    }
+}
+
+pub(crate) type Reports = Page<Report>;
+
+impl From<v1::ListReportsResponse> for Reports {
+    fn from(r: v1::ListReportsResponse) -> Self {
+        let content = r.content.into_iter().map(Report::from).collect();
+        Page::new(content, r.page, None)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReportCreated {
+    report_id: String,
+}
+
+impl From<v1::ReportCreated> for ReportCreated {
+    fn from(r: v1::ReportCreated) -> Self {
+        Self {
+            report_id: r.report_id,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReportPreview {
+    estimate: i64,
+    provenance: Provenance,
+}
+
+impl From<v1::ReportPreview> for ReportPreview {
+    fn from(r: v1::ReportPreview) -> Self {
+        Self {
+            estimate: r.estimate,
+            provenance: r.provenance.into(),
+        }
+    }
+}

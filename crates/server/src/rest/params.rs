@@ -14,12 +14,53 @@ pub(crate) struct Params {
 }
 
 impl Params {
+    /// The parameters of a JSON object body: each key a parameter, a list joined by commas.
+    pub(crate) fn from_json(body: &[u8]) -> Result<Self, RestError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::new(Vec::new()));
+        }
+        let invalid = |message: &str| {
+            RestError::invalid(vec![Violation {
+                field: "body".into(),
+                message: message.into(),
+            }])
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(body).map_err(|_| invalid("is not JSON"))?;
+        let object = json
+            .as_object()
+            .ok_or_else(|| invalid("is not a JSON object"))?;
+        let text = |value: &serde_json::Value| match value {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let pairs = object
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(key, value)| {
+                let value = match value {
+                    serde_json::Value::Array(items) => {
+                        items.iter().map(text).collect::<Vec<_>>().join(",")
+                    }
+                    other => text(other),
+                };
+                (key.clone(), value)
+            })
+            .collect();
+        Ok(Self::new(pairs))
+    }
+
     pub(crate) fn new(pairs: Vec<(String, String)>) -> Self {
         Self {
             pairs,
             read: Vec::new(),
             violations: Vec::new(),
         }
+    }
+
+    /// More parameters, read after those already there.
+    pub(crate) fn extend(&mut self, pairs: Vec<(String, String)>) {
+        self.pairs.extend(pairs);
     }
 
     /// The parameter's last value, when given.
@@ -45,15 +86,33 @@ impl Params {
             .unwrap_or_default()
     }
 
-    pub(crate) fn int(&mut self, name: &'static str) -> Option<i32> {
+    /// A number (whole where `T` is), when given.
+    pub(crate) fn number<T: std::str::FromStr>(&mut self, name: &'static str) -> Option<T> {
         let text = self.text(name)?;
         match text.trim().parse() {
             Ok(value) => Some(value),
             Err(_) => {
-                self.violation(name, format!("{text:?} is not a whole number"));
+                self.violation(
+                    name,
+                    format!("{text:?} is not a number of the kind expected"),
+                );
                 None
             }
         }
+    }
+
+    /// Several of `names`, comma-separated, each as its index from 1.
+    pub(crate) fn choices(&mut self, name: &'static str, names: &[&str]) -> Vec<i32> {
+        let mut chosen = Vec::new();
+        for item in self.list(name) {
+            match names.iter().position(|n| n.eq_ignore_ascii_case(&item)) {
+                Some(index) => chosen.push(index as i32 + 1),
+                None => {
+                    self.violation(name, format!("{item:?} is not one of {}", names.join(", ")))
+                }
+            }
+        }
+        chosen
     }
 
     pub(crate) fn flag(&mut self, name: &'static str) -> bool {
@@ -115,8 +174,8 @@ impl Params {
         v1::Filter {
             start_date: self.text("startDate").unwrap_or_default(),
             end_date: self.text("endDate").unwrap_or_default(),
-            start_hour: self.int("startHour"),
-            end_hour: self.int("endHour"),
+            start_hour: self.number("startHour"),
+            end_hour: self.number("endHour"),
             timezone: self.text("timezone").unwrap_or_default(),
             channel_uuids: self.list("channelUuids"),
             tags_name: self.list("tagsName"),
@@ -124,6 +183,12 @@ impl Params {
         }
     }
 }
+
+pub(crate) const SEARCH_BY: [&str; 3] = ["SESSION_CODE", "BUSINESS_KEY", "FLOW"];
+pub(crate) const ORDER: [&str; 2] = ["ASC", "DESC"];
+pub(crate) const NLP_RESPONSES: [&str; 3] = ["FOUND", "NONE", "ALL"];
+pub(crate) const EXPORT_TYPES: [&str; 4] = ["CSV", "XLSX", "JSONL", "PARQUET"];
+pub(crate) const REPORT_SORTS: [&str; 3] = ["NEWEST_FIRST", "OLDEST_FIRST", "RANDOM_SAMPLE"];
 
 /// The bot of a path `/org/{org}/env/{env}/bot/{bot}/…`.
 pub(crate) fn bot((org_id, env_id, bot_id): (String, String, String)) -> Option<v1::BotRef> {

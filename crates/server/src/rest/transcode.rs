@@ -31,31 +31,13 @@ where
 }
 
 /// Calls a gRPC method; the messages of its answer, undecoded (one for a unary method).
-pub(crate) async fn call_raw<Q: prost::Message>(
+async fn call_raw<Q: prost::Message>(
     grpc: &Grpc,
     path: &str,
     headers: &HeaderMap,
     message: Q,
 ) -> Result<Vec<Bytes>, RestError> {
-    let mut body = BytesMut::with_capacity(5 + message.encoded_len());
-    body.extend_from_slice(&[0]);
-    body.extend_from_slice(&(message.encoded_len() as u32).to_be_bytes());
-    message
-        .encode(&mut body)
-        .expect("a buffer of the encoded length has room");
-    let mut request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(path)
-        .header("content-type", "application/grpc")
-        .header("te", "trailers");
-    for name in FORWARDED {
-        if let Some(value) = headers.get(name) {
-            request = request.header(name, value);
-        }
-    }
-    let request = request
-        .body(Body::new(Full::new(body.freeze())))
-        .expect("a valid request");
+    let request = request(path, headers, message);
     let response = grpc
         .clone()
         .oneshot(request)
@@ -81,6 +63,29 @@ pub(crate) async fn call_raw<Q: prost::Message>(
     frames(collected.to_bytes())
 }
 
+/// The gRPC request of `message` to the method `path`, with the caller's forwarded headers.
+fn request<Q: prost::Message>(path: &str, headers: &HeaderMap, message: Q) -> http::Request<Body> {
+    let mut body = BytesMut::with_capacity(5 + message.encoded_len());
+    body.extend_from_slice(&[0]);
+    body.extend_from_slice(&(message.encoded_len() as u32).to_be_bytes());
+    message
+        .encode(&mut body)
+        .expect("a buffer of the encoded length has room");
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(path)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for name in FORWARDED {
+        if let Some(value) = headers.get(name) {
+            request = request.header(name, value);
+        }
+    }
+    request
+        .body(Body::new(Full::new(body.freeze())))
+        .expect("a valid request")
+}
+
 /// The messages of a gRPC body: each a flag byte, a 4-byte length and the message.
 fn frames(mut bytes: Bytes) -> Result<Vec<Bytes>, RestError> {
     let mut frames = Vec::new();
@@ -95,4 +100,72 @@ fn frames(mut bytes: Bytes) -> Result<Vec<Bytes>, RestError> {
         frames.push(bytes.split_to(length));
     }
     Ok(frames)
+}
+
+/// Calls a server-streaming gRPC method; the messages of its answer as they come. A refusal
+/// before the first message is the error; a failure after it ends the stream with an error, so
+/// that an HTTP client sees the transfer broken rather than a short file.
+pub(crate) async fn stream<Q, A>(
+    grpc: &Grpc,
+    path: &str,
+    headers: &HeaderMap,
+    message: Q,
+) -> Result<futures::stream::BoxStream<'static, Result<A, std::io::Error>>, RestError>
+where
+    Q: prost::Message,
+    A: prost::Message + Default + 'static,
+{
+    use futures::StreamExt;
+
+    let response = grpc
+        .clone()
+        .oneshot(request(path, headers, message))
+        .await
+        .map_err(|error| RestError::internal(&error))?;
+    let (parts, body) = response.into_parts();
+    if let Some(status) = tonic::Status::from_header_map(&parts.headers)
+        && status.code() != tonic::Code::Ok
+    {
+        return Err(status.into());
+    }
+    let messages = futures::stream::unfold(
+        (body, BytesMut::new(), false),
+        |(mut body, mut buffer, done)| async move {
+            loop {
+                if buffer.len() >= 5 {
+                    let length = u32::from_be_bytes(buffer[1..5].try_into().expect("4 bytes"));
+                    let length = length as usize;
+                    if buffer.len() >= 5 + length {
+                        buffer.advance(5);
+                        let frame = buffer.split_to(length).freeze();
+                        let decoded = A::decode(frame).map_err(std::io::Error::other);
+                        return Some((decoded, (body, buffer, done)));
+                    }
+                }
+                if done {
+                    return None;
+                }
+                match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Some(trailers) = frame.trailers_ref()
+                            && let Some(status) = tonic::Status::from_header_map(trailers)
+                            && status.code() != tonic::Code::Ok
+                        {
+                            let error = std::io::Error::other(status.message().to_string());
+                            return Some((Err(error), (body, buffer, true)));
+                        }
+                        if let Ok(data) = frame.into_data() {
+                            buffer.extend_from_slice(&data);
+                        }
+                    }
+                    Some(Err(error)) => {
+                        let error = std::io::Error::other(error.to_string());
+                        return Some((Err(error), (body, buffer, true)));
+                    }
+                    None => return None,
+                }
+            }
+        },
+    );
+    Ok(messages.boxed())
 }
