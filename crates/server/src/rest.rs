@@ -140,19 +140,34 @@ fn pairs(query: Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Calls `service`'s `method` and answers its JSON shape `J`.
-async fn answer<Q, A, J>(
+/// The parameters of a query.
+fn query_params(query: Option<String>) -> Result<Params, RestError> {
+    Ok(Params::new(pairs(query)))
+}
+
+/// Answers a REST call: `build` reads the parameters into the gRPC request, they are checked
+/// (every malformed or unknown one named), `method` of `service` answers, and its answer is shaped
+/// as `J`.
+async fn respond<Q, A, J>(
     grpc: &Grpc,
     headers: &HeaderMap,
-    service: &str,
-    method: &str,
-    request: Q,
+    params: Result<Params, RestError>,
+    (service, method): (&str, &str),
+    build: impl FnOnce(&mut Params) -> Q,
 ) -> Response
 where
     Q: prost::Message,
     A: prost::Message + Default,
     J: From<A> + Serialize,
 {
+    let mut params = match params {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    let request = build(&mut params);
+    if let Err(error) = params.finish() {
+        return error.into_response();
+    }
     let path = format!("/talkhouse.v1.{service}/{method}");
     match transcode::call::<Q, A>(grpc, &path, headers, request).await {
         Ok(answer) => Json(J::from(answer)).into_response(),
@@ -166,16 +181,12 @@ async fn summary(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(error) = Params::new(pairs(query)).finish() {
-        return error.into_response();
-    }
-    let request = v1::GetSummaryRequest { bot: bot(ids) };
-    answer::<_, v1::GetSummaryResponse, json::Summary>(
+    respond::<_, v1::GetSummaryResponse, json::Summary>(
         &grpc,
         &headers,
-        "DashboardService",
-        "GetSummary",
-        request,
+        query_params(query),
+        ("DashboardService", "GetSummary"),
+        |_| v1::GetSummaryRequest { bot: bot(ids) },
     )
     .await
 }
@@ -187,32 +198,21 @@ async fn report_config(
     RawQuery(query): RawQuery,
     method: &str,
 ) -> Response {
-    if let Err(error) = Params::new(pairs(query)).finish() {
-        return error.into_response();
-    }
-    let request = v1::GetReportConfigRequest { bot: bot(ids) };
-    answer::<_, v1::ReportConfig, json::ReportConfig>(
+    respond::<_, v1::ReportConfig, json::ReportConfig>(
         &grpc,
         &headers,
-        "DashboardService",
-        method,
-        request,
+        query_params(query),
+        ("DashboardService", method),
+        |_| v1::GetReportConfigRequest { bot: bot(ids) },
     )
     .await
 }
 
-/// The bot and filter of an analytics request, or the 400 of its malformed parameters.
-fn analytics_request(
-    ids: (String, String, String),
-    query: Option<String>,
-) -> Result<v1::AnalyticsRequest, RestError> {
-    let mut params = Params::new(pairs(query));
-    let filter = params.filter();
-    params.finish()?;
-    Ok(v1::AnalyticsRequest {
+fn analytics_request(ids: (String, String, String), params: &mut Params) -> v1::AnalyticsRequest {
+    v1::AnalyticsRequest {
         bot: bot(ids),
-        filter: Some(filter),
-    })
+        filter: Some(params.filter()),
+    }
 }
 
 async fn traffic(
@@ -222,19 +222,14 @@ async fn traffic(
     RawQuery(query): RawQuery,
     method: &str,
 ) -> Response {
-    match analytics_request(ids, query) {
-        Ok(request) => {
-            answer::<_, v1::TrafficResponse, json::Traffic>(
-                &grpc,
-                &headers,
-                "AnalyticsService",
-                method,
-                request,
-            )
-            .await
-        }
-        Err(error) => error.into_response(),
-    }
+    respond::<_, v1::TrafficResponse, json::Traffic>(
+        &grpc,
+        &headers,
+        query_params(query),
+        ("AnalyticsService", method),
+        |params| analytics_request(ids, params),
+    )
+    .await
 }
 
 async fn accuracy(
@@ -243,19 +238,14 @@ async fn accuracy(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match analytics_request(ids, query) {
-        Ok(request) => {
-            answer::<_, v1::AccuracyResponse, json::Accuracy>(
-                &grpc,
-                &headers,
-                "AnalyticsService",
-                "GetAccuracy",
-                request,
-            )
-            .await
-        }
-        Err(error) => error.into_response(),
-    }
+    respond::<_, v1::AccuracyResponse, json::Accuracy>(
+        &grpc,
+        &headers,
+        query_params(query),
+        ("AnalyticsService", "GetAccuracy"),
+        |params| analytics_request(ids, params),
+    )
+    .await
 }
 
 async fn series(
@@ -265,23 +255,16 @@ async fn series(
     RawQuery(query): RawQuery,
     method: &str,
 ) -> Response {
-    let mut params = Params::new(pairs(query));
-    let filter = params.filter();
-    let granularity = params.choice("granularity", &["HOUR", "DAY", "WEEK", "MONTH"]);
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    let request = v1::SeriesRequest {
-        bot: bot(ids),
-        filter: Some(filter),
-        granularity,
-    };
-    answer::<_, v1::SeriesResponse, json::Series>(
+    respond::<_, v1::SeriesResponse, json::Series>(
         &grpc,
         &headers,
-        "AnalyticsService",
-        method,
-        request,
+        query_params(query),
+        ("AnalyticsService", method),
+        |params| v1::SeriesRequest {
+            bot: bot(ids),
+            filter: Some(params.filter()),
+            granularity: params.choice("granularity", &["HOUR", "DAY", "WEEK", "MONTH"]),
+        },
     )
     .await
 }

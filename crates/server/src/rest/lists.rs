@@ -2,12 +2,12 @@
 //! `GET …/conversations/{sessionCode}`.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::HeaderMap;
 use talkhouse_proto::v1;
 
-use super::params::{NLP_RESPONSES, ORDER, Params, SEARCH_BY, bot};
-use super::{BotPath, Grpc, answer, json, pairs};
+use super::params::{NLP_RESPONSES, ORDER, SEARCH_BY, bot};
+use super::{BotPath, Grpc, json, query_params, respond};
 
 const CONVERSATION_SORTS: [&str; 5] = [
     "CONVERSATION_STARTED_AT",
@@ -24,27 +24,22 @@ pub(super) async fn conversations(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut params = Params::new(pairs(query));
-    let request = v1::SearchConversationsRequest {
-        bot: bot(ids),
-        filter: Some(params.filter()),
-        search_by: params.choice("searchBy", &SEARCH_BY),
-        search_term: params.text("search").unwrap_or_default(),
-        page: params.number("page"),
-        size: params.number("size"),
-        sort: params.choice("sort", &CONVERSATION_SORTS),
-        order: params.choice("order", &ORDER),
-        snapshot: params.number("snapshot"),
-    };
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::SearchConversationsResponse, json::Conversations>(
+    respond::<_, v1::SearchConversationsResponse, json::Conversations>(
         &grpc,
         &headers,
-        "ConversationService",
-        "SearchConversations",
-        request,
+        query_params(query),
+        ("ConversationService", "SearchConversations"),
+        |params| v1::SearchConversationsRequest {
+            bot: bot(ids),
+            filter: Some(params.filter()),
+            search_by: params.choice("searchBy", &SEARCH_BY),
+            search_term: params.text("search").unwrap_or_default(),
+            page: params.number("page"),
+            size: params.number("size"),
+            sort: params.choice("sort", &CONVERSATION_SORTS),
+            order: params.choice("order", &ORDER),
+            snapshot: params.number("snapshot"),
+        },
     )
     .await
 }
@@ -55,28 +50,23 @@ pub(super) async fn messages(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut params = Params::new(pairs(query));
-    let request = v1::SearchMessagesRequest {
-        bot: bot(ids),
-        filter: Some(params.filter()),
-        search_by: params.choice("searchBy", &SEARCH_BY),
-        search_term: params.text("search").unwrap_or_default(),
-        page: params.number("page"),
-        size: params.number("size"),
-        sort: params.choice("sort", &MESSAGE_SORTS),
-        order: params.choice("order", &ORDER),
-        nlp_response_filters: params.choices("nlpResponseFilters", &NLP_RESPONSES),
-        snapshot: params.number("snapshot"),
-    };
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::SearchMessagesResponse, json::Messages>(
+    respond::<_, v1::SearchMessagesResponse, json::Messages>(
         &grpc,
         &headers,
-        "MessageService",
-        "SearchMessages",
-        request,
+        query_params(query),
+        ("MessageService", "SearchMessages"),
+        |params| v1::SearchMessagesRequest {
+            bot: bot(ids),
+            filter: Some(params.filter()),
+            search_by: params.choice("searchBy", &SEARCH_BY),
+            search_term: params.text("search").unwrap_or_default(),
+            page: params.number("page"),
+            size: params.number("size"),
+            sort: params.choice("sort", &MESSAGE_SORTS),
+            order: params.choice("order", &ORDER),
+            nlp_response_filters: params.choices("nlpResponseFilters", &NLP_RESPONSES),
+            snapshot: params.number("snapshot"),
+        },
     )
     .await
 }
@@ -87,21 +77,16 @@ pub(super) async fn transcript(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut params = Params::new(pairs(query));
-    let request = v1::GetConversationRequest {
-        bot: bot((org, env, bot_id)),
-        session_code,
-        timezone: params.text("timezone").unwrap_or_default(),
-    };
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::GetConversationResponse, json::Transcript>(
+    respond::<_, v1::GetConversationResponse, json::Transcript>(
         &grpc,
         &headers,
-        "ConversationService",
-        "GetConversation",
-        request,
+        query_params(query),
+        ("ConversationService", "GetConversation"),
+        |params| v1::GetConversationRequest {
+            bot: bot((org, env, bot_id)),
+            session_code,
+            timezone: params.text("timezone").unwrap_or_default(),
+        },
     )
     .await
 }

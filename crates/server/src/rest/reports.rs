@@ -10,7 +10,7 @@ use talkhouse_proto::v1;
 
 use super::error::RestError;
 use super::params::{EXPORT_TYPES, NLP_RESPONSES, Params, REPORT_SORTS, SEARCH_BY, bot};
-use super::{BotPath, Grpc, answer, json, pairs, transcode};
+use super::{BotPath, Grpc, json, pairs, query_params, respond, transcode};
 
 /// The parameters of the query and of the JSON body, together.
 fn params(query: Option<String>, body: &[u8]) -> Result<Params, RestError> {
@@ -71,21 +71,13 @@ pub(super) async fn request_conversations(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut params = match params(query, &body) {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    let request = conversations_request(ids, &mut params);
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
     accepted(
-        answer::<_, v1::ReportCreated, json::ReportCreated>(
+        respond::<_, v1::ReportCreated, json::ReportCreated>(
             &grpc,
             &headers,
-            "ConversationService",
-            "RequestConversationsReport",
-            request,
+            params(query, &body),
+            ("ConversationService", "RequestConversationsReport"),
+            |params| conversations_request(ids, params),
         )
         .await,
     )
@@ -98,20 +90,12 @@ pub(super) async fn preview_conversations(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut params = match params(query, &body) {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    let request = conversations_request(ids, &mut params);
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::ReportPreview, json::ReportPreview>(
+    respond::<_, v1::ReportPreview, json::ReportPreview>(
         &grpc,
         &headers,
-        "ConversationService",
-        "PreviewConversationsReport",
-        request,
+        params(query, &body),
+        ("ConversationService", "PreviewConversationsReport"),
+        |params| conversations_request(ids, params),
     )
     .await
 }
@@ -123,21 +107,13 @@ pub(super) async fn request_messages(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut params = match params(query, &body) {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    let request = messages_request(ids, &mut params);
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
     accepted(
-        answer::<_, v1::ReportCreated, json::ReportCreated>(
+        respond::<_, v1::ReportCreated, json::ReportCreated>(
             &grpc,
             &headers,
-            "MessageService",
-            "RequestMessagesReport",
-            request,
+            params(query, &body),
+            ("MessageService", "RequestMessagesReport"),
+            |params| messages_request(ids, params),
         )
         .await,
     )
@@ -150,20 +126,12 @@ pub(super) async fn preview_messages(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut params = match params(query, &body) {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    let request = messages_request(ids, &mut params);
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::ReportPreview, json::ReportPreview>(
+    respond::<_, v1::ReportPreview, json::ReportPreview>(
         &grpc,
         &headers,
-        "MessageService",
-        "PreviewMessagesReport",
-        request,
+        params(query, &body),
+        ("MessageService", "PreviewMessagesReport"),
+        |params| messages_request(ids, params),
     )
     .await
 }
@@ -175,26 +143,18 @@ pub(super) async fn request_transcript(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut params = match params(query, &body) {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    let request = v1::TranscriptReportRequest {
-        bot: bot((org, env, bot_id)),
-        session_code,
-        timezone: params.text("timezone").unwrap_or_default(),
-        export_type: params.choice("exportType", &EXPORT_TYPES),
-    };
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
     accepted(
-        answer::<_, v1::ReportCreated, json::ReportCreated>(
+        respond::<_, v1::ReportCreated, json::ReportCreated>(
             &grpc,
             &headers,
-            "ConversationService",
-            "RequestTranscriptReport",
-            request,
+            params(query, &body),
+            ("ConversationService", "RequestTranscriptReport"),
+            |params| v1::TranscriptReportRequest {
+                bot: bot((org, env, bot_id)),
+                session_code,
+                timezone: params.text("timezone").unwrap_or_default(),
+                export_type: params.choice("exportType", &EXPORT_TYPES),
+            },
         )
         .await,
     )
@@ -206,21 +166,35 @@ pub(super) async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let mut params = Params::new(pairs(query));
-    let request = v1::ListReportsRequest {
-        bot: bot(ids),
-        page: params.number("page"),
-        size: params.number("size"),
-    };
-    if let Err(error) = params.finish() {
-        return error.into_response();
-    }
-    answer::<_, v1::ListReportsResponse, json::Reports>(
+    respond::<_, v1::ListReportsResponse, json::Reports>(
         &grpc,
         &headers,
-        "ReportService",
-        "ListReports",
-        request,
+        query_params(query),
+        ("ReportService", "ListReports"),
+        |params| v1::ListReportsRequest {
+            bot: bot(ids),
+            page: params.number("page"),
+            size: params.number("size"),
+        },
+    )
+    .await
+}
+
+pub(super) async fn get(
+    State(grpc): State<Grpc>,
+    Path((org, env, bot_id, report_id)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond::<_, v1::Report, json::Report>(
+        &grpc,
+        &headers,
+        query_params(query),
+        ("ReportService", "GetReport"),
+        |_| v1::GetReportRequest {
+            bot: bot((org, env, bot_id)),
+            report_id,
+        },
     )
     .await
 }
@@ -234,27 +208,6 @@ fn report_request(
         bot: bot((org, env, bot_id)),
         report_id,
     })
-}
-
-pub(super) async fn get(
-    State(grpc): State<Grpc>,
-    Path(ids): Path<(String, String, String, String)>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    match report_request(ids, query) {
-        Ok(request) => {
-            answer::<_, v1::Report, json::Report>(
-                &grpc,
-                &headers,
-                "ReportService",
-                "GetReport",
-                request,
-            )
-            .await
-        }
-        Err(error) => error.into_response(),
-    }
 }
 
 pub(super) async fn download(

@@ -44,23 +44,22 @@ async fn call_raw<Q: prost::Message>(
         .await
         .map_err(|error| RestError::internal(&error))?;
     let (parts, body) = response.into_parts();
-    if let Some(status) = tonic::Status::from_header_map(&parts.headers)
-        && status.code() != tonic::Code::Ok
-    {
+    if let Some(status) = refusal(&parts.headers) {
         return Err(status.into());
     }
     let collected = body
         .collect()
         .await
         .map_err(|error| RestError::internal(&error))?;
-    if let Some(status) = collected
-        .trailers()
-        .and_then(tonic::Status::from_header_map)
-        && status.code() != tonic::Code::Ok
-    {
+    if let Some(status) = collected.trailers().and_then(refusal) {
         return Err(status.into());
     }
     frames(collected.to_bytes())
+}
+
+/// The refusal the headers or trailers of a gRPC answer carry, if any.
+fn refusal(map: &HeaderMap) -> Option<tonic::Status> {
+    tonic::Status::from_header_map(map).filter(|status| status.code() != tonic::Code::Ok)
 }
 
 /// The gRPC request of `message` to the method `path`, with the caller's forwarded headers.
@@ -123,9 +122,7 @@ where
         .await
         .map_err(|error| RestError::internal(&error))?;
     let (parts, body) = response.into_parts();
-    if let Some(status) = tonic::Status::from_header_map(&parts.headers)
-        && status.code() != tonic::Code::Ok
-    {
+    if let Some(status) = refusal(&parts.headers) {
         return Err(status.into());
     }
     let messages = futures::stream::unfold(
@@ -147,10 +144,7 @@ where
                 }
                 match body.frame().await {
                     Some(Ok(frame)) => {
-                        if let Some(trailers) = frame.trailers_ref()
-                            && let Some(status) = tonic::Status::from_header_map(trailers)
-                            && status.code() != tonic::Code::Ok
-                        {
+                        if let Some(status) = frame.trailers_ref().and_then(refusal) {
                             let error = std::io::Error::other(status.message().to_string());
                             return Some((Err(error), (body, buffer, true)));
                         }
