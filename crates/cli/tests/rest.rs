@@ -749,3 +749,53 @@ async fn lists_transcripts_and_reports_answer_what_grpc_answers() {
     server.stop().await;
     drop(data);
 }
+
+/// 422 for a request that is well-formed but cannot be done: the download of a report that is
+/// not READY. The report stays PENDING here because another (live-looking) server holds the
+/// reports lease.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_not_ready_is_unprocessable() {
+    let (data, table, bot, _) = generated_in(DataDir::new(), 3, 5).await;
+    let leases = data.path().join("data/_leases/reports");
+    std::fs::create_dir_all(&leases).unwrap();
+    let far = chrono::Utc::now().timestamp_millis() + 3_600_000;
+    std::fs::write(
+        leases.join(format!("{:020}.json", 0)),
+        format!(r#"{{"holder": "another-server", "expires_at_ms": {far}}}"#),
+    )
+    .unwrap();
+    let server = RunningServer::start_with(with_http(hs256_config()), table).await;
+    let rest = Rest::of(&server);
+    let bot = bot.unwrap();
+    let token = token_for(&bot, &[Scope::Read, Scope::Report]);
+    let prefix = format!("/org/{}/env/{}/bot/{}", bot.org_id, bot.env_id, bot.bot_id);
+    let body = serde_json::json!({
+        "startDate": "2024-03-18", "endDate": "2024-03-20", "timezone": "UTC", "exportType": "CSV",
+    });
+    let path = format!("{prefix}/messages/report");
+    let (status, _, created) = rest
+        .send(reqwest::Method::POST, &path, &token, Some(body))
+        .await;
+    assert_eq!(status, 202, "{}", String::from_utf8_lossy(&created));
+    let created: Value = serde_json::from_slice(&created).unwrap();
+    let id = created["reportId"].as_str().unwrap();
+    let (status, report) = rest
+        .get(&format!("{prefix}/reports/{id}"), Some(&token))
+        .await;
+    assert_eq!(
+        (status, report["status"].as_str()),
+        (200, Some("PENDING")),
+        "{report}"
+    );
+    let path = format!("{prefix}/reports/{id}/download");
+    let (status, _, body) = rest.send(reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], 422);
+    assert!(
+        body["message"].as_str().unwrap().contains("PENDING"),
+        "{body}"
+    );
+    server.stop().await;
+    drop(data);
+}
