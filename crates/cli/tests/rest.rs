@@ -1,9 +1,10 @@
 //! The dashboard API as JSON over HTTP on the seed's paths, called with a real HTTP client, one
 //! idea a file: `analytics` (the auxiliary and analytics routes answer what gRPC answers, field by
 //! field, for a random sample of requests), `lists` (searches, transcripts and reports, the same),
-//! `refusals` (every refusal has its HTTP status and the one JSON error body).
+//! `document` (the OpenAPI document and the bot list), `refusals` (every refusal has its HTTP status and the one JSON error body).
 
 mod analytics;
+mod document;
 mod lists;
 mod refusals;
 

@@ -56,6 +56,18 @@ impl Checker {
         self.violations.is_empty()
     }
 
+    /// `text` as a hyphenated UUID, or a violation on `field`.
+    pub fn uuid(&mut self, field: &str, text: &str) -> Option<uuid::Uuid> {
+        let parsed = crate::ingest::parse_uuid(text);
+        if parsed.is_none() {
+            self.violation(
+                field,
+                format!("must be a hyphenated UUID, got {:?}", filter::shorten(text)),
+            );
+        }
+        parsed
+    }
+
     /// `value` when no violation was recorded, every violation otherwise.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, Vec<FieldViolation>> {
         match value {

@@ -6,6 +6,7 @@
 //! wraps every answer with its [`Provenance`]: the snapshot read, the newest event of the bot in
 //! it, what computed it, and the rows and bytes the scans read.
 
+mod bots;
 mod caches;
 mod classify;
 mod predicates;
@@ -194,6 +195,15 @@ impl Dashboard {
         let df = search::selected_messages(&run, selection).await?;
         let value = run.count(df).await?;
         run.answer(value).await
+    }
+
+    /// Every bot with data in the latest version, of `org` when given, ordered.
+    pub async fn bots(
+        &self,
+        org: Option<uuid::Uuid>,
+    ) -> Result<std::collections::BTreeSet<Tenant>> {
+        let session = self.engine.session().await?;
+        bots::bots(&session, &self.executor, org).await
     }
 
     /// The latest table version, which a report pins so that it reads the same data however

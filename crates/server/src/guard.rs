@@ -80,6 +80,23 @@ tokio::task_local! {
     pub(crate) static ADMITTED: Admitted;
 }
 
+/// Who the call is answered for, as the handlers see it (a request extension): the grant of its
+/// token, or anyone on a server started with `--dev-no-auth`.
+#[derive(Debug, Clone)]
+pub(crate) enum Caller {
+    Granted(Grant),
+    Anyone,
+}
+
+impl Caller {
+    pub(crate) fn covers(&self, tenant: &talkhouse_core::Tenant) -> bool {
+        match self {
+            Caller::Granted(grant) => grant.covers(tenant),
+            Caller::Anyone => true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admitted {
     pub(crate) arrived: std::time::Instant,
@@ -160,13 +177,21 @@ impl Shared {
         let (deadline, slot) = match method.cost {
             Cost::Query => {
                 let deadline = Instant::now() + self.limits.deadline(client_deadline);
-                let organization = tenants.first().map(|t| t.org_id).unwrap_or_default();
+                let organization = tenants
+                    .first()
+                    .map(|t| t.org_id)
+                    .or(grant.as_ref().map(|g| g.org_id))
+                    .unwrap_or_default();
                 let slot = self.admission.enter(organization, deadline).await?;
                 (Some(deadline), Some(slot))
             }
             Cost::Write => (None, None),
         };
-        let request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
+        let mut request = http::Request::from_parts(parts, Body::new(Full::new(bytes)));
+        request.extensions_mut().insert(match grant {
+            Some(grant) => Caller::Granted(grant),
+            None => Caller::Anyone,
+        });
         Ok((
             request,
             Ticket {

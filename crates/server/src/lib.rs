@@ -18,7 +18,7 @@ pub use api::ServiceConfig;
 pub use auth::Authentication;
 pub use error::ServiceError;
 pub use guard::QueryLimits;
-pub use rest::ROUTES as REST_ROUTES;
+pub use rest::{OPENAPI_PATH, rest_routes};
 pub use server::{DEFAULT_QUERY_MEMORY_LIMIT, ServeError, Server, ServerConfig, StartError};
 pub use talkhouse_reports::ReportSettings;
 pub use tonic::transport::Error as TransportError;

@@ -19,16 +19,7 @@ pub struct TenantInput {
 impl TenantInput {
     /// The tenant, or violations on `{prefix}.org_id` etc.
     pub fn check(&self, prefix: &str, checker: &mut Checker) -> Option<Tenant> {
-        let mut uuid = |name: &str, text: &str| {
-            let parsed = parse_uuid(text);
-            if parsed.is_none() {
-                checker.violation(
-                    format!("{prefix}.{name}"),
-                    format!("must be a hyphenated UUID, got {:?}", shorten(text)),
-                );
-            }
-            parsed
-        };
+        let mut uuid = |name: &str, text: &str| checker.uuid(&format!("{prefix}.{name}"), text);
         let org_id = uuid("org_id", &self.org_id);
         let env_id = uuid("env_id", &self.env_id);
         let bot_id = uuid("bot_id", &self.bot_id);

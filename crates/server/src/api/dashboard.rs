@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{DashboardApi, bot_id, valid};
 use crate::convert::answer::{export_type, provenance, timestamp};
 use crate::convert::request::tenant;
+use crate::guard::Caller;
 
 impl DashboardApi {
     fn report_config(&self, bot: Option<&v1::BotRef>) -> Result<v1::ReportConfig, Status> {
@@ -58,6 +59,40 @@ impl DashboardService for DashboardApi {
                 })
                 .collect(),
             provenance,
+        }))
+    }
+
+    async fn list_bots(
+        &self,
+        request: Request<v1::ListBotsRequest>,
+    ) -> Result<Response<v1::ListBotsResponse>, Status> {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::internal("the call did not pass the guard"))?;
+        let mut checker = Checker::new();
+        let org = request.get_ref().org_id.as_str();
+        let org = match org.is_empty() {
+            true => Some(None),
+            false => checker.uuid("org_id", org).map(Some),
+        };
+        let org = valid(checker, org)?;
+        let bots = self
+            .dashboard
+            .bots(org)
+            .await
+            .map_err(crate::ServiceError::from)?;
+        Ok(Response::new(v1::ListBotsResponse {
+            bots: bots
+                .into_iter()
+                .filter(|tenant| caller.covers(tenant))
+                .map(|tenant| v1::BotRef {
+                    org_id: tenant.org_id.to_string(),
+                    env_id: tenant.env_id.to_string(),
+                    bot_id: tenant.bot_id.to_string(),
+                })
+                .collect(),
         }))
     }
 

@@ -47,6 +47,7 @@ methods! {
     "DashboardService" "GetSummary": Read Query v1::GetSummaryRequest => |r| bot(&r.bot);
     "DashboardService" "GetConversationReportConfig": Read Query v1::GetReportConfigRequest => |r| bot(&r.bot);
     "DashboardService" "GetMessageReportConfig": Read Query v1::GetReportConfigRequest => |r| bot(&r.bot);
+    "DashboardService" "ListBots": Read Query v1::ListBotsRequest => |_| Vec::new();
     "AnalyticsService" "GetConversationTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
     "AnalyticsService" "GetMessageTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);
     "AnalyticsService" "GetUserTraffic": Read Query v1::AnalyticsRequest => |r| bot(&r.bot);

@@ -7,6 +7,7 @@ use http::StatusCode;
 use serde::Serialize;
 use tonic::Code;
 use tonic_types::StatusExt;
+use utoipa::ToSchema;
 
 /// A refused REST call.
 #[derive(Debug)]
@@ -15,8 +16,9 @@ pub(crate) struct RestError {
     body: ErrorBody,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Error)]
 pub(crate) struct ErrorBody {
     /// The HTTP status, again.
     status: u16,
@@ -28,7 +30,7 @@ pub(crate) struct ErrorBody {
     violations: Vec<Violation>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub(crate) struct Violation {
     pub field: String,
     pub message: String,
@@ -117,7 +119,7 @@ impl IntoResponse for RestError {
 pub(crate) fn rest_field(field: &str) -> String {
     match field {
         "bot" | "bot.bot_id" => return "botUUID".into(),
-        "bot.org_id" => return "orgUUID".into(),
+        "bot.org_id" | "org_id" => return "orgUUID".into(),
         "bot.env_id" => return "envUUID".into(),
         _ => {}
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use talkhouse_proto::v1;
+use utoipa::ToSchema;
 
 /// An instant as the seed writes it: UTC, milliseconds, `Z`.
 pub(crate) fn instant(timestamp: Option<prost_types::Timestamp>) -> Option<String> {
@@ -23,7 +24,7 @@ fn millis(duration: Option<prost_types::Duration>) -> f64 {
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Provenance {
     snapshot: u64,
@@ -50,7 +51,39 @@ impl From<Option<v1::Provenance>> for Provenance {
     }
 }
 
-#[derive(Serialize)]
+/// A bot, by the ids its paths take.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Bot {
+    #[serde(rename = "orgUUID")]
+    org_uuid: String,
+    #[serde(rename = "envUUID")]
+    env_uuid: String,
+    #[serde(rename = "botUUID")]
+    bot_uuid: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Bots {
+    bots: Vec<Bot>,
+}
+
+impl From<v1::ListBotsResponse> for Bots {
+    fn from(list: v1::ListBotsResponse) -> Self {
+        Self {
+            bots: list
+                .bots
+                .into_iter()
+                .map(|bot| Bot {
+                    org_uuid: bot.org_id,
+                    env_uuid: bot.env_id,
+                    bot_uuid: bot.bot_id,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Channel {
     uuid: String,
@@ -58,7 +91,7 @@ pub(crate) struct Channel {
     r#type: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Summary {
     has_data: bool,
@@ -88,7 +121,7 @@ impl From<v1::GetSummaryResponse> for Summary {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReportConfig {
     max_sample: u64,
@@ -107,7 +140,7 @@ impl From<v1::ReportConfig> for ReportConfig {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Overview {
     total: i64,
@@ -118,7 +151,7 @@ pub(crate) struct Overview {
     compared_end: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct BreakdownItem {
     key: String,
@@ -126,7 +159,7 @@ pub(crate) struct BreakdownItem {
     value: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Traffic {
     resource: String,
@@ -162,7 +195,7 @@ impl From<v1::TrafficResponse> for Traffic {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Accuracy {
     accuracy: Option<f64>,
@@ -196,14 +229,14 @@ impl From<v1::AccuracyResponse> for Accuracy {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SeriesBucket {
     start: Option<String>,
     label: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Dataset {
     channel_uuid: String,
@@ -211,7 +244,7 @@ pub(crate) struct Dataset {
     data: Vec<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Series {
     resource: String,
@@ -249,39 +282,52 @@ impl From<v1::SeriesResponse> for Series {
 }
 
 /// A page as the platform's sibling APIs (Spring) give it; `number` counts from 0 as Spring's
-/// does, while the request's `page` counts from 1.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Page<T> {
-    content: Vec<T>,
-    total_elements: u64,
-    total_pages: u64,
-    number: u32,
-    size: u32,
-    first: bool,
-    last: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    provenance: Option<Provenance>,
-}
-
-impl<T> Page<T> {
-    fn new(content: Vec<T>, page: Option<v1::PageInfo>, provenance: Option<Provenance>) -> Self {
-        let page = page.unwrap_or_default();
-        let number = page.page.saturating_sub(1);
-        Self {
-            content,
-            total_elements: page.total_elements,
-            total_pages: page.total_pages,
-            number,
-            size: page.size,
-            first: number == 0,
-            last: u64::from(page.page) >= page.total_pages,
-            provenance,
+/// does, while the request's `page` counts from 1. One type per item, so that each has a schema of
+/// its own name.
+macro_rules! page {
+    ($page:ident of $item:ty) => {
+        #[derive(Serialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub(crate) struct $page {
+            content: Vec<$item>,
+            total_elements: u64,
+            total_pages: u64,
+            number: u32,
+            size: u32,
+            first: bool,
+            last: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provenance: Option<Provenance>,
         }
-    }
+
+        impl $page {
+            fn new(
+                content: Vec<$item>,
+                page: Option<v1::PageInfo>,
+                provenance: Option<Provenance>,
+            ) -> Self {
+                let page = page.unwrap_or_default();
+                let number = page.page.saturating_sub(1);
+                Self {
+                    content,
+                    total_elements: page.total_elements,
+                    total_pages: page.total_pages,
+                    number,
+                    size: page.size,
+                    first: number == 0,
+                    last: u64::from(page.page) >= page.total_pages,
+                    provenance,
+                }
+            }
+        }
+    };
 }
 
-#[derive(Serialize)]
+page!(Conversations of Conversation);
+page!(Messages of Message);
+page!(Reports of Report);
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Conversation {
     session_code: String,
@@ -323,7 +369,7 @@ impl From<v1::ConversationSummary> for Conversation {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Message {
     message_id: String,
@@ -373,25 +419,21 @@ impl From<v1::MessageSummary> for Message {
     }
 }
 
-pub(crate) type Conversations = Page<Conversation>;
-
 impl From<v1::SearchConversationsResponse> for Conversations {
     fn from(r: v1::SearchConversationsResponse) -> Self {
         let content = r.content.into_iter().map(Conversation::from).collect();
-        Page::new(content, r.page, Some(r.provenance.into()))
+        Self::new(content, r.page, Some(r.provenance.into()))
     }
 }
-
-pub(crate) type Messages = Page<Message>;
 
 impl From<v1::SearchMessagesResponse> for Messages {
     fn from(r: v1::SearchMessagesResponse) -> Self {
         let content = r.content.into_iter().map(Message::from).collect();
-        Page::new(content, r.page, Some(r.provenance.into()))
+        Self::new(content, r.page, Some(r.provenance.into()))
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Transcript {
     conversation: Option<Conversation>,
@@ -412,7 +454,7 @@ impl From<v1::GetConversationResponse> for Transcript {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Report {
     report_id: String,
@@ -420,6 +462,7 @@ pub(crate) struct Report {
     status: String,
     export_type: String,
     /// The request's parameters, as JSON.
+    #[schema(value_type = Object)]
     parameters: serde_json::Value,
     requested_at: Option<String>,
     started_at: Option<String>,
@@ -453,16 +496,14 @@ impl From<v1::Report> for Report {
     }
 }
 
-pub(crate) type Reports = Page<Report>;
-
 impl From<v1::ListReportsResponse> for Reports {
     fn from(r: v1::ListReportsResponse) -> Self {
         let content = r.content.into_iter().map(Report::from).collect();
-        Page::new(content, r.page, None)
+        Self::new(content, r.page, None)
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReportCreated {
     report_id: String,
@@ -476,7 +517,7 @@ impl From<v1::ReportCreated> for ReportCreated {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReportPreview {
     estimate: i64,

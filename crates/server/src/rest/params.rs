@@ -9,8 +9,24 @@ use super::error::{RestError, Violation};
 /// The query parameters of one request, each read at most once.
 pub(crate) struct Params {
     pairs: Vec<(String, String)>,
-    read: Vec<&'static str>,
+    read: Vec<(&'static str, Kind)>,
     violations: Vec<Violation>,
+}
+
+/// What a parameter holds, as its reader takes it; the OpenAPI document describes each
+/// parameter a route reads by it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Kind {
+    Text,
+    /// Comma-separated texts.
+    List,
+    Integer,
+    Number,
+    Flag,
+    /// One of these names.
+    Choice(&'static [&'static str]),
+    /// Several of these names, comma-separated.
+    Choices(&'static [&'static str]),
 }
 
 impl Params {
@@ -65,7 +81,11 @@ impl Params {
 
     /// The parameter's last value, when given.
     pub(crate) fn text(&mut self, name: &'static str) -> Option<String> {
-        self.read.push(name);
+        self.value(name, Kind::Text)
+    }
+
+    fn value(&mut self, name: &'static str, kind: Kind) -> Option<String> {
+        self.read.push((name, kind));
         self.pairs
             .iter()
             .rev()
@@ -75,7 +95,11 @@ impl Params {
 
     /// A comma-separated list; absent or empty is no item.
     pub(crate) fn list(&mut self, name: &'static str) -> Vec<String> {
-        self.text(name)
+        self.items(name, Kind::List)
+    }
+
+    fn items(&mut self, name: &'static str, kind: Kind) -> Vec<String> {
+        self.value(name, kind)
             .map(|text| {
                 text.split(',')
                     .map(str::trim)
@@ -88,7 +112,11 @@ impl Params {
 
     /// A number (whole where `T` is), when given.
     pub(crate) fn number<T: std::str::FromStr>(&mut self, name: &'static str) -> Option<T> {
-        let text = self.text(name)?;
+        let kind = match std::any::type_name::<T>() {
+            "f32" | "f64" => Kind::Number,
+            _ => Kind::Integer,
+        };
+        let text = self.value(name, kind)?;
         match text.trim().parse() {
             Ok(value) => Some(value),
             Err(_) => {
@@ -102,9 +130,13 @@ impl Params {
     }
 
     /// Several of `names`, comma-separated, each as its index from 1.
-    pub(crate) fn choices(&mut self, name: &'static str, names: &[&str]) -> Vec<i32> {
+    pub(crate) fn choices(
+        &mut self,
+        name: &'static str,
+        names: &'static [&'static str],
+    ) -> Vec<i32> {
         let mut chosen = Vec::new();
-        for item in self.list(name) {
+        for item in self.items(name, Kind::Choices(names)) {
             match names.iter().position(|n| n.eq_ignore_ascii_case(&item)) {
                 Some(index) => chosen.push(index as i32 + 1),
                 None => {
@@ -116,7 +148,7 @@ impl Params {
     }
 
     pub(crate) fn flag(&mut self, name: &'static str) -> bool {
-        match self.text(name).as_deref().map(str::trim) {
+        match self.value(name, Kind::Flag).as_deref().map(str::trim) {
             None | Some("false") => false,
             Some("true" | "") => true,
             Some(other) => {
@@ -128,8 +160,8 @@ impl Params {
 
     /// One of `names` (upper case, as the seed spells enumerations), as its index from 1; 0 when
     /// absent.
-    pub(crate) fn choice(&mut self, name: &'static str, names: &[&str]) -> i32 {
-        let Some(text) = self.text(name) else {
+    pub(crate) fn choice(&mut self, name: &'static str, names: &'static [&'static str]) -> i32 {
+        let Some(text) = self.value(name, Kind::Choice(names)) else {
             return 0;
         };
         match names
@@ -142,6 +174,17 @@ impl Params {
                 0
             }
         }
+    }
+
+    /// Every parameter read so far, once each, in the order first read.
+    pub(crate) fn read(&self) -> Vec<(&'static str, Kind)> {
+        let mut read: Vec<(&'static str, Kind)> = Vec::new();
+        for &(name, kind) in &self.read {
+            if !read.iter().any(|(known, _)| *known == name) {
+                read.push((name, kind));
+            }
+        }
+        read
     }
 
     pub(crate) fn violation(&mut self, field: &str, message: String) {
@@ -158,7 +201,7 @@ impl Params {
             .pairs
             .iter()
             .map(|(key, _)| key.clone())
-            .filter(|key| !self.read.contains(&key.as_str()))
+            .filter(|key| !self.read.iter().any(|(name, _)| name == key))
             .collect();
         for key in unknown {
             self.violation(&key, "is not a parameter of this path".into());
@@ -189,12 +232,13 @@ pub(crate) const ORDER: [&str; 2] = ["ASC", "DESC"];
 pub(crate) const NLP_RESPONSES: [&str; 3] = ["FOUND", "NONE", "ALL"];
 pub(crate) const EXPORT_TYPES: [&str; 4] = ["CSV", "XLSX", "JSONL", "PARQUET"];
 pub(crate) const REPORT_SORTS: [&str; 3] = ["NEWEST_FIRST", "OLDEST_FIRST", "RANDOM_SAMPLE"];
-
-/// The bot of a path `/org/{org}/env/{env}/bot/{bot}/…`.
-pub(crate) fn bot((org_id, env_id, bot_id): (String, String, String)) -> Option<v1::BotRef> {
-    Some(v1::BotRef {
-        org_id,
-        env_id,
-        bot_id,
-    })
-}
+pub(crate) const GRANULARITIES: [&str; 4] = ["HOUR", "DAY", "WEEK", "MONTH"];
+pub(crate) const CONVERSATION_SORTS: [&str; 5] = [
+    "CONVERSATION_STARTED_AT",
+    "SATISFACTION",
+    "USER_MESSAGES",
+    "FLOWS_TRAVELLED",
+    "DURATION",
+];
+pub(crate) const MESSAGE_SORTS: [&str; 3] =
+    ["MESSAGE_SENT_AT", "CONFIDENCE", "CONVERSATION_STARTED_AT"];
