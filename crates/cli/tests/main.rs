@@ -19,6 +19,7 @@ mod ingest_cli;
 mod ingest_grpc;
 mod limits;
 mod object_storage;
+mod page;
 mod pruning;
 mod readme;
 mod reflection;

@@ -86,3 +86,47 @@ fn the_report_rules_example_is_a_valid_config() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_curl_examples_run_against_the_demo_server() {
+    let data = DataDir::new();
+    let (mut server, _, http) = spawn_serve_with_http(talkhouse(&data).args([
+        "serve",
+        "--dev-no-auth",
+        "--listen",
+        "127.0.0.1:0",
+    ]));
+    let text = readme();
+    let script = block(&text[text.find("With `curl`").unwrap()..], "sh");
+    assert!(script.contains("http://127.0.0.1:50052"), "{script}");
+    let script = script.replace("http://127.0.0.1:50052", &http);
+    let folder = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new("timeout")
+        .args(["120", "bash", "-euo", "pipefail", "-c", &script])
+        .current_dir(folder.path())
+        .env("TOKEN", "")
+        .output()
+        .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"hasData\": true"), "{stdout}");
+    assert!(stdout.contains("\"previousTotal\""), "{stdout}");
+    let files: Vec<_> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].extension().is_some_and(|e| e == "csv"),
+        "{files:?}"
+    );
+    let csv = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(csv.starts_with("session_code,"), "{csv}");
+    assert!(csv.lines().count() > 1, "{csv}");
+}

@@ -12,6 +12,7 @@ use talkhouse_storage::{DataLocation, EventTable};
 use tempfile::TempDir;
 use tonic::transport::Channel;
 
+pub mod browser;
 pub mod python;
 pub mod s3;
 
@@ -153,6 +154,22 @@ pub fn spawn_serve(command: &mut Command) -> (std::process::Child, String) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (child, address)
+}
+
+/// As [`spawn_serve`], for a server that also serves HTTP: its gRPC address and its HTTP base URL.
+pub fn spawn_serve_with_http(command: &mut Command) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = |prefix: &str| {
+        let line = lines.next().expect("a line").unwrap();
+        line.strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}, got {line:?}"))
+            .to_string()
+    };
+    let grpc = next("talkhouse listening on ");
+    let http = next("talkhouse HTTP on ");
+    (child, grpc, http)
 }
 
 pub fn run(command: &mut Command) -> Output {

@@ -11,6 +11,7 @@ mod convert;
 mod error;
 pub mod guard;
 mod ingest;
+mod page;
 mod rest;
 mod server;
 

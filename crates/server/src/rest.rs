@@ -3,7 +3,7 @@
 //! method in process, through the same guard ([`transcode`]): one access decision, one
 //! validation, one answer, shaped as JSON ([`json`]). Errors are one JSON body ([`error`]). The
 //! routes are data ([`routes`]), so the OpenAPI document ([`openapi`]) describes exactly what the
-//! router serves.
+//! router serves. The dashboard page ([`crate::page`]) is served beside them.
 
 mod endpoint;
 mod error;
@@ -42,7 +42,7 @@ pub fn rest_routes() -> Vec<(&'static str, &'static str)> {
 pub(crate) fn router(grpc: Grpc) -> Router {
     let routes = routes::routes();
     let document = openapi::document(&routes);
-    let mut router = Router::new().route(
+    let mut router = crate::page::router().route(
         OPENAPI_PATH,
         get(move || {
             let document = document.clone();
