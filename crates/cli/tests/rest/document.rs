@@ -234,3 +234,35 @@ async fn the_bot_list_offers_the_granted_bots_with_data() {
     assert_eq!(listed(&answer).len(), 3, "{answer}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_http_listener_speaks_http_1_1_and_http_2() {
+    let (_data, table, _, _) = generated_in(DataDir::new(), 2, 5).await;
+    let server = RunningServer::start_with(with_http(hs256_config()), table).await;
+    let url = format!(
+        "http://{}{}",
+        server.http_address.unwrap(),
+        talkhouse_server::OPENAPI_PATH
+    );
+    for (flag, version) in [("--http1.1", "1.1"), ("--http2-prior-knowledge", "2")] {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-sS",
+                flag,
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version} %{http_code}",
+            ])
+            .arg(&url)
+            .output()
+            .expect("curl runs (.ci/run installs it)");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{version} 200"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    server.stop().await;
+}

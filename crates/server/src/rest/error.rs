@@ -144,6 +144,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_grpc_code_has_the_http_status_a_rest_client_expects() {
+        for (code, status) in [
+            (Code::InvalidArgument, 400),
+            (Code::Unauthenticated, 401),
+            (Code::PermissionDenied, 403),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::Aborted, 409),
+            (Code::FailedPrecondition, 422),
+            (Code::ResourceExhausted, 429),
+            (Code::Internal, 500),
+            (Code::Unavailable, 503),
+            (Code::DeadlineExceeded, 504),
+        ] {
+            let error = RestError::from(tonic::Status::new(code, "refused"));
+            assert_eq!(error.status.as_u16(), status, "{code:?}");
+            assert_eq!(error.body.status, status);
+            assert_eq!(error.body.message, "refused");
+        }
+    }
+
+    #[test]
     fn grpc_fields_are_named_as_rest_names_them() {
         assert_eq!(rest_field("bot.org_id"), "orgUUID");
         assert_eq!(rest_field("filter.start_date"), "startDate");
