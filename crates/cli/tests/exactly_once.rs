@@ -10,12 +10,6 @@ use super::support::*;
 const OTHER_ORG: &str = "00000000-0000-4000-8000-0000000000a1";
 const OTHER_ENV: &str = "00000000-0000-4000-8000-0000000000a2";
 
-fn in_tenant(mut line: Value, org: &str, env: &str) -> Value {
-    line["org_id"] = org.into();
-    line["env_id"] = env.into();
-    line
-}
-
 async fn message_total(clients: &mut Clients, org: &str, env: &str, day: &str) -> i64 {
     clients
         .analytics
@@ -39,7 +33,7 @@ async fn two_tenants_sharing_a_bot_uuid_each_keep_their_message() {
         "two-tenants.jsonl",
         &jsonl(&[
             first.clone(),
-            in_tenant(first.clone(), OTHER_ORG, OTHER_ENV),
+            in_tenant(first.clone(), OTHER_ORG, OTHER_ENV, BOT),
         ]),
     );
     let out = run_ok(talkhouse(&data).arg("ingest").arg(&file));

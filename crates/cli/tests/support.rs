@@ -255,6 +255,14 @@ pub fn conversation(
     })
 }
 
+/// `line` (an event) moved to another tenant.
+pub fn in_tenant(mut line: Value, org: &str, env: &str, bot: &str) -> Value {
+    line["org_id"] = org.into();
+    line["env_id"] = env.into();
+    line["bot_id"] = bot.into();
+    line
+}
+
 pub fn jsonl(lines: &[Value]) -> String {
     lines.iter().map(|line| format!("{line}\n")).collect()
 }

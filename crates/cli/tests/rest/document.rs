@@ -125,12 +125,6 @@ async fn the_openapi_document_is_valid_and_describes_every_route_served() {
 const OTHER_ORG: &str = "00000000-0000-4000-8000-0000000000a1";
 const OTHER_BOT: &str = "00000000-0000-4000-8000-0000000000b3";
 
-fn in_tenant(mut line: Value, org: &str, bot: &str) -> Value {
-    line["org_id"] = org.into();
-    line["bot_id"] = bot.into();
-    line
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bot_list_offers_the_granted_bots_with_data() {
     let data = DataDir::new();
@@ -140,8 +134,8 @@ async fn the_bot_list_offers_the_granted_bots_with_data() {
         "tenants.jsonl",
         &jsonl(&[
             first.clone(),
-            in_tenant(first.clone(), ORG, OTHER_BOT),
-            in_tenant(first.clone(), OTHER_ORG, BOT),
+            in_tenant(first.clone(), ORG, ENV, OTHER_BOT),
+            in_tenant(first.clone(), OTHER_ORG, ENV, BOT),
         ]),
     );
     run_ok(talkhouse(&data).arg("ingest").arg(&file));

@@ -112,7 +112,7 @@ async fn every_refusal_has_its_status_and_the_one_error_body() {
         404,
         "",
     );
-    check(rest.get("/", Some(&token)).await, 404, "");
+    check(rest.get("/nothing-here", Some(&token)).await, 404, "");
 
     // 429 past a limit: a request larger than the server takes.
     let channels: Vec<String> = (0..200)

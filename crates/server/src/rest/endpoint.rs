@@ -129,15 +129,7 @@ where
     A: prost::Message + Default + Send + 'static,
     J: From<A> + Serialize + ToSchema + 'static,
 {
-    Box::new(Endpoint::<Q, A, J> {
-        verb: Verb::Get,
-        path,
-        grpc,
-        summary,
-        build,
-        status: StatusCode::OK,
-        shapes: PhantomData,
-    })
+    Endpoint::<Q, A, J>::boxed(Verb::Get, path, grpc, summary, StatusCode::OK, build)
 }
 
 /// A `POST` route answered by `grpc`, with `status` on success (202 for a report accepted for
@@ -154,15 +146,7 @@ where
     A: prost::Message + Default + Send + 'static,
     J: From<A> + Serialize + ToSchema + 'static,
 {
-    Box::new(Endpoint::<Q, A, J> {
-        verb: Verb::Post,
-        path,
-        grpc,
-        summary,
-        build,
-        status,
-        shapes: PhantomData,
-    })
+    Endpoint::<Q, A, J>::boxed(Verb::Post, path, grpc, summary, status, build)
 }
 
 impl<Q, A, J> Route for Endpoint<Q, A, J>
@@ -214,6 +198,25 @@ where
     A: prost::Message + Default + Send + 'static,
     J: From<A> + Serialize + ToSchema + 'static,
 {
+    fn boxed(
+        verb: Verb,
+        path: &'static str,
+        grpc: (&'static str, &'static str),
+        summary: &'static str,
+        status: StatusCode,
+        build: Build<Q>,
+    ) -> Box<dyn Route> {
+        Box::new(Self {
+            verb,
+            path,
+            grpc,
+            summary,
+            build,
+            status,
+            shapes: PhantomData,
+        })
+    }
+
     /// Reads the parameters into the gRPC request, checks their form (every malformed or unknown
     /// one named), calls the gRPC method, and shapes its answer as `J`.
     async fn answer(
