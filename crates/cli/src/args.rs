@@ -212,7 +212,7 @@ pub struct TokenArgs {
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub bots: Vec<String>,
 
-    /// Scopes granted: read, report, ingest, admin.
+    /// Scopes granted: read, report, ingest, sql, admin.
     #[arg(long, value_delimiter = ',', default_value = "read")]
     pub scopes: Vec<String>,
 

@@ -24,18 +24,27 @@ pub enum Scope {
     Report,
     /// Write events.
     Ingest,
+    /// Ad-hoc SQL over Arrow Flight SQL, on the rows of the granted bots.
+    Sql,
     /// Everything above, and operations.
     Admin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Report, Scope::Ingest, Scope::Admin];
+    pub const ALL: [Scope; 5] = [
+        Scope::Read,
+        Scope::Report,
+        Scope::Ingest,
+        Scope::Sql,
+        Scope::Admin,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Scope::Read => "read",
             Scope::Report => "report",
             Scope::Ingest => "ingest",
+            Scope::Sql => "sql",
             Scope::Admin => "admin",
         }
     }
@@ -54,7 +63,9 @@ impl FromStr for Scope {
         Scope::ALL
             .into_iter()
             .find(|scope| scope.name() == text)
-            .ok_or_else(|| format!("unknown scope {text:?}; known: read, report, ingest, admin"))
+            .ok_or_else(|| {
+                format!("unknown scope {text:?}; known: read, report, ingest, sql, admin")
+            })
     }
 }
 

@@ -5,6 +5,7 @@
 //! Depends on the storage crate for snapshots and on the core crate for the domain (filters, time
 //! windows); knows nothing of gRPC.
 
+mod budget;
 mod columns;
 pub mod dashboard;
 mod error;
@@ -12,6 +13,7 @@ mod executor;
 mod index;
 mod model;
 mod session;
+pub mod sql;
 pub mod views;
 
 pub use error::{Error, Result};

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
+use datafusion::datasource::{ViewTable, provider_as_source};
 use datafusion::error::Result;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::logical_expr::LogicalPlanBuilder;
+use datafusion::prelude::{Expr, col, lit};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use talkhouse_core::access::{Allowed, Grant};
 use talkhouse_storage::schema::EVENTS_TABLE;
 use talkhouse_storage::{EventTable, Snapshot};
 
@@ -52,6 +56,20 @@ impl QueryEngine {
         Ok(session)
     }
 
+    /// A session over the latest committed version in which the `events` table, and so every
+    /// view over it, holds only the rows `grant` covers (every row when `None`). The restriction
+    /// is a filter in the table's own plan: no statement can name the unrestricted table.
+    pub async fn session_of(
+        &self,
+        grant: Option<&Grant>,
+    ) -> talkhouse_storage::Result<SnapshotSession> {
+        let latest = self.session().await?;
+        let Some(grant) = grant else {
+            return Ok(latest);
+        };
+        Self::build(latest.snapshot, self.table.runtime(), Some(grant)).await
+    }
+
     /// A session over `version`, or over the latest committed version when `None`. A version
     /// equal to the latest reuses its session instead of replaying the log again.
     pub async fn session_at(
@@ -77,6 +95,14 @@ impl QueryEngine {
         snapshot: Snapshot,
         runtime: Arc<RuntimeEnv>,
     ) -> talkhouse_storage::Result<SnapshotSession> {
+        Self::build(snapshot, runtime, None).await
+    }
+
+    async fn build(
+        snapshot: Snapshot,
+        runtime: Arc<RuntimeEnv>,
+        grant: Option<&Grant>,
+    ) -> talkhouse_storage::Result<SnapshotSession> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("talkhouse", "public")
@@ -88,7 +114,7 @@ impl QueryEngine {
             .build();
         let ctx = SessionContext::new_with_state(state);
         snapshot.prepare_session(&ctx)?;
-        register(&ctx, &snapshot).map_err(talkhouse_storage::Error::Query)?;
+        register(&ctx, &snapshot, grant).map_err(talkhouse_storage::Error::Query)?;
         for (name, sql) in views() {
             let plan = ctx
                 .sql(sql)
@@ -103,7 +129,32 @@ impl QueryEngine {
     }
 }
 
-fn register(ctx: &SessionContext, snapshot: &Snapshot) -> Result<()> {
-    ctx.register_table(EVENTS_TABLE, snapshot.provider.clone())?;
+fn register(ctx: &SessionContext, snapshot: &Snapshot, grant: Option<&Grant>) -> Result<()> {
+    let Some(grant) = grant else {
+        ctx.register_table(EVENTS_TABLE, snapshot.provider.clone())?;
+        return Ok(());
+    };
+    let plan = LogicalPlanBuilder::scan(
+        EVENTS_TABLE,
+        provider_as_source(snapshot.provider.clone()),
+        None,
+    )?
+    .filter(granted(grant))?
+    .build()?;
+    ctx.register_table(EVENTS_TABLE, Arc::new(ViewTable::new(plan, None)))?;
     Ok(())
+}
+
+/// The rows of the grant's organization, environments and bots.
+fn granted(grant: &Grant) -> Expr {
+    let among = |column: &str, allowed: &Allowed| match allowed {
+        Allowed::Any => lit(true),
+        Allowed::Only(ids) => {
+            col(column).in_list(ids.iter().map(|id| lit(id.to_string())).collect(), false)
+        }
+    };
+    col("org_id")
+        .eq(lit(grant.org_id.to_string()))
+        .and(among("env_id", &grant.environments))
+        .and(among("bot_id", &grant.bots))
 }

@@ -97,6 +97,29 @@ impl Caller {
     }
 }
 
+/// A query call's turn, as a handler that streams its answer keeps it (a request extension): the
+/// admission slot, held until the last batch, and the deadline, which bounds the stream too.
+#[derive(Clone)]
+pub(crate) struct Turn {
+    pub(crate) deadline: Instant,
+    slot: Arc<std::sync::Mutex<Option<admission::Slot>>>,
+}
+
+/// The slot a streaming answer holds; given back when dropped.
+pub(crate) struct HeldSlot(#[allow(dead_code)] Option<admission::Slot>);
+
+impl Turn {
+    /// The slot, for the stream to hold; the call gives it back when it returns otherwise.
+    pub(crate) fn hold(&self) -> HeldSlot {
+        HeldSlot(
+            self.slot
+                .lock()
+                .expect("the slot lock is never poisoned")
+                .take(),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Admitted {
     pub(crate) arrived: std::time::Instant,
@@ -205,8 +228,8 @@ impl Shared {
     async fn run<S>(
         &self,
         mut inner: S,
-        request: HttpRequest,
-        ticket: Ticket,
+        mut request: HttpRequest,
+        mut ticket: Ticket,
         arrived: std::time::Instant,
     ) -> Result<HttpResponse, S::Error>
     where
@@ -219,6 +242,12 @@ impl Shared {
                 .as_ref()
                 .map_or(std::time::Duration::ZERO, |slot| slot.waited),
         };
+        if let Some(deadline) = ticket.deadline {
+            request.extensions_mut().insert(Turn {
+                deadline,
+                slot: Arc::new(std::sync::Mutex::new(ticket.slot.take())),
+            });
+        }
         let call = ADMITTED.scope(admitted, inner.call(request));
         let Some(deadline) = ticket.deadline else {
             return call.await;

@@ -9,6 +9,7 @@ mod api;
 pub mod auth;
 mod convert;
 mod error;
+mod flight_sql;
 pub mod guard;
 mod ingest;
 mod page;

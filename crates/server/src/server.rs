@@ -10,8 +10,9 @@ use talkhouse_proto::v1::dashboard_service_server::DashboardServiceServer;
 use talkhouse_proto::v1::ingest_service_server::IngestServiceServer;
 use talkhouse_proto::v1::message_service_server::MessageServiceServer;
 use talkhouse_proto::v1::report_service_server::ReportServiceServer;
-use talkhouse_query::QueryEngine;
 use talkhouse_query::dashboard::Dashboard;
+use talkhouse_query::sql::SqlService;
+use talkhouse_query::{QueryEngine, QueryExecutor};
 use talkhouse_reports::{ReportSettings, ReportStore, Reports};
 use talkhouse_storage::{EventTable, Lease};
 use tokio::net::TcpListener;
@@ -71,6 +72,8 @@ pub enum StartError {
     Bind(#[source] std::io::Error),
     #[error("cannot start the report workers: {0}")]
     Reports(#[source] talkhouse_reports::Error),
+    #[error("cannot start the query threads: {0}")]
+    Threads(#[source] std::io::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,7 +160,16 @@ impl Server {
         let valid = "the descriptor sets built into this binary are valid";
         let reflection_v1 = reflection().build_v1().expect(valid);
         let reflection_v1alpha = reflection().build_v1alpha().expect(valid);
-        let mut dashboard = Dashboard::new(QueryEngine::new(self.table.clone()))
+        let engine = QueryEngine::new(self.table.clone());
+        let executor =
+            QueryExecutor::per_core().map_err(|e| ServeError::Start(StartError::Threads(e)))?;
+        let sql = SqlService::new(
+            engine.clone(),
+            executor.clone(),
+            self.config.query_memory_limit,
+        );
+        let mut dashboard = Dashboard::new(engine)
+            .with_executor(executor)
             .with_rollups(self.config.use_rollups)
             .with_index_memory(self.config.index_memory_limit);
         if let Some(bytes) = self.config.query_memory_limit {
@@ -220,6 +232,7 @@ impl Server {
             .add_service(ConversationServiceServer::new(api.clone()))
             .add_service(MessageServiceServer::new(api.clone()))
             .add_service(ReportServiceServer::new(api))
+            .add_service(crate::flight_sql::service(sql))
             .serve_with_incoming_shutdown(incoming, until_stopped());
         let signal = async move {
             shutdown.await;

@@ -166,7 +166,7 @@ pub struct ClaimArgs {
     )]
     pub bots_claim: String,
 
-    /// Claim holding the scopes (read, report, ingest, admin).
+    /// Claim holding the scopes (read, report, ingest, sql, admin).
     #[arg(
         long = "auth-scope-claim",
         env = "TALKHOUSE_AUTH_SCOPE_CLAIM",

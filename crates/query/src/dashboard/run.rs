@@ -1,7 +1,6 @@
 //! One request's run: its snapshot and session, its bot, where its plans run, its memory
 //! budget, and what its scans read.
 
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,11 +8,9 @@ use arrow::array::RecordBatch;
 use chrono::{DateTime, Utc};
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
-use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::functions_aggregate::expr_fn::max;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::{SessionConfig, SessionContext, col};
+use datafusion::prelude::{SessionContext, col};
 use object_store::path::Path;
 use talkhouse_core::Tenant;
 use talkhouse_core::request::Filter;
@@ -23,6 +20,7 @@ use tracing::Instrument;
 
 use super::caches::BotCaches;
 use super::predicates;
+use crate::budget::MemoryBudget;
 use crate::columns;
 use crate::index::{self, BotFacts, RollupIndex, Source, UserIndex};
 use crate::model::{Answer, Channel, Provenance, ServedBy};
@@ -46,31 +44,6 @@ pub(super) fn count_in(batches: &[RecordBatch]) -> Result<u64> {
         .transpose()?
         .and_then(|n| n.first().copied().flatten())
         .unwrap_or(0) as u64)
-}
-
-/// A request's memory pool, and the session settings that fit it; built once per request.
-struct MemoryBudget {
-    runtime: Arc<RuntimeEnv>,
-    config: SessionConfig,
-}
-
-impl MemoryBudget {
-    fn new(ctx: &SessionContext, bytes: usize) -> Result<Self> {
-        let pool = TrackConsumersPool::new(
-            FairSpillPool::new(bytes),
-            NonZeroUsize::new(3).expect("3 is not zero"),
-        );
-        let runtime = RuntimeEnvBuilder::from_runtime_env(&ctx.runtime_env())
-            .with_memory_pool(Arc::new(pool))
-            .build_arc()?;
-        // A sort sets this much aside per partition for merging its spills; with a small budget
-        // the default (10 MB) alone would exhaust it.
-        let mut config = ctx.copied_config();
-        let execution = &mut config.options_mut().execution;
-        execution.sort_spill_reservation_bytes =
-            execution.sort_spill_reservation_bytes.min(bytes / 16);
-        Ok(Self { runtime, config })
-    }
 }
 
 /// One request's session: a snapshot, a bot, and what its scans read so far.

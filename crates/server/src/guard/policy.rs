@@ -17,6 +17,9 @@ pub enum Cost {
     Write,
 }
 
+/// Decodes one request message into the bots it names.
+type Decode = fn(&[u8]) -> Result<Vec<Tenant>, prost::DecodeError>;
+
 /// One gRPC method as the guard sees it.
 pub struct Method {
     pub path: &'static str,
@@ -24,7 +27,7 @@ pub struct Method {
     pub cost: Cost,
     /// Decodes the request message and lists the bots it names. A bot whose ids do not parse
     /// is left out: the handler rejects the request for it.
-    decode: fn(&[u8]) -> Result<Vec<Tenant>, prost::DecodeError>,
+    decode: Option<Decode>,
 }
 
 macro_rules! methods {
@@ -34,11 +37,11 @@ macro_rules! methods {
             path: concat!("/talkhouse.v1.", $service, "/", $method),
             scope: Scope::$scope,
             cost: Cost::$cost,
-            decode: |bytes| {
+            decode: Some(|bytes| {
                 let request = <$request as prost::Message>::decode(bytes)?;
                 let bots: fn(&$request) -> Vec<Tenant> = $bots;
                 Ok(bots(&request))
-            },
+            }),
         },)*];
     };
 }
@@ -69,12 +72,37 @@ methods! {
     "IngestService" "WriteEvents": Ingest Write v1::WriteEventsRequest => |r| r.events.iter().filter_map(event_bot).collect();
 }
 
-pub(super) fn method(path: &str) -> Option<&'static Method> {
-    METHODS.iter().find(|m| m.path == path)
+/// The Arrow Flight methods, which carry Flight SQL. They name no bot: a statement reads only the
+/// rows its caller's grant covers, whatever it names (see `crate::flight_sql`). Some take a
+/// stream of messages, so their body is not decoded here.
+macro_rules! flight_methods {
+    ($($method:literal)*) => {
+        pub static FLIGHT_METHODS: &[Method] = &[$(Method {
+            path: concat!("/arrow.flight.protocol.FlightService/", $method),
+            scope: Scope::Sql,
+            cost: Cost::Query,
+            decode: None,
+        },)*];
+    };
 }
 
-/// The bots named by the one gRPC message in `body`.
+flight_methods! {
+    "Handshake" "ListFlights" "GetFlightInfo" "PollFlightInfo" "GetSchema" "DoGet" "DoPut"
+    "DoExchange" "DoAction" "ListActions"
+}
+
+pub(super) fn method(path: &str) -> Option<&'static Method> {
+    METHODS
+        .iter()
+        .chain(FLIGHT_METHODS)
+        .find(|m| m.path == path)
+}
+
+/// The bots named by the one gRPC message in `body`; none for a method whose body is not decoded.
 pub(super) fn tenants(method: &Method, body: &[u8]) -> Result<Vec<Tenant>, Status> {
+    let Some(decode) = method.decode else {
+        return Ok(Vec::new());
+    };
     let malformed = |what: &str| {
         Status::from(ServiceError::InvalidArgument(vec![
             talkhouse_core::FieldViolation::new("request", format!("is not {what}")),
@@ -94,7 +122,7 @@ pub(super) fn tenants(method: &Method, body: &[u8]) -> Result<Vec<Tenant>, Statu
     if u32::from_be_bytes(*length) as usize != message.len() {
         return Err(malformed("exactly one gRPC message"));
     }
-    (method.decode)(message)
+    decode(message)
         .map_err(|error| Status::from(ServiceError::InvalidArgument(vec![undecodable(&error)])))
 }
 
