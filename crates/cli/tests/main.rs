@@ -12,6 +12,7 @@ mod dashboard_fixture;
 mod duplicates;
 mod exactly_once;
 mod external_readers;
+mod flight_sql;
 mod freshness;
 mod fuzz_grpc;
 mod generator;
