@@ -311,6 +311,26 @@ pub struct SqlArgs {
     /// Start the interactive shell even when stdin is not a terminal (for scripts driving it).
     #[arg(long, conflicts_with_all = ["command", "file"])]
     pub interactive: bool,
+
+    /// Run the statements on this talkhouse server over Flight SQL (http://HOST:PORT or
+    /// grpc://HOST:PORT) instead of reading the table from --data; they see the rows the token
+    /// grants.
+    #[arg(long, env = "TALKHOUSE_SERVER")]
+    pub server: Option<String>,
+
+    /// The bearer token sent to --server (it needs scope `sql`).
+    #[arg(
+        long,
+        env = "TALKHOUSE_TOKEN",
+        requires = "server",
+        conflicts_with = "token_file",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// A file holding the bearer token sent to --server.
+    #[arg(long, requires = "server")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

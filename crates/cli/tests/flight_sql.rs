@@ -198,3 +198,73 @@ async fn an_over_budget_query_is_refused_and_the_server_goes_on() {
     assert!(summary.has_data);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn talkhouse_sql_on_a_server_answers_as_on_the_table_in_every_format() {
+    let (data, table, bot, _) = generated_in(DataDir::new(), 5, 10).await;
+    let bot = bot.unwrap();
+    let server = RunningServer::start_with(hs256_config(), table).await;
+    let url = format!("http://{}", server.address);
+    let admin = token(&bot.org_id, &["*"], &[Scope::Admin]);
+    let query = "SELECT bot_id, count(*) AS n, min(sent_at) AS first FROM messages \
+                 GROUP BY bot_id ORDER BY bot_id";
+    // With --server, --data is not read: here it is an empty folder.
+    let empty = DataDir::new();
+    let remote = |format: &str| {
+        let mut command = talkhouse(&empty);
+        command.args(["sql", "--server", &url]);
+        command.args(["--token", &admin, "--format", format, "-c", query]);
+        command
+    };
+    for format in ["csv", "json", "table"] {
+        let local = run_ok(talkhouse(&data).args(["sql", "--format", format, "-c", query]));
+        assert_eq!(run_ok(&mut remote(format)), local, "--format {format}");
+    }
+    let file = data.path().join("answer.parquet");
+    run_ok(remote("parquet").arg("--output").arg(&file));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&file).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let rows: usize = reader.map(|batch| batch.unwrap().num_rows()).sum();
+    assert_eq!(rows, sql_rows(&data, query).len());
+
+    // The shell, over the server, with a token for one bot: its rows only.
+    let one_bot = token(&bot.org_id, &[&bot.bot_id], &[Scope::Sql]);
+    let token_file = data.file("token.txt", &format!("{one_bot}\n"));
+    let out = run_with_stdin(
+        talkhouse(&data)
+            .args(["sql", "--server", &url, "--interactive", "--format", "csv"])
+            .arg("--token-file")
+            .arg(&token_file),
+        b"SELECT DISTINCT bot_id FROM messages;\n\\q\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("bot_id\n{}\n", bot.bot_id)),
+        "{stdout}"
+    );
+
+    // A refusal is the server's, in its words, and fails the command.
+    let refused = run_fails(
+        talkhouse(&data)
+            .args(["sql", "--server", &url, "--token", &one_bot])
+            .args(["-c", "DROP TABLE events"]),
+    );
+    assert!(refused.contains("the server refused"), "{refused}");
+    assert!(refused.contains("only queries are served"), "{refused}");
+    let without_token =
+        run_fails(talkhouse(&data).args(["sql", "--server", &url, "-c", "SELECT 1"]));
+    assert!(
+        without_token.contains("the server refused"),
+        "{without_token}"
+    );
+    server.stop().await;
+}

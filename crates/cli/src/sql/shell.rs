@@ -2,13 +2,11 @@
 
 use std::time::Instant;
 
-use rustyline::DefaultEditor;
-use rustyline::error::ReadlineError;
-use talkhouse_query::QueryEngine;
-
-use super::{Output, run_script};
+use super::{Output, Source, run_script};
 use crate::CliError;
 use crate::error::chain;
+use rustyline::DefaultEditor;
+use rustyline::error::ReadlineError;
 
 const HELP: &str = "\
 End each statement with ;  Statements may span lines.
@@ -17,7 +15,7 @@ End each statement with ;  Statements may span lines.
   \\q            quit (also Ctrl-D)
   EXPLAIN …     the plan of a query";
 
-pub async fn run(engine: &QueryEngine, output: &Output) -> Result<(), CliError> {
+pub async fn run(source: &mut Source, output: &Output) -> Result<(), CliError> {
     let mut editor = DefaultEditor::new().map_err(|e| CliError::Usage(e.to_string()))?;
     let history =
         std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".talkhouse_history"));
@@ -47,7 +45,7 @@ pub async fn run(engine: &QueryEngine, output: &Output) -> Result<(), CliError> 
             match meta_command(trimmed) {
                 Meta::Quit => break,
                 Meta::Help => println!("{HELP}"),
-                Meta::Sql(sql) => execute(engine, &sql, output).await,
+                Meta::Sql(sql) => execute(source, &sql, output).await,
                 Meta::Unknown => eprintln!("unknown command {trimmed}; \\? for help"),
             }
             continue;
@@ -60,7 +58,7 @@ pub async fn run(engine: &QueryEngine, output: &Output) -> Result<(), CliError> 
         if trimmed.ends_with(';') {
             let sql = std::mem::take(&mut buffer);
             let _ = editor.add_history_entry(sql.trim());
-            execute(engine, &sql, output).await;
+            execute(source, &sql, output).await;
         }
     }
     if let Some(path) = &history {
@@ -95,14 +93,10 @@ fn meta_command(command: &str) -> Meta {
     }
 }
 
-/// Runs one input on a fresh snapshot; errors are printed and the shell goes on.
-async fn execute(engine: &QueryEngine, sql: &str, output: &Output) {
+/// Runs one input (on a fresh snapshot); errors are printed and the shell goes on.
+async fn execute(source: &mut Source, sql: &str, output: &Output) {
     let started = Instant::now();
-    let result = async {
-        let session = engine.session().await?;
-        run_script(&session, sql, output).await
-    }
-    .await;
+    let result = run_script(source, sql, output).await;
     match result {
         Ok(()) => eprintln!("({:.3} s)", started.elapsed().as_secs_f64()),
         Err(error) => eprintln!("error: {}", chain(&error)),
