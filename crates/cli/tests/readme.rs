@@ -130,3 +130,32 @@ fn the_curl_examples_run_against_the_demo_server() {
     assert!(csv.starts_with("session_code,"), "{csv}");
     assert!(csv.lines().count() > 1, "{csv}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_adbc_example_runs_against_the_server() {
+    let data = DataDir::new();
+    let file = data.file("example.jsonl", &block(&readme(), "jsonl"));
+    run_ok(talkhouse(&data).arg("ingest").arg(&file));
+    let server = RunningServer::start(data.table().await).await;
+    let text = readme();
+    let script = block(&text[text.find("### SQL from every data tool").unwrap()..], "python");
+    let out = std::process::Command::new("python3")
+        .env("PYTHONPATH", python::site("adbc"))
+        .env("TALKHOUSE_FLIGHT", format!("grpc://{}", server.address))
+        .env("TOKEN", "")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bot_id: string"), "{stdout}");
+    assert!(
+        stdout.contains("9a8b7c6d-1e2f-4a3b-8c4d-5e6f7a8b9c03"),
+        "{stdout}"
+    );
+    server.stop().await;
+}
