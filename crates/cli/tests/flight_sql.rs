@@ -15,9 +15,19 @@ use crate::support::*;
 
 const OTHER_ORG: &str = "00000000-0000-4000-8000-0000000000a1";
 
+/// Stands for ADBC's catalog call (`GetTables` with schemas) among the statements of [`adbc`]:
+/// its rows are `[catalog, schema, table, column count]`.
+const GET_OBJECTS: &str = "-- adbc_get_objects";
+
 /// Runs `statements` through ADBC with `token`; for each, `{"rows": [...]}` (each row a list of
-/// strings) or `{"error": "..."}`.
+/// strings) or `{"error": "..."}`. A statement given as a list is prepared and run with the rest
+/// of the list as its parameters.
 fn adbc(address: &str, token: &str, statements: &[&str]) -> Vec<Value> {
+    let statements: Vec<Value> = statements.iter().map(|s| json!(s)).collect();
+    adbc_with(address, token, &statements)
+}
+
+fn adbc_with(address: &str, token: &str, statements: &[Value]) -> Vec<Value> {
     let script = format!(
         r#"
 import json, sys
@@ -31,8 +41,20 @@ connection = flight_sql.connect(
 answers = []
 for statement in json.loads(sys.argv[1]):
     try:
+        if statement == "{GET_OBJECTS}":
+            rows = []
+            for catalog in connection.adbc_get_objects(depth="all").read_all().to_pylist():
+                for schema in catalog["catalog_db_schemas"]:
+                    for table in schema["db_schema_tables"]:
+                        rows.append([catalog["catalog_name"], schema["db_schema_name"],
+                                     table["table_name"], str(len(table["table_columns"]))])
+            answers.append({{"rows": rows}})
+            continue
         cursor = connection.cursor()
-        cursor.execute(statement)
+        if isinstance(statement, list):
+            cursor.execute(statement[0], parameters=tuple(statement[1:]))
+        else:
+            cursor.execute(statement)
         answers.append({{"rows": [[str(v) for v in row] for row in cursor.fetchall()]}})
         cursor.close()
     except Exception as error:
@@ -94,7 +116,7 @@ async fn adbc_reads_only_the_granted_rows() {
     // An admin sees every organization, as `talkhouse sql` does.
     let admin = token(&bot.org_id, &["*"], &[Scope::Admin]);
     let query = "SELECT org_id, bot_id, count(*) AS n FROM messages GROUP BY 1, 2 ORDER BY 1, 2";
-    let answers = adbc(&address, &admin, &[query, "SHOW TABLES"]);
+    let answers = adbc(&address, &admin, &[query, GET_OBJECTS]);
     let rows: Vec<String> = answers[0]["rows"]
         .as_array()
         .unwrap_or_else(|| panic!("{answers:?}"))
@@ -110,6 +132,27 @@ async fn adbc_reads_only_the_granted_rows() {
         .collect();
     assert_eq!(rows, sql_rows(&data, query));
     assert!(rows.iter().any(|r| r.starts_with(OTHER_ORG)), "{rows:?}");
+    // Every table and view, with its columns, under talkhouse.public.
+    let tables: Vec<String> = answers[1]["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answers:?}"))
+        .iter()
+        .map(|row| {
+            assert_eq!(row[0], "talkhouse");
+            assert_eq!(row[1], "public");
+            assert_ne!(row[3], "0", "{row}");
+            row[2].as_str().unwrap().to_string()
+        })
+        .collect();
+    for table in [
+        "events",
+        "messages",
+        "conversations",
+        "conversation_versions",
+        "channels",
+    ] {
+        assert!(tables.contains(&table.to_string()), "{table} in {tables:?}");
+    }
 
     // A token for one bot: every statement answers that bot's rows only.
     let one_bot = token(&bot.org_id, &[&bot.bot_id], &[Scope::Sql]);
@@ -127,6 +170,20 @@ async fn adbc_reads_only_the_granted_rows() {
             );
         }
     }
+    // A prepared statement binds its parameters within the grant too.
+    let count = "SELECT count(*) FROM messages WHERE org_id = $1 AND bot_id = $2";
+    let answers = adbc_with(
+        &address,
+        &one_bot,
+        &[
+            json!([count, bot.org_id, bot.bot_id]),
+            json!([count, OTHER_ORG, bot.bot_id]),
+        ],
+    );
+    let granted: u64 = answers[0]["rows"][0][0].as_str().unwrap().parse().unwrap();
+    assert!(granted > 0, "{answers:?}");
+    assert_eq!(answers[1]["rows"], json!([["0"]]), "{answers:?}");
+
     // Nor by writing, defining or reading files, and EXPLAIN shows the restriction.
     let escapes = [
         "CREATE EXTERNAL TABLE stolen STORED AS PARQUET LOCATION '/'",

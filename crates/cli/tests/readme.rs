@@ -138,7 +138,10 @@ async fn the_adbc_example_runs_against_the_server() {
     run_ok(talkhouse(&data).arg("ingest").arg(&file));
     let server = RunningServer::start(data.table().await).await;
     let text = readme();
-    let script = block(&text[text.find("### SQL from every data tool").unwrap()..], "python");
+    let script = block(
+        &text[text.find("### SQL from every data tool").unwrap()..],
+        "python",
+    );
     let out = std::process::Command::new("python3")
         .env("PYTHONPATH", python::site("adbc"))
         .env("TALKHOUSE_FLIGHT", format!("grpc://{}", server.address))
