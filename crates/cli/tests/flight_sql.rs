@@ -28,9 +28,10 @@ fn adbc(address: &str, token: &str, statements: &[&str]) -> Vec<Value> {
 }
 
 fn adbc_with(address: &str, token: &str, statements: &[Value]) -> Vec<Value> {
+    let statements = serde_json::to_string(statements).unwrap();
     let script = format!(
         r#"
-import json, sys
+import json
 import adbc_driver_flightsql.dbapi as flight_sql
 from adbc_driver_flightsql import DatabaseOptions
 connection = flight_sql.connect(
@@ -39,7 +40,7 @@ connection = flight_sql.connect(
     autocommit=True,
 )
 answers = []
-for statement in json.loads(sys.argv[1]):
+for statement in json.loads({statements:?}):
     try:
         if statement == "{GET_OBJECTS}":
             rows = []
@@ -62,18 +63,7 @@ for statement in json.loads(sys.argv[1]):
 print(json.dumps(answers))
 "#
     );
-    let site = python::site("adbc");
-    let out = std::process::Command::new("python3")
-        .env("PYTHONPATH", &site)
-        .args(["-c", &script, &serde_json::to_string(statements).unwrap()])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&python::run(&python::site("adbc"), &script)).unwrap()
 }
 
 fn token(org: &str, bots: &[&str], scopes: &[Scope]) -> String {
