@@ -242,10 +242,13 @@ impl Shared {
                 .as_ref()
                 .map_or(std::time::Duration::ZERO, |slot| slot.waited),
         };
+        // The call holds its slot until it returns (this binding lives to the end); a handler
+        // that streams its answer takes the slot from its `Turn` to hold it to the last batch.
+        let slot = Arc::new(std::sync::Mutex::new(ticket.slot.take()));
         if let Some(deadline) = ticket.deadline {
             request.extensions_mut().insert(Turn {
                 deadline,
-                slot: Arc::new(std::sync::Mutex::new(ticket.slot.take())),
+                slot: slot.clone(),
             });
         }
         let call = ADMITTED.scope(admitted, inner.call(request));
