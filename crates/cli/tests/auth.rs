@@ -62,4 +62,4 @@ pub fn authed<T>(message: T, token: Option<&str>) -> Request<T> {
 }
 
 mod keys;
-mod methods;
+pub(crate) mod methods;

@@ -19,6 +19,7 @@ mod generator;
 mod ingest_cli;
 mod ingest_grpc;
 mod limits;
+mod metrics;
 mod object_storage;
 mod page;
 mod pruning;

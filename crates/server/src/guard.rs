@@ -25,6 +25,7 @@ use tonic::body::Body;
 
 use crate::ServiceError;
 use crate::auth::Authentication;
+use crate::metrics::{Metrics, Surface};
 use admission::Admission;
 
 /// Paths answered without a token: standard health checks and schema reflection.
@@ -44,15 +45,17 @@ struct Shared {
     authentication: Authentication,
     limits: QueryLimits,
     admission: Arc<Admission>,
+    metrics: Arc<Metrics>,
 }
 
 impl GuardLayer {
-    pub fn new(authentication: Authentication, limits: QueryLimits) -> Self {
+    pub fn new(authentication: Authentication, limits: QueryLimits, metrics: Arc<Metrics>) -> Self {
         Self {
             shared: Arc::new(Shared {
                 authentication,
                 admission: Arc::new(Admission::new(&limits)),
                 limits,
+                metrics,
             }),
         }
     }
@@ -120,10 +123,11 @@ impl Turn {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Admitted {
     pub(crate) arrived: std::time::Instant,
     pub(crate) waited: std::time::Duration,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 type HttpRequest = http::Request<Body>;
@@ -155,10 +159,31 @@ where
                 let mut inner = inner;
                 return inner.call(request).await;
             }
-            match shared.admit(request).await {
+            let surface = match request.extensions().get::<Surface>() {
+                Some(surface) => *surface,
+                None if path.starts_with("/arrow.flight.") => Surface::flight_sql,
+                None => Surface::grpc,
+            };
+            let method = policy::method(path).map_or("unknown", |m| m.name());
+            let mut organization = None;
+            let answer = match shared.admit(request, &mut organization).await {
                 Ok((request, ticket)) => shared.run(inner, request, ticket, arrived).await,
-                Err(status) => Ok(status.into_http()),
+                Err(status) => {
+                    shared.metrics.refusal(organization, status.code());
+                    Ok(status.into_http())
+                }
+            };
+            if let Ok(response) = &answer {
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                shared
+                    .metrics
+                    .call(surface, method, code, arrived.elapsed());
             }
+            answer
         };
         Box::pin(tracing::Instrument::instrument(call, span))
     }
@@ -173,7 +198,12 @@ struct Ticket {
 
 impl Shared {
     /// Everything but running the handler: the request comes back rebuilt from its checked bytes.
-    async fn admit(&self, request: HttpRequest) -> Result<(HttpRequest, Ticket), Status> {
+    /// `organization` is set once the call's organization is known, for the refusal's metric.
+    async fn admit(
+        &self,
+        request: HttpRequest,
+        organization: &mut Option<uuid::Uuid>,
+    ) -> Result<(HttpRequest, Ticket), Status> {
         let path = request.uri().path().to_owned();
         let method = policy::method(&path)
             .ok_or_else(|| Status::unimplemented(format!("unknown method {}", shorten(&path))))?;
@@ -185,6 +215,7 @@ impl Shared {
             ),
             Authentication::DisabledForDevelopment => None,
         };
+        *organization = grant.as_ref().map(|g| g.org_id);
         if let Some(grant) = &grant {
             grant
                 .check_scope(method.scope)
@@ -194,6 +225,9 @@ impl Shared {
         let (parts, body) = request.into_parts();
         let bytes = self.read_body(method, body).await?;
         let tenants = policy::tenants(method, &bytes)?;
+        if let Some(tenant) = tenants.first() {
+            *organization = Some(tenant.org_id);
+        }
         if let Some(grant) = &grant {
             check_tenants(grant, &tenants)?;
         }
@@ -241,7 +275,11 @@ impl Shared {
                 .slot
                 .as_ref()
                 .map_or(std::time::Duration::ZERO, |slot| slot.waited),
+            metrics: self.metrics.clone(),
         };
+        if ticket.slot.is_some() {
+            self.metrics.admission_wait(admitted.waited);
+        }
         // The call holds its slot until it returns (this binding lives to the end); a handler
         // that streams its answer takes the slot from its `Turn` to hold it to the last batch.
         let slot = Arc::new(std::sync::Mutex::new(ticket.slot.take()));

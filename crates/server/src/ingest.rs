@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::ServiceError;
 use crate::convert::ingest::{event_input, kind_name};
+use crate::metrics::Metrics;
 
 /// Most events one `WriteEvents` call may carry.
 pub const MAX_EVENTS_PER_BATCH: usize = 100_000;
@@ -18,11 +19,12 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 200;
 
 pub struct IngestApi {
     table: Arc<EventTable>,
+    metrics: Arc<Metrics>,
 }
 
 impl IngestApi {
-    pub fn new(table: Arc<EventTable>) -> Self {
-        Self { table }
+    pub fn new(table: Arc<EventTable>, metrics: Arc<Metrics>) -> Self {
+        Self { table, metrics }
     }
 }
 
@@ -34,6 +36,7 @@ impl IngestService for IngestApi {
         request: Request<v1::WriteEventsRequest>,
     ) -> Result<Response<v1::WriteEventsResponse>, Status> {
         let request = request.into_inner();
+        let bytes = prost::Message::encoded_len(&request) as u64;
         let key = idempotency_key(&request.idempotency_key)?;
         let events = events(request.events)?;
         let outcome = self
@@ -41,6 +44,14 @@ impl IngestService for IngestApi {
             .write(events, key)
             .await
             .map_err(ServiceError::from)?;
+        if !outcome.replayed {
+            self.metrics.ingest(
+                (outcome.messages_written + outcome.conversations_written) as u64,
+                outcome.duplicate_messages as u64,
+                bytes,
+                1,
+            );
+        }
         tracing::info!(
             version = outcome.version,
             messages = outcome.messages_written,

@@ -19,7 +19,10 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use tonic::service::Routes;
 
+use std::sync::Arc;
+
 use crate::guard::Guard;
+use crate::metrics::Metrics;
 use error::RestError;
 
 /// The gRPC services behind the guard, as the REST routes call them.
@@ -27,6 +30,9 @@ pub(crate) type Grpc = Guard<Routes>;
 
 /// Where the OpenAPI document is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// Where the metrics are served, in Prometheus' text format.
+pub const METRICS_PATH: &str = "/metrics";
 
 /// Every REST route the server serves, as (method, path template).
 pub fn rest_routes() -> Vec<(&'static str, &'static str)> {
@@ -39,16 +45,32 @@ pub fn rest_routes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-pub(crate) fn router(grpc: Grpc) -> Router {
+pub(crate) fn router(grpc: Grpc, metrics: Arc<Metrics>) -> Router {
     let routes = routes::routes();
     let document = openapi::document(&routes);
-    let mut router = crate::page::router().route(
-        OPENAPI_PATH,
-        get(move || {
-            let document = document.clone();
-            async move { Json(document) }
-        }),
-    );
+    let mut router = crate::page::router()
+        .route(
+            OPENAPI_PATH,
+            get(move || {
+                let document = document.clone();
+                async move { Json(document) }
+            }),
+        )
+        .route(
+            METRICS_PATH,
+            get(move || {
+                let text = metrics.encode();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        text,
+                    )
+                }
+            }),
+        );
     for route in &routes {
         router = router.route(route.description().path, route.handler());
     }

@@ -192,7 +192,8 @@ impl Server {
             .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
         let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
         let limits = self.config.limits;
-        let ingest = IngestServiceServer::new(IngestApi::new(self.table))
+        let metrics = crate::Metrics::new();
+        let ingest = IngestServiceServer::new(IngestApi::new(self.table, metrics.clone()))
             .max_decoding_message_size(limits.max_ingest_bytes);
         // Answers go out at once: with Nagle's algorithm, an answer of more than one segment
         // waits for the client's delayed acknowledgement (40 ms on Linux). `Server::tcp_nodelay`
@@ -200,7 +201,7 @@ impl Server {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         // One guard, so both surfaces share one admission: an organization's REST and gRPC calls
         // count against the same share of the server.
-        let guard = GuardLayer::new(self.config.authentication, limits);
+        let guard = GuardLayer::new(self.config.authentication, limits, metrics.clone());
         let (stop, stopped) = tokio::sync::watch::channel(());
         let until_stopped = move || {
             let mut stopped = stopped.clone();
@@ -214,7 +215,7 @@ impl Server {
                 .add_service(ConversationServiceServer::new(api.clone()))
                 .add_service(MessageServiceServer::new(api.clone()))
                 .add_service(ReportServiceServer::new(api.clone()));
-            let router = crate::rest::router(tower::Layer::layer(&guard, routes));
+            let router = crate::rest::router(tower::Layer::layer(&guard, routes), metrics);
             tokio::spawn(
                 axum::serve(listener, router)
                     .with_graceful_shutdown(until_stopped())

@@ -194,7 +194,7 @@ pub(super) async fn call(
 }
 
 /// One message for `bot`, new on every call so a stored one shows in the counts.
-fn ingest_request(bot: &str) -> v1::WriteEventsRequest {
+pub(crate) fn ingest_request(bot: &str) -> v1::WriteEventsRequest {
     let message = v1::Message {
         org_id: ORG.into(),
         env_id: ENV.into(),

@@ -18,7 +18,13 @@ pub fn provenance<T>(answer: &Answer<T>) -> Option<v1::Provenance> {
     let p: &Provenance = &answer.provenance;
     // From the request's arrival when the guard admitted it; the dashboard's own time otherwise.
     let (elapsed, waited) = crate::guard::ADMITTED
-        .try_with(|admitted| (admitted.arrived.elapsed(), admitted.waited))
+        .try_with(|admitted| {
+            admitted.metrics.answer(match p.served_by {
+                ServedBy::EventTables => "event_tables",
+                ServedBy::Rollups => "rollups",
+            });
+            (admitted.arrived.elapsed(), admitted.waited)
+        })
         .unwrap_or((p.elapsed, std::time::Duration::ZERO));
     Some(v1::Provenance {
         snapshot: p.snapshot,

@@ -91,6 +91,13 @@ flight_methods! {
     "DoExchange" "DoAction" "ListActions"
 }
 
+impl Method {
+    /// The method's name, without its service: `GetSummary`, `DoGet`.
+    pub fn name(&self) -> &'static str {
+        self.path.rsplit('/').next().unwrap_or(self.path)
+    }
+}
+
 pub(super) fn method(path: &str) -> Option<&'static Method> {
     METHODS
         .iter()

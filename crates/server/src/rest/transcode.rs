@@ -81,6 +81,7 @@ fn request<Q: prost::Message>(path: &str, headers: &HeaderMap, message: Q) -> ht
         }
     }
     request
+        .extension(crate::metrics::Surface::rest)
         .body(Body::new(Full::new(body.freeze())))
         .expect("a valid request")
 }
