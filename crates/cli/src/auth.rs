@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use talkhouse_core::access::{ClaimNames, Scope};
+use talkhouse_core::access::{Allowed, ClaimNames, Scope};
 use talkhouse_server::Authentication;
 use talkhouse_server::auth::{SigningKey, TokenClaims, TokenVerifier, VerificationKeys};
 
@@ -25,6 +25,10 @@ pub fn authentication(args: &AuthArgs) -> Result<Authentication, CliError> {
         keys.add_jwks(&text)
             .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     }
+    for spec in &args.jwks_urls {
+        let (organizations, url) = jwks_url(spec)?;
+        keys.add_jwks_url(url, organizations);
+    }
     match (args.dev_no_auth, keys.is_empty()) {
         (true, true) => Ok(Authentication::DisabledForDevelopment),
         (true, false) => Err(CliError::Usage(
@@ -32,7 +36,8 @@ pub fn authentication(args: &AuthArgs) -> Result<Authentication, CliError> {
         )),
         (false, true) => Err(CliError::Usage(
             "no token keys configured: pass --auth-hs256-secret-file, --auth-public-key or \
-             --auth-jwks, or --dev-no-auth to serve without authentication on loopback"
+             --auth-jwks, --auth-jwks-url, or --dev-no-auth to serve without authentication on \
+             loopback"
                 .into(),
         )),
         (false, false) => {
@@ -40,7 +45,7 @@ pub fn authentication(args: &AuthArgs) -> Result<Authentication, CliError> {
             verifier.leeway_seconds = args.leeway_seconds;
             verifier.issuers = args.issuers.clone();
             verifier.audiences = args.audiences.clone();
-            Ok(Authentication::Tokens(verifier))
+            Ok(Authentication::Tokens(Box::new(verifier)))
         }
     }
 }
@@ -129,4 +134,22 @@ fn seconds(text: &str) -> Result<i64, CliError> {
             "--ttl must be a positive number of seconds, or with s, m, h or d; got {text:?}"
         ))),
     }
+}
+
+/// `URL`, or `ORG_UUID,…=URL`: the URL and the organizations its keys may grant.
+fn jwks_url(spec: &str) -> Result<(Allowed, &str), CliError> {
+    let (organizations, url) = match spec.split_once('=') {
+        Some((before, url)) if !before.contains(':') => {
+            let organizations = Allowed::parse(before.split(','))
+                .map_err(|e| CliError::Usage(format!("--auth-jwks-url {spec:?}: {e}")))?;
+            (organizations, url)
+        }
+        _ => (Allowed::Any, spec),
+    };
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        return Err(CliError::Usage(format!(
+            "--auth-jwks-url {spec:?}: give an http:// or https:// URL, after ORG_UUID= if any"
+        )));
+    }
+    Ok((organizations, url))
 }

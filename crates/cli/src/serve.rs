@@ -59,6 +59,7 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     config.query_memory_limit = Some(limits.query_memory_mib.saturating_mul(1024 * 1024));
     config.index_memory_limit = limits.index_memory_mib.saturating_mul(1024 * 1024);
     config.use_rollups = !args.no_rollups;
+    config.jwks_refresh_interval = std::time::Duration::from_secs(args.auth.jwks_refresh_seconds);
     if args.compact_interval_seconds > 0 {
         crate::compact::spawn_background(
             data,

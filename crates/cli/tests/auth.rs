@@ -32,7 +32,7 @@ pub fn hs256_config() -> ServerConfig {
     keys.add_hs256_secret(SECRET).unwrap();
     ServerConfig::new(
         "127.0.0.1:0".parse().unwrap(),
-        Authentication::Tokens(TokenVerifier::new(keys, ClaimNames::default())),
+        Authentication::Tokens(Box::new(TokenVerifier::new(keys, ClaimNames::default()))),
     )
 }
 
@@ -63,3 +63,4 @@ pub fn authed<T>(message: T, token: Option<&str>) -> Request<T> {
 
 mod keys;
 pub(crate) mod methods;
+mod rotation;

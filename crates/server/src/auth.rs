@@ -18,7 +18,7 @@ use talkhouse_core::access::{ClaimNames, Grant};
 #[derive(Debug, Clone)]
 pub enum Authentication {
     /// Every call needs a valid bearer token.
-    Tokens(TokenVerifier),
+    Tokens(Box<TokenVerifier>),
     /// No tokens: every call may do everything. Only allowed on a loopback address.
     DisabledForDevelopment,
 }
@@ -59,6 +59,8 @@ pub enum AuthError {
     Audience,
     #[error("the token's claims are unusable: {0}")]
     Claims(String),
+    #[error("the key that signed the token may not grant its organization")]
+    KeyNotForOrganization,
 }
 
 impl TokenVerifier {
@@ -69,6 +71,22 @@ impl TokenVerifier {
             leeway_seconds: 30,
             issuers: Vec::new(),
             audiences: Vec::new(),
+        }
+    }
+
+    /// The keys tokens are verified with.
+    pub fn keys(&self) -> &VerificationKeys {
+        &self.keys
+    }
+
+    /// As [`Self::verify`]; a token signed with a key id none of the keys holds first has the
+    /// JWKS URLs fetched again (each at most once per [`keys::MIN_REFETCH`]).
+    pub async fn verify_fetching(&self, authorization: Option<&[u8]>) -> Result<Grant, AuthError> {
+        match self.verify(authorization) {
+            Err(AuthError::UnknownKey(_)) if self.keys.refetch_for_unknown_key().await => {
+                self.verify(authorization)
+            }
+            answer => answer,
         }
     }
 
@@ -94,9 +112,15 @@ impl TokenVerifier {
         let candidates = self.keys.for_token(header.alg, header.kid.as_deref())?;
         let validation = self.validation(header.alg);
         let mut failure = AuthError::BadSignature;
-        for key in candidates {
-            match jsonwebtoken::decode::<serde_json::Value>(token, key, &validation) {
-                Ok(data) => return self.names.grant(&data.claims).map_err(AuthError::Claims),
+        for candidate in candidates {
+            match jsonwebtoken::decode::<serde_json::Value>(token, &candidate.key, &validation) {
+                Ok(data) => {
+                    let grant = self.names.grant(&data.claims).map_err(AuthError::Claims)?;
+                    if !candidate.organizations.contains(grant.org_id) {
+                        return Err(AuthError::KeyNotForOrganization);
+                    }
+                    return Ok(grant);
+                }
                 Err(error) => failure = classify(error),
             }
             if failure != AuthError::BadSignature {

@@ -210,7 +210,8 @@ impl Shared {
         let grant = match &self.authentication {
             Authentication::Tokens(verifier) => Some(
                 verifier
-                    .verify(request.headers().get("authorization").map(|v| v.as_bytes()))
+                    .verify_fetching(request.headers().get("authorization").map(|v| v.as_bytes()))
+                    .await
                     .map_err(|e| Status::from(ServiceError::Unauthenticated(e)))?,
             ),
             Authentication::DisabledForDevelopment => None,

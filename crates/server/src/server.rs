@@ -40,6 +40,8 @@ pub struct ServerConfig {
     pub use_rollups: bool,
     /// Memory the rollup and user rollup rows kept for answers may hold, across bots.
     pub index_memory_limit: usize,
+    /// How often the keys of JWKS URLs are fetched again.
+    pub jwks_refresh_interval: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -54,6 +56,7 @@ impl ServerConfig {
             reports: ReportSettings::default(),
             use_rollups: true,
             index_memory_limit: talkhouse_query::dashboard::DEFAULT_INDEX_MEMORY,
+            jwks_refresh_interval: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -201,6 +204,12 @@ impl Server {
         let incoming = TcpIncoming::from(self.listener).with_nodelay(Some(true));
         // One guard, so both surfaces share one admission: an organization's REST and gRPC calls
         // count against the same share of the server.
+        let keys = match &self.config.authentication {
+            Authentication::Tokens(verifier) if verifier.keys().has_urls() => {
+                Some(verifier.keys().clone())
+            }
+            _ => None,
+        };
         let guard = GuardLayer::new(self.config.authentication, limits, metrics.clone());
         let (stop, stopped) = tokio::sync::watch::channel(());
         let until_stopped = move || {
@@ -209,6 +218,9 @@ impl Server {
                 let _ = stopped.changed().await;
             }
         };
+        if let Some(keys) = keys {
+            refresh_keys(keys, self.config.jwks_refresh_interval, until_stopped()).await;
+        }
         let rest = self.http_listener.map(|listener| {
             let routes = Routes::new(DashboardServiceServer::new(api.clone()))
                 .add_service(AnalyticsServiceServer::new(api.clone()))
@@ -262,4 +274,28 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(talkhouse_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+}
+
+/// Fetches the keys of the JWKS URLs now, then every `interval` until `stopped`; a provider that
+/// cannot be reached keeps its keys from before, and says so in the log.
+async fn refresh_keys(
+    keys: crate::auth::VerificationKeys,
+    interval: std::time::Duration,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) {
+    let report = |failures: Vec<String>| {
+        for failure in failures {
+            tracing::warn!(%failure, "a JWKS URL could not be fetched; its keys stay as they were");
+        }
+    };
+    report(keys.refresh().await);
+    tokio::spawn(async move {
+        let refreshing = async {
+            loop {
+                tokio::time::sleep(interval).await;
+                report(keys.refresh().await);
+            }
+        };
+        futures::future::select(std::pin::pin!(refreshing), std::pin::pin!(stopped)).await;
+    });
 }

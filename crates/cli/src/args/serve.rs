@@ -91,6 +91,22 @@ pub struct AuthArgs {
     #[arg(long = "auth-jwks", env = "TALKHOUSE_AUTH_JWKS")]
     pub jwks: Option<PathBuf>,
 
+    /// An identity provider's JWKS URL, whose keys rotate (Keycloak:
+    /// `https://HOST/realms/REALM/protocol/openid-connect/certs`); `ORG_UUID,…=URL` lets its keys
+    /// grant only those organizations (one realm per organization). Fetched at start, every
+    /// --auth-jwks-refresh-seconds, and when a token names an unknown key id (at most every 10
+    /// s); the keys last fetched stay in use while the provider cannot be reached. Repeatable.
+    #[arg(
+        long = "auth-jwks-url",
+        env = "TALKHOUSE_AUTH_JWKS_URLS",
+        value_delimiter = ' '
+    )]
+    pub jwks_urls: Vec<String>,
+
+    /// Seconds between two fetches of each --auth-jwks-url.
+    #[arg(long = "auth-jwks-refresh-seconds", env = "TALKHOUSE_AUTH_JWKS_REFRESH_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub jwks_refresh_seconds: u64,
+
     /// Accepted `iss` values; none accepts any issuer.
     #[arg(
         long = "auth-issuer",

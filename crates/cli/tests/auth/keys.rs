@@ -22,7 +22,7 @@ async fn rs256_and_es256_tokens_verify_from_pem_and_jwks() {
     for (source, keys) in [("pem", pem), ("jwks", jwks)] {
         let config = ServerConfig::new(
             "127.0.0.1:0".parse().unwrap(),
-            Authentication::Tokens(TokenVerifier::new(keys, ClaimNames::default())),
+            Authentication::Tokens(Box::new(TokenVerifier::new(keys, ClaimNames::default()))),
         );
         let server = RunningServer::start_with(config, data.table().await).await;
         let mut c = Clients::connect(&server).await;

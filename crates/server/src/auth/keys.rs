@@ -1,5 +1,13 @@
 //! The keys tokens are verified with: an HS256 secret, RS256/ES256 public keys in PEM, the keys
-//! of a JWKS document.
+//! of a JWKS document, and the keys of identity providers' JWKS URLs, which rotate: fetched at
+//! start, again on an interval and when a token names a key id none holds (at most once per
+//! [`MIN_REFETCH`]), and kept while the provider cannot be reached. Each URL's keys may grant
+//! only the organizations it is configured for (one Keycloak realm per organization).
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use talkhouse_core::access::Allowed;
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -9,6 +17,9 @@ use super::AuthError;
 /// Shortest HS256 secret accepted: RFC 7518 §3.2 asks for at least the hash size.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Shortest time between two fetches of a JWKS URL prompted by unknown key ids.
+pub const MIN_REFETCH: Duration = Duration::from_secs(10);
+
 #[derive(Clone)]
 struct Key {
     id: Option<String>,
@@ -16,10 +27,25 @@ struct Key {
     key: DecodingKey,
 }
 
+/// A key that may verify a token, and the organizations it may grant.
+pub(super) struct Candidate {
+    pub(super) key: DecodingKey,
+    pub(super) organizations: Allowed,
+}
+
+/// An identity provider's JWKS URL and the keys it served last.
+struct JwksUrl {
+    url: String,
+    organizations: Allowed,
+    keys: RwLock<Vec<Key>>,
+    fetched: Mutex<Option<Instant>>,
+}
+
 /// Every key a server accepts tokens from.
 #[derive(Clone, Default)]
 pub struct VerificationKeys {
     keys: Vec<Key>,
+    urls: Vec<Arc<JwksUrl>>,
 }
 
 impl std::fmt::Debug for VerificationKeys {
@@ -44,7 +70,49 @@ pub enum KeyError {
 
 impl VerificationKeys {
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.urls.is_empty()
+    }
+
+    /// Keys fetched from `url` (an identity provider's JWKS), which may grant `organizations`.
+    pub fn add_jwks_url(&mut self, url: &str, organizations: Allowed) {
+        self.urls.push(Arc::new(JwksUrl {
+            url: url.to_string(),
+            organizations,
+            keys: RwLock::default(),
+            fetched: Mutex::default(),
+        }));
+    }
+
+    /// Whether some keys come from JWKS URLs.
+    pub fn has_urls(&self) -> bool {
+        !self.urls.is_empty()
+    }
+
+    /// Fetches every JWKS URL; one that fails keeps its keys, and is named in the answer.
+    pub async fn refresh(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for url in &self.urls {
+            if let Err(error) = url.fetch().await {
+                failures.push(format!("{}: {error}", url.url));
+            }
+        }
+        failures
+    }
+
+    /// Fetches the JWKS URLs not fetched within [`MIN_REFETCH`]; whether any was.
+    pub(super) async fn refetch_for_unknown_key(&self) -> bool {
+        let mut fetched = false;
+        for url in &self.urls {
+            let due = url
+                .fetched
+                .lock()
+                .expect("the fetch time lock is never poisoned")
+                .is_none_or(|at| at.elapsed() >= MIN_REFETCH);
+            if due {
+                fetched |= url.fetch().await.is_ok();
+            }
+        }
+        fetched
     }
 
     pub fn add_hs256_secret(&mut self, secret: &[u8]) -> Result<(), KeyError> {
@@ -78,31 +146,7 @@ impl VerificationKeys {
 
     /// The RS256 and ES256 signing keys of a JWKS document; other keys are skipped.
     pub fn add_jwks(&mut self, json: &str) -> Result<(), KeyError> {
-        let set: JwkSet = serde_json::from_str(json).map_err(|e| KeyError::Jwks(e.to_string()))?;
-        let before = self.keys.len();
-        for jwk in &set.keys {
-            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
-                continue;
-            }
-            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
-                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
-                (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
-                    if ec.curve == EllipticCurve::P256 =>
-                {
-                    Algorithm::ES256
-                }
-                _ => continue,
-            };
-            let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Jwks(e.to_string()))?;
-            self.keys.push(Key {
-                id: jwk.common.key_id.clone(),
-                algorithm,
-                key,
-            });
-        }
-        if self.keys.len() == before {
-            return Err(KeyError::EmptyJwks);
-        }
+        self.keys.extend(jwks_keys(json)?);
         Ok(())
     }
 
@@ -112,20 +156,93 @@ impl VerificationKeys {
         &self,
         algorithm: Algorithm,
         key_id: Option<&str>,
-    ) -> Result<Vec<&DecodingKey>, AuthError> {
-        let candidates: Vec<&DecodingKey> = self
+    ) -> Result<Vec<Candidate>, AuthError> {
+        let fits = |k: &&Key| {
+            k.algorithm == algorithm
+                && match (key_id, k.id.as_deref()) {
+                    (Some(wanted), Some(id)) => wanted == id,
+                    _ => true,
+                }
+        };
+        let mut candidates: Vec<Candidate> = self
             .keys
             .iter()
-            .filter(|k| k.algorithm == algorithm)
-            .filter(|k| match (key_id, k.id.as_deref()) {
-                (Some(wanted), Some(id)) => wanted == id,
-                _ => true,
+            .filter(fits)
+            .map(|k| Candidate {
+                key: k.key.clone(),
+                organizations: Allowed::Any,
             })
-            .map(|k| &k.key)
             .collect();
+        for url in &self.urls {
+            let keys = url.keys.read().expect("the key lock is never poisoned");
+            candidates.extend(keys.iter().filter(fits).map(|k| Candidate {
+                key: k.key.clone(),
+                organizations: url.organizations.clone(),
+            }));
+        }
         if candidates.is_empty() {
             return Err(AuthError::UnknownKey(format!("{algorithm:?}")));
         }
         Ok(candidates)
     }
+}
+
+impl JwksUrl {
+    /// Replaces the keys with those the URL serves now; on failure the keys stay as they were.
+    async fn fetch(&self) -> Result<(), String> {
+        *self
+            .fetched
+            .lock()
+            .expect("the fetch time lock is never poisoned") = Some(Instant::now());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|error| error.to_string())?;
+        let response = client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|error| format!("cannot fetch: {error}"))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let text = response
+            .text()
+            .await
+            .map_err(|error| format!("cannot read: {error}"))?;
+        let keys = jwks_keys(&text).map_err(|error| error.to_string())?;
+        tracing::info!(url = %self.url, keys = keys.len(), "JWKS fetched");
+        *self.keys.write().expect("the key lock is never poisoned") = keys;
+        Ok(())
+    }
+}
+
+/// The RS256 and ES256 signing keys of a JWKS document; other keys are skipped.
+fn jwks_keys(json: &str) -> Result<Vec<Key>, KeyError> {
+    let set: JwkSet = serde_json::from_str(json).map_err(|e| KeyError::Jwks(e.to_string()))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+            continue;
+        }
+        let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+            (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+            (AlgorithmParameters::EllipticCurve(ec), None | Some(KeyAlgorithm::ES256))
+                if ec.curve == EllipticCurve::P256 =>
+            {
+                Algorithm::ES256
+            }
+            _ => continue,
+        };
+        let key = DecodingKey::from_jwk(jwk).map_err(|e| KeyError::Jwks(e.to_string()))?;
+        keys.push(Key {
+            id: jwk.common.key_id.clone(),
+            algorithm,
+            key,
+        });
+    }
+    if keys.is_empty() {
+        return Err(KeyError::EmptyJwks);
+    }
+    Ok(keys)
 }
