@@ -7,57 +7,47 @@
 //! reads nothing else. An `admin` token, or a server without tokens, reads every row. A streamed
 //! answer keeps its call's admission slot until its last batch and stops at its deadline.
 
-use std::collections::HashMap;
+mod answer;
+mod prepared;
+
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::Schema;
 use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::error::FlightError;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
     ActionCreatePreparedStatementResult, Any, CommandGetCatalogs, CommandGetDbSchemas,
     CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
-    CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
-    TicketStatementQuery,
+    CommandStatementQuery, DoPutPreparedStatementResult, SqlInfo, TicketStatementQuery,
 };
-use arrow_flight::{
-    Action, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket,
-};
+use arrow_flight::{Action, FlightDescriptor, FlightInfo, IpcMessage, SchemaAsIpc, Ticket};
 use datafusion::common::ScalarValue;
-use datafusion::error::DataFusionError;
-use datafusion::execution::SendableRecordBatchStream;
-use futures::{Stream, StreamExt, TryStreamExt};
-use prost::Message;
+use futures::{Stream, TryStreamExt};
 use talkhouse_core::access::{Grant, Scope};
-use talkhouse_query::sql::{Refused, SqlService, Statement};
+use talkhouse_query::sql::{SqlService, Statement};
 use tonic::{Request, Response, Status};
 
 use crate::guard::{Caller, Turn};
+use answer::{
+    flight_info, flight_status, one_batch, query_status, refused, sent_schema, within_turn,
+};
+use prepared::PreparedStatements;
 
 /// The catalog and schema the tables are in, as `talkhouse sql` names them.
 const CATALOG: &str = "talkhouse";
 const SCHEMA: &str = "public";
 
-/// At most this many prepared statements are kept open at once.
-const MAX_PREPARED: usize = 10_000;
-
-type DoGetStream = Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
-
-/// A prepared statement: its text, and the parameter values bound to it last.
-#[derive(Clone)]
-struct Prepared {
-    sql: String,
-    parameters: Vec<ScalarValue>,
-}
+pub(crate) type DoGetStream =
+    Pin<Box<dyn Stream<Item = Result<arrow_flight::FlightData, Status>> + Send>>;
 
 #[derive(Clone)]
 pub(crate) struct FlightSql {
     sql: SqlService,
-    prepared: Arc<Mutex<HashMap<Vec<u8>, Prepared>>>,
+    prepared: Arc<PreparedStatements>,
     info: Arc<SqlInfoData>,
 }
 
@@ -126,114 +116,6 @@ impl FlightSql {
             .map_err(flight_status);
         Ok(Response::new(Box::pin(data)))
     }
-
-    fn prepared(&self, handle: &[u8]) -> Result<Prepared, Status> {
-        self.prepared
-            .lock()
-            .expect("the prepared statements' lock is never poisoned")
-            .get(handle)
-            .cloned()
-            .ok_or_else(|| {
-                Status::not_found("no such prepared statement: it was closed, or never made here")
-            })
-    }
-}
-
-/// The schema of a statement's answer as Flight sends it: dictionaries as their values.
-async fn sent_schema(statement: &Statement) -> Result<Schema, Status> {
-    let schema = statement.schema().await.map_err(query_status)?;
-    let encoder = FlightDataEncoderBuilder::new()
-        .with_schema(schema)
-        .build(futures::stream::empty());
-    let sent = encoder.known_schema().expect("the schema was given");
-    Ok(sent.as_ref().clone())
-}
-
-/// A FlightInfo whose one endpoint's ticket is `ticket`, for rows of `schema`.
-fn flight_info(
-    schema: &Schema,
-    ticket: impl ProstMessageExt,
-    descriptor: FlightDescriptor,
-) -> Result<Response<FlightInfo>, Status> {
-    let ticket = Ticket::new(ticket.as_any().encode_to_vec());
-    let info = FlightInfo::new()
-        .try_with_schema(schema)
-        .map_err(|error| Status::internal(format!("the answer's schema: {error}")))?
-        .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
-        .with_descriptor(descriptor);
-    Ok(Response::new(info))
-}
-
-/// One batch as Flight data.
-fn one_batch(batch: Result<RecordBatch, FlightError>) -> Response<DoGetStream> {
-    let stream = FlightDataEncoderBuilder::new()
-        .build(futures::stream::once(async move { batch }))
-        .map_err(flight_status);
-    Response::new(Box::pin(stream))
-}
-
-/// The stream of batches, ended with DEADLINE_EXCEEDED at the call's deadline; it holds the
-/// call's admission slot until it ends.
-fn within_turn(
-    batches: SendableRecordBatchStream,
-    turn: Option<Turn>,
-) -> impl Stream<Item = Result<RecordBatch, FlightError>> + Send {
-    let held = turn.as_ref().map(Turn::hold);
-    let deadline = turn.map(|turn| turn.deadline);
-    futures::stream::unfold(Some((batches, held)), move |state| async move {
-        let (mut batches, held) = state?;
-        let next = match deadline {
-            Some(deadline) => match tokio::time::timeout_at(deadline, batches.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    let status = Status::deadline_exceeded(
-                        "the query did not finish before its deadline and was cancelled",
-                    );
-                    return Some((Err(FlightError::Tonic(Box::new(status))), None));
-                }
-            },
-            None => batches.next().await,
-        };
-        match next? {
-            Ok(batch) => Some((Ok(batch), Some((batches, held)))),
-            Err(error) => Some((
-                Err(FlightError::Tonic(Box::new(datafusion_status(&error)))),
-                None,
-            )),
-        }
-    })
-}
-
-fn refused(refused: Refused) -> Status {
-    Status::invalid_argument(format!("the statement is refused: {refused}"))
-}
-
-fn query_status(error: talkhouse_query::Error) -> Status {
-    match error {
-        talkhouse_query::Error::Query(error) => datafusion_status(&error),
-        other => Status::from(crate::ServiceError::from(other)),
-    }
-}
-
-fn datafusion_status(error: &DataFusionError) -> Status {
-    match error.find_root() {
-        DataFusionError::ResourcesExhausted(_) => Status::resource_exhausted(
-            "the query needs more memory than a query may use on this server",
-        ),
-        DataFusionError::Execution(message) => Status::invalid_argument(message.clone()),
-        DataFusionError::ArrowError(error, _) => Status::invalid_argument(error.to_string()),
-        other => {
-            tracing::warn!(error = %other, "a Flight SQL query failed");
-            Status::internal("the query failed")
-        }
-    }
-}
-
-fn flight_status(error: FlightError) -> Status {
-    match error {
-        FlightError::Tonic(status) => *status,
-        other => Status::internal(other.to_string()),
-    }
 }
 
 #[tonic::async_trait]
@@ -281,25 +163,7 @@ impl FlightSqlService for FlightSql {
                     .map_err(|error| Status::internal(format!("a schema: {error}")))?;
             Ok(message.0)
         };
-        let handle = uuid::Uuid::new_v4().as_bytes().to_vec();
-        {
-            let mut prepared = self
-                .prepared
-                .lock()
-                .expect("the prepared statements' lock is never poisoned");
-            if prepared.len() >= MAX_PREPARED {
-                return Err(Status::resource_exhausted(
-                    "too many prepared statements are open on this server: close some",
-                ));
-            }
-            prepared.insert(
-                handle.clone(),
-                Prepared {
-                    sql: query.query,
-                    parameters: Vec::new(),
-                },
-            );
-        }
+        let handle = self.prepared.open(query.query)?;
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.into(),
             dataset_schema: ipc(&sent_schema(&statement).await?)?,
@@ -312,38 +176,10 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
-        let handle = query.prepared_statement_handle.to_vec();
-        self.prepared(&handle)?;
-        let data = request
-            .into_inner()
-            .map_err(|status| FlightError::Tonic(Box::new(status)));
-        let batches: Vec<RecordBatch> =
-            arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(data)
-                .try_collect()
-                .await
-                .map_err(|error| {
-                    Status::invalid_argument(format!("the parameters are not Arrow data: {error}"))
-                })?;
-        let row = batches.iter().find(|batch| batch.num_rows() > 0);
-        let parameters = match row {
-            None => Vec::new(),
-            Some(batch) => batch
-                .columns()
-                .iter()
-                .map(|column| ScalarValue::try_from_array(column, 0))
-                .collect::<Result<_, _>>()
-                .map_err(|error| Status::invalid_argument(format!("a parameter value: {error}")))?,
-        };
-        if let Some(prepared) = self
-            .prepared
-            .lock()
-            .expect("the prepared statements' lock is never poisoned")
-            .get_mut(&handle)
-        {
-            prepared.parameters = parameters;
-        }
+        let handle = query.prepared_statement_handle;
+        self.prepared.bind(&handle, request.into_inner()).await?;
         Ok(DoPutPreparedStatementResult {
-            prepared_statement_handle: Some(handle.into()),
+            prepared_statement_handle: Some(handle),
         })
     }
 
@@ -352,7 +188,7 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let prepared = self.prepared(&query.prepared_statement_handle)?;
+        let prepared = self.prepared.get(&query.prepared_statement_handle)?;
         let statement = self
             .plan(&request, &prepared.sql, prepared.parameters)
             .await?;
@@ -364,7 +200,7 @@ impl FlightSqlService for FlightSql {
         query: CommandPreparedStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let prepared = self.prepared(&query.prepared_statement_handle)?;
+        let prepared = self.prepared.get(&query.prepared_statement_handle)?;
         let statement = self
             .plan(&request, &prepared.sql, prepared.parameters)
             .await?;
@@ -376,10 +212,7 @@ impl FlightSqlService for FlightSql {
         query: ActionClosePreparedStatementRequest,
         _request: Request<Action>,
     ) -> Result<(), Status> {
-        self.prepared
-            .lock()
-            .expect("the prepared statements' lock is never poisoned")
-            .remove(query.prepared_statement_handle.as_ref());
+        self.prepared.close(&query.prepared_statement_handle);
         Ok(())
     }
 
