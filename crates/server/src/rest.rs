@@ -47,7 +47,8 @@ pub fn rest_routes() -> Vec<(&'static str, &'static str)> {
 
 pub(crate) fn router(grpc: Grpc, metrics: Arc<Metrics>) -> Router {
     let routes = routes::routes();
-    let document = openapi::document(&routes);
+    let descriptions: Vec<_> = routes.iter().map(|route| route.description()).collect();
+    let document = openapi::document(&descriptions);
     let mut router = crate::page::router()
         .route(
             OPENAPI_PATH,
@@ -71,8 +72,8 @@ pub(crate) fn router(grpc: Grpc, metrics: Arc<Metrics>) -> Router {
                 }
             }),
         );
-    for route in &routes {
-        router = router.route(route.description().path, route.handler());
+    for (route, description) in routes.iter().zip(&descriptions) {
+        router = router.route(description.path, route.handler());
     }
     router
         .fallback(async || RestError::not_found("no such path").into_response())

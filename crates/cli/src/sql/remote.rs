@@ -12,6 +12,7 @@ use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::CliError;
+use crate::error::chain;
 
 /// A server's Flight SQL service, and the token sent with each call.
 pub struct Remote {
@@ -34,10 +35,7 @@ impl Remote {
         let endpoint = Endpoint::from_shared(address)
             .map_err(|_| CliError::Usage(format!("--server {url:?} is not a URL")))?;
         let channel = endpoint.connect().await.map_err(|error| {
-            CliError::Usage(format!(
-                "--server {url}: cannot connect: {}",
-                source_of(&error)
-            ))
+            CliError::Usage(format!("--server {url}: cannot connect: {}", chain(&error)))
         })?;
         let authorization = token
             .map(|token| format!("Bearer {}", token.trim()).parse())
@@ -99,14 +97,4 @@ impl Remote {
 /// The server's refusal in its own words.
 fn refused(status: tonic::Status) -> CliError {
     CliError::Usage(format!("the server refused: {}", status.message()))
-}
-
-fn source_of(error: &dyn std::error::Error) -> String {
-    let mut innermost = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        innermost = inner.to_string();
-        cause = inner.source();
-    }
-    innermost
 }

@@ -16,7 +16,7 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use super::endpoint::{Answer, Description, Route, Verb};
+use super::endpoint::{Answer, Description, Verb};
 use super::error::ErrorBody;
 use super::params::Kind;
 use super::reports::content_type;
@@ -24,7 +24,7 @@ use super::reports::content_type;
 const ERROR: &str = "Error";
 
 /// The document of `routes`.
-pub(crate) fn document(routes: &[Box<dyn Route>]) -> OpenApi {
+pub(crate) fn document(routes: &[Description]) -> OpenApi {
     let mut components = ComponentsBuilder::new()
         .schema(ERROR, ErrorBody::schema())
         .security_scheme(
@@ -40,8 +40,7 @@ pub(crate) fn document(routes: &[Box<dyn Route>]) -> OpenApi {
     ErrorBody::schemas(&mut dependencies);
     let mut paths = PathsBuilder::new();
     let mut services = Vec::new();
-    for route in routes {
-        let description = route.description();
+    for description in routes {
         if let Answer::Json { schemas, .. } = &description.answer {
             dependencies.extend(schemas.iter().cloned());
         }
@@ -54,7 +53,7 @@ pub(crate) fn document(routes: &[Box<dyn Route>]) -> OpenApi {
         };
         paths = paths.path(
             description.path,
-            PathItem::new(method, operation(&description)),
+            PathItem::new(method, operation(description)),
         );
     }
     for (name, schema) in dependencies {
@@ -304,7 +303,10 @@ mod tests {
 
     #[test]
     fn every_answer_schema_is_a_component_of_its_own_name() {
-        let routes = super::super::routes::routes();
+        let routes: Vec<Description> = super::super::routes::routes()
+            .iter()
+            .map(|route| route.description())
+            .collect();
         let document = document(&routes);
         let json = serde_json::to_value(&document).unwrap();
         if std::env::var_os("TALKHOUSE_PRINT_OPENAPI").is_some() {
@@ -312,8 +314,8 @@ mod tests {
         }
         let schemas = json["components"]["schemas"].as_object().unwrap();
         for route in &routes {
-            if let Answer::Json { name, .. } = route.description().answer {
-                assert!(schemas.contains_key(&name), "{name} is not a component");
+            if let Answer::Json { name, .. } = &route.answer {
+                assert!(schemas.contains_key(name), "{name} is not a component");
             }
         }
     }
