@@ -53,10 +53,19 @@ pub fn is_evaluated(sender: Sender, content_type: ContentType) -> bool {
 
 /// The accuracy measure a message counts in: FOUND or NONE of an evaluated message.
 pub fn accuracy_measure(message: &Message) -> Option<Measure> {
-    if !is_evaluated(message.sender, message.content_type) {
+    accuracy_measure_of(message.sender, message.content_type, message.nlp_response)
+}
+
+/// [`accuracy_measure`] of a message's sender, content type and NLP response.
+pub fn accuracy_measure_of(
+    sender: Sender,
+    content_type: ContentType,
+    nlp_response: Option<NlpResponse>,
+) -> Option<Measure> {
+    if !is_evaluated(sender, content_type) {
         return None;
     }
-    match message.nlp_response? {
+    match nlp_response? {
         NlpResponse::Found => Some(Measure::Found),
         NlpResponse::None => Some(Measure::NotFound),
     }

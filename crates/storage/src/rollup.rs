@@ -20,8 +20,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use foldhash::fast::RandomState;
-use talkhouse_core::measure::{Measure, accuracy_measure};
-use talkhouse_core::{Event, Message, Tenant};
+use talkhouse_core::measure::{Measure, accuracy_measure, accuracy_measure_of};
+use talkhouse_core::{ContentType, Event, Message, NlpResponse, Sender, Tenant};
 use uuid::Uuid;
 
 use crate::versions::{BatchVersions, ConversationVersion};
@@ -91,6 +91,18 @@ impl RollupCounts {
     }
 }
 
+/// What the counts hold of a stored message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub tenant: Tenant,
+    pub sent_at: DateTime<Utc>,
+    pub channel_uuid: Uuid,
+    pub untagged: bool,
+    pub sender: Sender,
+    pub content_type: ContentType,
+    pub nlp_response: Option<NlpResponse>,
+}
+
 /// The rollup rows one batch adds.
 #[derive(Debug, Default)]
 pub struct Rollup {
@@ -128,6 +140,34 @@ impl Rollup {
         if let Some(measure) = accuracy_measure(m) {
             counts.add(measure, 1);
         }
+    }
+
+    /// Takes a stored message out of the counts: what [`Rollup::of_batch`] added for it.
+    pub fn retract_message(&mut self, message: &StoredMessage) {
+        let counts = self.counts(
+            message.tenant,
+            message.sent_at,
+            message.channel_uuid,
+            message.untagged,
+        );
+        counts.add(Measure::of_sender(message.sender), -1);
+        if let Some(measure) =
+            accuracy_measure_of(message.sender, message.content_type, message.nlp_response)
+        {
+            counts.add(measure, -1);
+        }
+    }
+
+    /// Takes a session out of the counts: its latest version, which the counts hold.
+    pub fn retract_conversation(&mut self, tenant: Tenant, latest: &ConversationVersion) {
+        self.add_conversation(tenant, latest, -1);
+    }
+
+    /// Drops the rows that sum to nothing.
+    pub fn without_zeros(mut self) -> Self {
+        self.rows.retain(|_, counts| !counts.is_zero());
+        self.users.retain(|_, count| *count != 0);
+        self
     }
 
     fn add_conversation(&mut self, tenant: Tenant, version: &ConversationVersion, sign: i64) {

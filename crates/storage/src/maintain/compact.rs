@@ -42,7 +42,7 @@ use crate::{EventTable, Result};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
 /// few groups, so statistics prune the rest of its month.
-const ROW_GROUP_ROWS: usize = 64 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Input bytes one commit rewrites at most; a larger partition is rewritten alone. Below the
 /// largest partitions (a month of the benchmark's large bot, about 55 MB), so a group's sort holds
@@ -65,7 +65,7 @@ pub struct Partition {
 
 impl Partition {
     /// The rows of this partition.
-    fn predicate(&self) -> Expr {
+    pub(crate) fn predicate(&self) -> Expr {
         col("bot_id")
             .eq(lit(self.bot_id.as_str()))
             .and(col("kind").eq(lit(self.kind.as_str())))
