@@ -45,6 +45,12 @@ pub enum Command {
     /// Delete the files no version within the retention window, and no report still to be made,
     /// reads.
     Vacuum(VacuumArgs),
+    /// Erase a person: every session of one bot in which their user id or business key appears,
+    /// in one commit, with the bot's earlier reports; `vacuum` then deletes the old files.
+    Erase(EraseArgs),
+    /// Delete the events older than each organization's or bot's retention period (a JSON
+    /// file of rules), one commit per rule; `vacuum` then deletes the old files.
+    Retain(RetainArgs),
     /// Mint a bearer token for development and tests, signed with the server's secret or key.
     Token(Box<TokenArgs>),
     /// List, inspect and download the reports stored in the data folder.
@@ -170,6 +176,20 @@ pub struct ServeArgs {
     /// reads.
     #[arg(long, env = "TALKHOUSE_VACUUM_RETENTION_HOURS", default_value_t = 168)]
     pub vacuum_retention_hours: u64,
+
+    /// Retention rules (see `talkhouse retain --help`), applied in the background; without it
+    /// nothing ages out.
+    #[arg(long, env = "TALKHOUSE_RETENTION_CONFIG")]
+    pub retention_config: Option<std::path::PathBuf>,
+
+    /// Seconds between background retention rounds.
+    #[arg(
+        long,
+        env = "TALKHOUSE_RETENTION_INTERVAL_SECONDS",
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retention_interval_seconds: u64,
 }
 
 #[derive(Debug, Args)]
@@ -189,6 +209,37 @@ pub struct VacuumArgs {
     /// List the files that would be deleted, and delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetainArgs {
+    /// The retention rules:
+    /// `{"rules": [{"orgId": "…", "days": 365}, {"orgId": "…", "envId": "…", "botId": "…", "days": 30}]}`
+    /// (a bot's own rule wins over its organization's).
+    #[arg(long)]
+    pub config: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The bot's organization UUID.
+    #[arg(long)]
+    pub org: String,
+    /// The bot's environment UUID.
+    #[arg(long)]
+    pub env: String,
+    /// The bot UUID.
+    #[arg(long)]
+    pub bot: String,
+    /// The person's `user_id`.
+    #[arg(long, group = "person", required_unless_present = "business_key")]
+    pub user: Option<String>,
+    /// The person's `business_key` (a phone number, a customer number).
+    #[arg(long, group = "person")]
+    pub business_key: Option<String>,
+    /// Who asks, for the erasure record [default: the USER variable]
+    #[arg(long)]
+    pub by: Option<String>,
 }
 
 fn parse_min_files(text: &str) -> Result<usize, String> {

@@ -1,5 +1,5 @@
 //! The `talkhouse` command line: `serve`, `ingest`, `generate`, `sql`, `compact`, `vacuum`,
-//! `token` and `reports`.
+//! `erase`, `retain`, `token` and `reports`.
 //!
 //! The top of the dependency graph: it wires configuration into the server, storage and query
 //! crates and prints errors plainly, with a non-zero exit code and no stack traces.
@@ -9,11 +9,13 @@ mod auth;
 mod background;
 mod compact;
 mod demo;
+mod erase;
 mod error;
 mod generate;
 mod ingest;
 mod progress;
 mod reports;
+mod retain;
 mod serve;
 mod sql;
 mod vacuum;
@@ -51,6 +53,8 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Sql(args) => sql::run(&data, args).await,
         Command::Compact(args) => compact::run(&data, args).await,
         Command::Vacuum(args) => vacuum::run(&data, args).await,
+        Command::Erase(args) => erase::run(&data, args).await,
+        Command::Retain(args) => retain::run(&data, args).await,
         Command::Token(args) => auth::token(*args),
         Command::Reports(command) => reports::run(&data, command).await,
     }

@@ -76,6 +76,14 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
             Duration::from_secs(args.vacuum_retention_hours.saturating_mul(3600)),
         )?;
     }
+    if let Some(path) = &args.retention_config {
+        crate::retain::spawn_background(
+            data,
+            table.clone(),
+            Duration::from_secs(args.retention_interval_seconds),
+            crate::retain::load(path)?,
+        )?;
+    }
     let server = Server::bind(&config, table)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;

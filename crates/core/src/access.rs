@@ -103,6 +103,8 @@ impl Allowed {
 /// some scopes. `Admin` implies every other scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// Who the token was issued to (its `sub`), for the records of what it did.
+    pub subject: Option<String>,
     pub org_id: Uuid,
     pub environments: Allowed,
     pub bots: Allowed,
@@ -165,6 +167,7 @@ mod tests {
     #[test]
     fn a_grant_covers_only_its_organization_environments_and_bots() {
         let grant = Grant {
+            subject: None,
             org_id: id(1),
             environments: Allowed::Only(BTreeSet::from([id(2)])),
             bots: Allowed::Any,
@@ -184,6 +187,7 @@ mod tests {
     #[test]
     fn admin_implies_every_scope_and_others_only_themselves() {
         let mut grant = Grant {
+            subject: None,
             org_id: id(1),
             environments: Allowed::Any,
             bots: Allowed::Any,

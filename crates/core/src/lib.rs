@@ -14,6 +14,7 @@ pub mod latest;
 pub mod measure;
 pub mod report;
 pub mod request;
+pub mod retention;
 pub mod window;
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! them into validated values or names every wrong field by its path in the request
 //! (`filter.start_date`, `bot.org_id`), so that one request reports all of its mistakes at once.
 
+mod erasure;
 mod filter;
 mod search;
 
+pub use erasure::{ErasureInput, PersonKey};
 pub use filter::{Filter, FilterInput, TenantInput, check_zone};
 pub use search::{
     ConfidenceRule, ConversationSort, MessageSort, NlpFilter, Order, Page, SearchBy, SearchTerm,

@@ -11,6 +11,7 @@
 //! Depends on the query crate for the rows and on the storage crate for the location; knows
 //! nothing of gRPC.
 
+pub mod erasure;
 mod error;
 pub mod export;
 mod producer;

@@ -21,6 +21,10 @@ impl Reports {
         record.attempts += 1;
         self.store.put(&record).await?;
         match self.produce(&record).await {
+            Ok(_) if crate::erasure::erased_since(self.store.object_store(), &record).await? => {
+                // A person was erased from what it read while it was made.
+                self.store.delete(&record).await
+            }
             Ok((rows, bytes)) => {
                 let now = Utc::now();
                 record.status = ReportStatus::Ready;

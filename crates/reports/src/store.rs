@@ -38,6 +38,11 @@ impl ReportStore {
         Self { store }
     }
 
+    /// The store the reports live in.
+    pub(crate) fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     /// The reports of a data location.
     pub fn at(location: &DataLocation) -> Result<Self> {
         Ok(Self::new(location.object_store()?))
@@ -217,6 +222,20 @@ impl ReportStore {
     ) -> Result<BoxStream<'static, Result<Bytes, object_store::Error>>> {
         let found = self.store.get(&Self::file_path(record)).await?;
         Ok(found.into_stream().boxed())
+    }
+
+    /// Deletes the report: its queue mark, its file, then its record.
+    pub async fn delete(&self, record: &ReportRecord) -> Result<()> {
+        self.dequeue(&record.tenant, record.id).await?;
+        self.delete_file(record).await?;
+        match self
+            .store
+            .delete(&Self::record_path(&record.tenant, record.id))
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Deletes the report's file; a file already gone is not an error.

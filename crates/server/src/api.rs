@@ -1,7 +1,8 @@
 //! The dashboard services: `DashboardService`, `AnalyticsService`, `ConversationService`,
-//! `MessageService` and `ReportService`. Each handler validates the whole request (every wrong
+//! `MessageService` and `ReportService`, and `AdminService`. Each handler validates the whole request (every wrong
 //! field named), runs the query crate's plan for the bot, and converts the answer.
 
+mod admin;
 mod analytics;
 mod conversation;
 mod dashboard;
@@ -9,6 +10,8 @@ mod message;
 mod report;
 
 use std::sync::Arc;
+
+pub use admin::AdminApi;
 
 use talkhouse_core::Tenant;
 use talkhouse_core::report::{ExportType, ReportPolicy, ReportRules, ReportSort, ReportSpec};

@@ -98,6 +98,17 @@ impl Caller {
             Caller::Anyone => true,
         }
     }
+
+    /// Who the caller is, for the records of what it did.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Caller::Granted(grant) => grant
+                .subject
+                .clone()
+                .unwrap_or_else(|| format!("a token of organization {}", grant.org_id)),
+            Caller::Anyone => "a caller without a token (--dev-no-auth)".into(),
+        }
+    }
 }
 
 /// A query call's turn, as a handler that streams its answer keeps it (a request extension): the

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use talkhouse_proto::v1::admin_service_server::AdminServiceServer;
 use talkhouse_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use talkhouse_proto::v1::conversation_service_server::ConversationServiceServer;
 use talkhouse_proto::v1::dashboard_service_server::DashboardServiceServer;
@@ -19,7 +20,7 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 
-use crate::api::{DashboardApi, ServiceConfig};
+use crate::api::{AdminApi, DashboardApi, ServiceConfig};
 use crate::auth::Authentication;
 use crate::guard::{GuardLayer, QueryLimits};
 use crate::ingest::IngestApi;
@@ -159,6 +160,9 @@ impl Server {
         health_reporter
             .set_serving::<ReportServiceServer<DashboardApi>>()
             .await;
+        health_reporter
+            .set_serving::<AdminServiceServer<AdminApi>>()
+            .await;
         // Both versions of reflection: grpcurl 1.8 and several GUI clients ask for v1alpha only.
         let valid = "the descriptor sets built into this binary are valid";
         let reflection_v1 = reflection().build_v1().expect(valid);
@@ -196,6 +200,7 @@ impl Server {
         let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
         let limits = self.config.limits;
         let metrics = crate::Metrics::new();
+        let admin = AdminApi::new(self.table.clone());
         let ingest = IngestServiceServer::new(IngestApi::new(self.table, metrics.clone()))
             .max_decoding_message_size(limits.max_ingest_bytes);
         // Answers go out at once: with Nagle's algorithm, an answer of more than one segment
@@ -226,7 +231,8 @@ impl Server {
                 .add_service(AnalyticsServiceServer::new(api.clone()))
                 .add_service(ConversationServiceServer::new(api.clone()))
                 .add_service(MessageServiceServer::new(api.clone()))
-                .add_service(ReportServiceServer::new(api.clone()));
+                .add_service(ReportServiceServer::new(api.clone()))
+                .add_service(AdminServiceServer::new(admin.clone()));
             let router = crate::rest::router(tower::Layer::layer(&guard, routes), metrics);
             tokio::spawn(
                 axum::serve(listener, router)
@@ -245,6 +251,7 @@ impl Server {
             .add_service(ConversationServiceServer::new(api.clone()))
             .add_service(MessageServiceServer::new(api.clone()))
             .add_service(ReportServiceServer::new(api))
+            .add_service(AdminServiceServer::new(admin))
             .add_service(crate::flight_sql::service(sql))
             .serve_with_incoming_shutdown(incoming, until_stopped());
         let signal = async move {

@@ -27,7 +27,7 @@ pub use file_cache::{FileCacheCounts, FileCacheSettings};
 pub use lease::{Lease, Tenure};
 pub use location::DataLocation;
 pub use maintain::compact::{CompactionOutcome, Partition, PartitionCompacted};
-pub use maintain::delete::{Deletion, DeletionOutcome, PersonKey, RetentionScope};
+pub use maintain::delete::{Deletion, DeletionOutcome, RetentionScope};
 pub use maintain::vacuum::{DEFAULT_VACUUM_RETENTION, VacuumOutcome};
 pub use read::session_rows::SessionRows;
 pub use table::{EventTable, Snapshot};

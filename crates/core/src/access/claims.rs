@@ -47,7 +47,12 @@ impl ClaimNames {
             .filter_map(|s| s.strip_prefix(self.scope_prefix.as_str()))
             .filter_map(|s| s.parse::<Scope>().ok())
             .collect();
+        let subject = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(Grant {
+            subject,
             org_id,
             environments,
             bots,

@@ -69,6 +69,7 @@ methods! {
     "ReportService" "ListReports": Report Query v1::ListReportsRequest => |r| bot(&r.bot);
     "ReportService" "GetReport": Report Query v1::GetReportRequest => |r| bot(&r.bot);
     "ReportService" "DownloadReport": Report Query v1::GetReportRequest => |r| bot(&r.bot);
+    "AdminService" "ErasePerson": Admin Write v1::ErasePersonRequest => |r| bot(&r.bot);
     "IngestService" "WriteEvents": Ingest Write v1::WriteEventsRequest => |r| r.events.iter().filter_map(event_bot).collect();
 }
 

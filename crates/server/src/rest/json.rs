@@ -13,7 +13,7 @@ mod reports;
 
 pub(crate) use analytics::{Accuracy, Series, Traffic};
 pub(crate) use lists::{Conversations, Messages, Transcript};
-pub(crate) use reports::{Report, ReportCreated, ReportPreview, Reports};
+pub(crate) use reports::{Erasure, Report, ReportCreated, ReportPreview, Reports};
 
 /// An instant as the seed writes it: UTC, milliseconds, `Z`.
 pub(crate) fn instant(timestamp: Option<prost_types::Timestamp>) -> Option<String> {

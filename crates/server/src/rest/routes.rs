@@ -23,6 +23,7 @@ const ANALYTICS: &str = "AnalyticsService";
 const CONVERSATIONS: &str = "ConversationService";
 const MESSAGES: &str = "MessageService";
 const REPORTS: &str = "ReportService";
+const ADMIN: &str = "AdminService";
 
 pub(crate) fn routes() -> Vec<Box<dyn Route>> {
     use json::*;
@@ -197,6 +198,18 @@ pub(crate) fn routes() -> Vec<Box<dyn Route>> {
         Box::new(reports::Download {
             path: bot!("/reports/{reportId}/download"),
         }),
+        post_route::<_, v1::Erasure, Erasure>(
+            bot!("/erasures"),
+            (ADMIN, "ErasePerson"),
+            "Erases a person (scope admin): every session of the bot in which their userId or \
+             businessKey appears, in one commit, and the bot's earlier reports",
+            StatusCode::OK,
+            |ids, p| v1::ErasePersonRequest {
+                bot: ids.bot(),
+                user_id: p.text("userId").unwrap_or_default(),
+                business_key: p.text("businessKey").unwrap_or_default(),
+            },
+        ),
     ]
 }
 

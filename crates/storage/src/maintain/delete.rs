@@ -26,6 +26,7 @@ use datafusion::prelude::{Expr, SessionContext, cast, col, lit};
 use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::protocol::SaveMode;
 use talkhouse_core::latest::Latest;
+use talkhouse_core::request::PersonKey;
 use talkhouse_core::{ContentType, NlpResponse, Sender, Tenant};
 use uuid::Uuid;
 
@@ -44,33 +45,6 @@ use crate::{Error, EventTable, Result};
 
 /// The commit metadata key of a deletion's summary (counts only: never what was deleted).
 pub const DELETION_METADATA: &str = "talkhouse.deletion";
-
-/// The column holding the person's key, and its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PersonKey {
-    UserId(String),
-    BusinessKey(String),
-}
-
-impl PersonKey {
-    fn column(&self) -> &'static str {
-        match self {
-            PersonKey::UserId(_) => "user_id",
-            PersonKey::BusinessKey(_) => "business_key",
-        }
-    }
-
-    fn value(&self) -> &str {
-        match self {
-            PersonKey::UserId(value) | PersonKey::BusinessKey(value) => value,
-        }
-    }
-
-    /// What kind of key it is, as an erasure record names it (never the key itself).
-    pub fn kind(&self) -> &'static str {
-        self.column()
-    }
-}
 
 /// The tenants a retention period applies to: an organization's or one bot's, less those with a
 /// period of their own.

@@ -4,12 +4,15 @@
 //! read by every version committed before that, so it is deleted only once the removal is older
 //! than the retention window, and never while a version named in `keep_versions` (a report being
 //! made, say) references it. Full mode also deletes files no version ever referenced (left by a
-//! writer killed before its commit) once they are older than the window.
+//! writer killed before its commit) once they are older than the window. The log entries of the
+//! versions whose files are gone go too (see [`expire_log`]).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use deltalake_core::DeltaTable;
 use deltalake_core::operations::vacuum::VacuumMode;
+use deltalake_core::protocol::checkpoints;
 use futures::TryStreamExt;
 
 use crate::schema::EVENTS_TABLE;
@@ -26,7 +29,39 @@ pub struct VacuumOutcome {
     /// The files, relative to the table's root.
     pub files: Vec<String>,
     pub dry_run: bool,
+    /// Log entries and checkpoints deleted: those of versions no longer readable.
+    pub log_files: usize,
     pub elapsed: Duration,
+}
+
+/// Deletes the log entries of the versions vacuum made unreadable: a checkpoint of the latest
+/// version is written, then every log entry and checkpoint older than both `retention` and the
+/// newest checkpoint at or before the oldest version in `keep_versions` goes.
+///
+/// The log's file statistics hold the smallest and largest value of each column of each file,
+/// texts and user ids among them: a deleted row's values must leave the log with its file.
+async fn expire_log(
+    table: &DeltaTable,
+    retention: chrono::Duration,
+    keep_versions: &[u64],
+) -> Result<usize> {
+    let Some(latest) = table.version() else {
+        return Ok(0);
+    };
+    checkpoints::create_checkpoint(table, None).await?;
+    let keep = keep_versions
+        .iter()
+        .copied()
+        .chain([latest])
+        .min()
+        .unwrap_or(latest);
+    let cutoff = chrono::Utc::now()
+        .checked_sub_signed(retention)
+        .map_or(i64::MIN, |at| at.timestamp_millis());
+    Ok(
+        checkpoints::cleanup_expired_logs_for(keep, table.log_store().as_ref(), cutoff, None)
+            .await?,
+    )
 }
 
 impl EventTable {
@@ -44,7 +79,7 @@ impl EventTable {
         let table = self.fresh_table().await?;
         // The log still names files an earlier vacuum deleted: only those present are reported.
         let present = self.files_in_storage().await?;
-        let (_, metrics) = table
+        let (table, metrics) = table
             .vacuum()
             .with_mode(VacuumMode::Full)
             .with_retention_period(retention)
@@ -52,7 +87,12 @@ impl EventTable {
             .with_keep_versions(keep_versions)
             .with_dry_run(dry_run)
             .await?;
+        let log_files = match dry_run {
+            true => 0,
+            false => expire_log(&table, retention, keep_versions).await?,
+        };
         Ok(VacuumOutcome {
+            log_files,
             files: metrics
                 .files_deleted
                 .into_iter()

@@ -86,3 +86,37 @@ impl From<v1::ReportPreview> for ReportPreview {
         }
     }
 }
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Erasure {
+    id: String,
+    /// `user_id` or `business_key`: the kind of key erased, never its value.
+    key: String,
+    requested_by: String,
+    requested_at: Option<String>,
+    finished_at: Option<String>,
+    /// The table version without the person's rows; absent when there were none.
+    version: Option<i64>,
+    sessions: i64,
+    messages: i64,
+    conversation_versions: i64,
+    reports_deleted: i64,
+}
+
+impl From<v1::Erasure> for Erasure {
+    fn from(e: v1::Erasure) -> Self {
+        Self {
+            id: e.id,
+            key: e.key,
+            requested_by: e.requested_by,
+            requested_at: super::instant(e.requested_at),
+            finished_at: super::instant(e.finished_at),
+            version: e.version,
+            sessions: e.sessions,
+            messages: e.messages,
+            conversation_versions: e.conversation_versions,
+            reports_deleted: e.reports_deleted,
+        }
+    }
+}
