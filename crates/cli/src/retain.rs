@@ -49,7 +49,7 @@ pub async fn apply(
                 None => policy.own_rules_in(rule.org_id),
             },
         };
-        let before = now - chrono::Duration::days(i64::from(rule.days));
+        let before = rule.cutoff(now);
         let outcome = table.delete(&Deletion::OlderThan { scope, before }).await?;
         done.push((rule.clone(), outcome));
     }

@@ -18,6 +18,7 @@ mod fuzz_grpc;
 mod generator;
 mod ingest_cli;
 mod ingest_grpc;
+mod lifecycle;
 mod limits;
 mod metrics;
 mod object_storage;

@@ -5,8 +5,9 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use crate::support::*;
 
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "grpc.health.v1.Health",
+    "talkhouse.v1.AdminService",
     "talkhouse.v1.AnalyticsService",
     "talkhouse.v1.ConversationService",
     "talkhouse.v1.DashboardService",

@@ -338,6 +338,7 @@ pub struct Clients {
     pub messages: v1::message_service_client::MessageServiceClient<Channel>,
     pub reports: v1::report_service_client::ReportServiceClient<Channel>,
     pub ingest: v1::ingest_service_client::IngestServiceClient<Channel>,
+    pub admin: v1::admin_service_client::AdminServiceClient<Channel>,
 }
 
 impl Clients {
@@ -373,7 +374,8 @@ impl Clients {
             ),
             messages: v1::message_service_client::MessageServiceClient::new(channel.clone()),
             reports: v1::report_service_client::ReportServiceClient::new(channel.clone()),
-            ingest: v1::ingest_service_client::IngestServiceClient::new(channel),
+            ingest: v1::ingest_service_client::IngestServiceClient::new(channel.clone()),
+            admin: v1::admin_service_client::AdminServiceClient::new(channel),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, NaiveTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -25,6 +26,14 @@ pub struct RetentionRule {
 }
 
 impl RetentionRule {
+    /// What the rule keeps as of `now`: the events of the last `days` whole UTC days and of
+    /// today; everything before the start of that first day goes. A whole day makes the cut the
+    /// same for every run of that day.
+    pub fn cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let first_day = now.date_naive() - chrono::Days::new(u64::from(self.days));
+        first_day.and_time(NaiveTime::MIN).and_utc()
+    }
+
     /// The bot the rule is for; `None` for an organization's rule.
     pub fn bot(&self) -> Option<Tenant> {
         Some(Tenant {
@@ -115,6 +124,13 @@ mod tests {
         assert_eq!(policy.days(&bot(1, 4)), Some(365));
         assert_eq!(policy.days(&bot(9, 3)), None, "another organization's bot");
         assert_eq!(policy.own_rules_in(id(1)), vec![bot(1, 3)]);
+        let now = DateTime::parse_from_rfc3339("2024-03-31T17:45:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            policy.rules[1].cutoff(now).to_rfc3339(),
+            "2024-03-01T00:00:00+00:00"
+        );
 
         let invalid = |json: &str| {
             serde_json::from_str::<RetentionPolicy>(json)
