@@ -119,7 +119,13 @@ impl FollowedLog {
             let next = self.version + 1;
             let bytes = match store.get(&commit_uri_from_version(Some(next))).await {
                 Ok(found) => found.bytes().await.map_err(DeltaTableError::from)?,
-                Err(object_store::Error::NotFound { .. }) => return Ok(()),
+                Err(object_store::Error::NotFound { .. }) => {
+                    // The end of the log, unless a vacuum expired the commits after `version`.
+                    if newest_checkpoint(&store).await > Some(self.version) {
+                        return self.reload().await;
+                    }
+                    return Ok(());
+                }
                 Err(error) => return Err(DeltaTableError::from(error).into()),
             };
             let Some(changes) = file_changes(&bytes).filter(|_| follows) else {
@@ -156,6 +162,14 @@ impl FollowedLog {
             .collect();
         Ok(())
     }
+}
+
+/// The version of the newest checkpoint, as `_last_checkpoint` names it.
+async fn newest_checkpoint(store: &std::sync::Arc<dyn object_store::ObjectStore>) -> Option<u64> {
+    let path = Path::from("_delta_log/_last_checkpoint");
+    let bytes = store.get(&path).await.ok()?.bytes().await.ok()?;
+    let last: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    last.get("version")?.as_u64()
 }
 
 enum FileChange {
