@@ -21,8 +21,10 @@ pub async fn create_if_empty(table: &EventTable) -> Result<bool, CliError> {
         until: Utc::now().date_naive() - chrono::Duration::days(1),
         conversations_per_day: 60,
     };
-    eprintln!("empty data folder: creating the demo dataset (4 bots, 35 days)…");
+    crate::telemetry::note("empty data folder: creating the demo dataset (4 bots, 35 days)…");
     let (messages, conversations) = crate::generate::write(table, config).await?;
-    eprintln!("demo dataset ready: {messages} messages, {conversations} conversation versions");
+    crate::telemetry::note(&format!(
+        "demo dataset ready: {messages} messages, {conversations} conversation versions"
+    ));
     Ok(true)
 }

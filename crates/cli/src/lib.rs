@@ -18,6 +18,7 @@ mod reports;
 mod retain;
 mod serve;
 mod sql;
+mod telemetry;
 mod vacuum;
 
 use std::process::ExitCode;
@@ -30,7 +31,6 @@ pub use error::CliError;
 /// Parses the command line and runs it; errors go to stderr.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -38,7 +38,13 @@ pub fn run() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return report(&CliError::Io(error)),
     };
-    match runtime.block_on(dispatch(cli)) {
+    let telemetry = {
+        let _entered = runtime.enter();
+        telemetry::Telemetry::init(cli.verbose, cli.log_format)
+    };
+    let outcome = runtime.block_on(dispatch(cli));
+    telemetry.shutdown();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => report(&error),
     }
@@ -63,20 +69,4 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 fn report(error: &CliError) -> ExitCode {
     eprintln!("error: {}", error::chain(error));
     ExitCode::FAILURE
-}
-
-fn init_tracing(verbose: bool) {
-    // The Delta kernel logs "No files in log segment" as an error when a table has no new
-    // commits; deltalake handles it, so it is not shown.
-    let default = if verbose {
-        "info,buoyant_kernel::snapshot::builder=off"
-    } else {
-        "warn,buoyant_kernel::snapshot::builder=off"
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TALKHOUSE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

@@ -92,9 +92,9 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
         config.authentication,
         Authentication::DisabledForDevelopment
     ) {
-        eprintln!(
+        crate::telemetry::warn(
             "WARNING: authentication is DISABLED (--dev-no-auth): every caller on this machine \
-             may read and write every bot. Never use this outside development."
+             may read and write every bot. Never use this outside development.",
         );
         tracing::warn!(%address, "serving without authentication");
     }
@@ -109,9 +109,9 @@ pub async fn run(data: &DataLocation, args: ServeArgs) -> Result<(), CliError> {
     let _ = std::io::Write::write_all(&mut stdout, lines.as_bytes());
     let _ = std::io::Write::flush(&mut stdout);
     drop(stdout);
-    eprintln!("data: {}", data.root());
+    crate::telemetry::note(&format!("data: {}", data.root()));
     server.serve(shutdown_signal()).await?;
-    eprintln!("talkhouse stopped");
+    crate::telemetry::note("talkhouse stopped");
     Ok(())
 }
 

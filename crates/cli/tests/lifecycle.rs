@@ -31,7 +31,6 @@ type Session = (Tenant, String);
 /// What the test's person left in the data: their sessions, and the texts and key that must
 /// leave every file.
 struct Person {
-    tenant: Tenant,
     user_id: String,
     business_key: String,
     secret: String,
@@ -96,7 +95,6 @@ fn make_person(batches: &mut [Vec<Event>], tenant: Tenant, secret: &str, key: &s
         }
     }
     Person {
-        tenant,
         user_id,
         business_key: key.to_string(),
         secret: secret.to_string(),

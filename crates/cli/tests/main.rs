@@ -33,4 +33,5 @@ mod shell;
 mod slt;
 mod sql_cli;
 mod support;
+mod telemetry;
 mod versions;

@@ -162,7 +162,16 @@ where
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        let span = tracing::info_span!("call", method = %request.uri().path());
+        let span = tracing::info_span!(
+            "call",
+            method = %request.uri().path(),
+            surface = tracing::field::Empty,
+            org_id = tracing::field::Empty,
+            env_id = tracing::field::Empty,
+            bot_id = tracing::field::Empty,
+            code = tracing::field::Empty,
+        );
+        crate::trace_context::continue_callers_trace(&span, request.headers());
         let arrived = std::time::Instant::now();
         let call = async move {
             let path = request.uri().path();
@@ -176,6 +185,7 @@ where
                 None => Surface::grpc,
             };
             let method = policy::method(path).map_or("unknown", |m| m.name());
+            tracing::Span::current().record("surface", format!("{surface:?}"));
             let mut organization = None;
             let answer = match shared.admit(request, &mut organization).await {
                 Ok((request, ticket)) => shared.run(inner, request, ticket, arrived).await,
@@ -190,6 +200,7 @@ where
                     .get("grpc-status")
                     .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
                     .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                tracing::Span::current().record("code", crate::metrics::code_name(code));
                 shared
                     .metrics
                     .call(surface, method, code, arrived.elapsed());
@@ -239,6 +250,10 @@ impl Shared {
         let tenants = policy::tenants(method, &bytes)?;
         if let Some(tenant) = tenants.first() {
             *organization = Some(tenant.org_id);
+            let span = tracing::Span::current();
+            span.record("org_id", tenant.org_id.to_string());
+            span.record("env_id", tenant.env_id.to_string());
+            span.record("bot_id", tenant.bot_id.to_string());
         }
         if let Some(grant) = &grant {
             check_tenants(grant, &tenants)?;
@@ -251,7 +266,11 @@ impl Shared {
                     .map(|t| t.org_id)
                     .or(grant.as_ref().map(|g| g.org_id))
                     .unwrap_or_default();
-                let slot = self.admission.enter(organization, deadline).await?;
+                let slot = tracing::Instrument::instrument(
+                    self.admission.enter(organization, deadline),
+                    tracing::info_span!("admission", org_id = %organization),
+                )
+                .await?;
                 (Some(deadline), Some(slot))
             }
             Cost::Write => (None, None),

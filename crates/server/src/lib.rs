@@ -16,6 +16,7 @@ mod metrics;
 mod page;
 mod rest;
 mod server;
+mod trace_context;
 
 pub use api::ServiceConfig;
 pub use auth::Authentication;

@@ -196,7 +196,7 @@ impl Metrics {
 }
 
 /// A gRPC code as a label value: `OK`, `INVALID_ARGUMENT`, …
-fn code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",

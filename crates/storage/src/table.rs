@@ -304,6 +304,29 @@ impl EventTable {
         parts: Vec<Vec<Event>>,
         idempotency_key: Option<&str>,
     ) -> Result<WriteOutcome> {
+        let span = tracing::info_span!(
+            "commit",
+            events = parts.iter().map(Vec::len).sum::<usize>(),
+            version = tracing::field::Empty,
+            messages = tracing::field::Empty,
+            duplicates = tracing::field::Empty,
+        );
+        let outcome = tracing::Instrument::instrument(
+            self.commit_parts(parts, idempotency_key),
+            span.clone(),
+        )
+        .await?;
+        span.record("version", outcome.version);
+        span.record("messages", outcome.messages_written);
+        span.record("duplicates", outcome.duplicate_messages);
+        Ok(outcome)
+    }
+
+    async fn commit_parts(
+        &self,
+        parts: Vec<Vec<Event>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<WriteOutcome> {
         let events: Vec<&Event> = parts.iter().flatten().collect();
         let mut writer = self.writer.lock().await;
         // The operation's time, as deltalake's `write` reports it: not the wait for the writer.

@@ -226,7 +226,13 @@ impl Run {
         if !self.rollups || !index::answers(filter, classifier, None) {
             return Ok(None);
         }
-        self.caches.clone().indexes.rollups(self).await
+        let span = tracing::info_span!("index", index = "rollups");
+        self.caches
+            .clone()
+            .indexes
+            .rollups(self)
+            .instrument(span)
+            .await
     }
 
     /// The bot's user index when it answers `filter` over `classifier`, with NEW from `since`
@@ -241,7 +247,13 @@ impl Run {
         if !self.rollups || !index::answers(filter, classifier, since) {
             return Ok(None);
         }
-        self.caches.clone().indexes.users(self).await
+        let span = tracing::info_span!("index", index = "users");
+        self.caches
+            .clone()
+            .indexes
+            .users(self)
+            .instrument(span)
+            .await
     }
 
     /// Marks the answer as computed from the indexes, and passes `value` on.
@@ -330,8 +342,21 @@ impl Run {
         for (index, df) in dfs.into_iter().enumerate() {
             let task = Arc::new(self.task(&df));
             let plan_and_run = async move {
-                let plan = df.create_physical_plan().await?;
-                let batches = datafusion::physical_plan::collect(plan.clone(), task).await?;
+                let plan = df
+                    .create_physical_plan()
+                    .instrument(tracing::info_span!("planning"))
+                    .await?;
+                let execution = tracing::info_span!(
+                    "execution",
+                    rows = tracing::field::Empty,
+                    bytes_scanned = tracing::field::Empty
+                );
+                let batches = datafusion::physical_plan::collect(plan.clone(), task)
+                    .instrument(execution.clone())
+                    .await?;
+                let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+                execution.record("rows", rows);
+                execution.record("bytes_scanned", scanned(&plan).1);
                 Ok::<_, DataFusionError>((index, plan, batches))
             };
             tasks.spawn_on(plan_and_run.in_current_span(), self.executor.handle());
@@ -386,17 +411,9 @@ impl Run {
     }
 
     fn add_scan_metrics(&mut self, plan: &Arc<dyn ExecutionPlan>) {
-        if plan.children().is_empty()
-            && let Some(metrics) = plan.metrics()
-        {
-            self.rows_scanned += metrics.output_rows().unwrap_or(0) as u64;
-            self.bytes_scanned += metrics
-                .sum_by_name("bytes_scanned")
-                .map_or(0, |v| v.as_usize()) as u64;
-        }
-        for child in plan.children() {
-            self.add_scan_metrics(child);
-        }
+        let (rows, bytes) = scanned(plan);
+        self.rows_scanned += rows;
+        self.bytes_scanned += bytes;
     }
 }
 
@@ -441,4 +458,23 @@ fn is_missing_file(error: &(dyn std::error::Error + 'static)) -> bool {
         cause = error.source();
     }
     false
+}
+
+/// The rows and bytes the scans of `plan` read.
+fn scanned(plan: &Arc<dyn ExecutionPlan>) -> (u64, u64) {
+    let mut read = (0, 0);
+    if plan.children().is_empty()
+        && let Some(metrics) = plan.metrics()
+    {
+        read.0 += metrics.output_rows().unwrap_or(0) as u64;
+        read.1 += metrics
+            .sum_by_name("bytes_scanned")
+            .map_or(0, |v| v.as_usize()) as u64;
+    }
+    for child in plan.children() {
+        let (rows, bytes) = scanned(child);
+        read.0 += rows;
+        read.1 += bytes;
+    }
+    read
 }

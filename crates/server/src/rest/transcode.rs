@@ -11,7 +11,12 @@ use super::Grpc;
 use super::error::RestError;
 
 /// Headers a REST caller sends that mean the same to gRPC.
-const FORWARDED: [&str; 2] = ["authorization", "grpc-timeout"];
+const FORWARDED: [&str; 4] = [
+    "authorization",
+    "grpc-timeout",
+    crate::trace_context::TRACE_HEADERS[0],
+    crate::trace_context::TRACE_HEADERS[1],
+];
 
 /// Calls the gRPC method `path` (`/talkhouse.v1.Service/Method`) with `message`.
 pub(crate) async fn call<Q, A>(

@@ -123,6 +123,22 @@ const DOOMED: &str = "deletion_doomed";
 impl EventTable {
     /// Deletes what `deletion` names in one commit, the rollups adjusted in it.
     pub async fn delete(&self, deletion: &Deletion) -> Result<DeletionOutcome> {
+        let span = tracing::info_span!(
+            "deletion",
+            version = tracing::field::Empty,
+            sessions = tracing::field::Empty,
+            messages = tracing::field::Empty,
+        );
+        let outcome =
+            tracing::Instrument::instrument(self.delete_in_one_commit(deletion), span.clone())
+                .await?;
+        span.record("version", outcome.version);
+        span.record("sessions", outcome.sessions);
+        span.record("messages", outcome.messages);
+        Ok(outcome)
+    }
+
+    async fn delete_in_one_commit(&self, deletion: &Deletion) -> Result<DeletionOutcome> {
         let started = Instant::now();
         // This process's ingest waits: a batch looked up before the deletion must not commit
         // after it.
