@@ -185,3 +185,135 @@ async fn metrics_count_the_traffic_sent() {
     assert!(!exposition.contains(BOT), "{exposition}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_show_the_indexes_reports_maintenance_and_the_follower() {
+    let data = with_fixture();
+    let table = data.table().await;
+    let mut config = talkhouse_server::ServerConfig::new(
+        "127.0.0.1:0".parse().unwrap(),
+        talkhouse_server::Authentication::DisabledForDevelopment,
+    );
+    config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+    let server = RunningServer::start_with(config, table.clone()).await;
+    let scrape = || async {
+        let base = format!("http://{}", server.http_address.unwrap());
+        let exposition = reqwest::get(format!("{base}{}", talkhouse_server::METRICS_PATH))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        samples(&exposition)
+    };
+    let mut c = Clients::connect(&server).await;
+    let bot = bot_ref(ORG, ENV, BOT);
+
+    let traffic = c
+        .analytics
+        .get_conversation_traffic(v1::AnalyticsRequest {
+            bot: bot.clone(),
+            filter: Some(days("2024-03-01", "2024-03-31", "UTC")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        traffic.provenance.unwrap().served_by(),
+        v1::ServedBy::Rollups
+    );
+    let report = c
+        .conversations
+        .request_conversations_report(v1::ConversationsReportRequest {
+            bot: bot.clone(),
+            filter: Some(days("2024-03-01", "2024-03-31", "UTC")),
+            export_type: v1::ExportType::Csv as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    crate::reports::client::ready(&mut c, &bot, &report.report_id).await;
+    let samples = scrape().await;
+    let rollups = [("index", "rollups")];
+    assert!(value(&samples, "talkhouse_index_memory_bytes", &rollups) > 0.0);
+    assert_eq!(
+        value(&samples, "talkhouse_index_evictions_total", &rollups),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "talkhouse_reports", &[("state", "READY")]),
+        1.0
+    );
+    assert_eq!(
+        value(&samples, "talkhouse_reports", &[("state", "PENDING")]),
+        0.0
+    );
+    let finished = [("outcome", "ready")];
+    assert_eq!(
+        value(&samples, "talkhouse_reports_finished_total", &finished),
+        1.0
+    );
+    assert!(value(&samples, "talkhouse_report_production_seconds_total", &[]) > 0.0);
+    assert_eq!(
+        value(&samples, "talkhouse_commit_conflicts_total", &[]),
+        0.0
+    );
+
+    // Maintenance in this process: a compaction, a vacuum and an erasure.
+    let compacted = table.compact(1, |_| {}).await.unwrap();
+    let vacuumed = table
+        .vacuum(std::time::Duration::ZERO, &[], false)
+        .await
+        .unwrap();
+    let erased = c
+        .admin
+        .erase_person(v1::ErasePersonRequest {
+            bot: bot.clone(),
+            user_id: "u1".into(),
+            business_key: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(erased.sessions > 0);
+    let samples = scrape().await;
+    let runs = "talkhouse_maintenance_runs_total";
+    for operation in ["compaction", "vacuum", "deletion"] {
+        assert_eq!(
+            value(&samples, runs, &[("operation", operation)]),
+            1.0,
+            "{operation}"
+        );
+    }
+    let files = "talkhouse_maintenance_files_total";
+    let rewritten: usize = compacted.partitions.iter().map(|p| p.files_before).sum();
+    assert_eq!(
+        value(&samples, files, &[("operation", "compaction")]),
+        rewritten as f64
+    );
+    assert_eq!(
+        value(&samples, files, &[("operation", "vacuum")]),
+        vacuumed.files.len() as f64
+    );
+    assert_eq!(
+        value(&samples, "talkhouse_deleted_sessions_total", &[]),
+        erased.sessions as f64
+    );
+    assert_eq!(
+        value(&samples, "talkhouse_deleted_messages_total", &[]),
+        erased.messages as f64
+    );
+    // The report read what was erased: it is gone.
+    assert_eq!(
+        value(&samples, "talkhouse_reports", &[("state", "READY")]),
+        0.0
+    );
+    assert_eq!(
+        value(&samples, "talkhouse_table_version", &[]),
+        table.latest_version().await.unwrap() as f64
+    );
+    let age = value(&samples, "talkhouse_log_read_age_seconds", &[]);
+    assert!((0.0..60.0).contains(&age), "{age}");
+    server.stop().await;
+}

@@ -61,6 +61,14 @@ pub enum ReportStatus {
 }
 
 impl ReportStatus {
+    pub const ALL: [ReportStatus; 5] = [
+        Self::Pending,
+        Self::Running,
+        Self::Ready,
+        Self::Failed,
+        Self::Expired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "PENDING",

@@ -82,6 +82,12 @@ impl Dashboard {
         self
     }
 
+    /// Per index kind (`rollups`, `users`): about the memory its rows hold now, and the bots
+    /// forgotten so far to stay within the bound.
+    pub fn index_memory(&self) -> [(&'static str, usize, u64); 2] {
+        self.caches.indexes.held()
+    }
+
     /// Bounds the memory each request's operators may hold (sorts, aggregations, joins); a
     /// request that needs more fails with `ResourcesExhausted` instead of growing the process.
     pub fn with_memory_limit(mut self, bytes: usize) -> Self {

@@ -67,6 +67,16 @@ impl Indexes {
         }
     }
 
+    /// Per index kind: about the memory its rows hold now, and the bots forgotten so far.
+    pub fn held(&self) -> [(&'static str, usize, u64); 2] {
+        let (rollup_bytes, rollup_evictions) = self.rollups.held();
+        let (user_bytes, user_evictions) = self.users.held();
+        [
+            ("rollups", rollup_bytes, rollup_evictions),
+            ("users", user_bytes, user_evictions),
+        ]
+    }
+
     /// The bot's rollup index; `None` when the snapshot is not read file by file. The table must
     /// carry rollups.
     pub async fn rollups(&self, source: &mut impl Source) -> Result<Option<Arc<RollupIndex>>> {

@@ -23,5 +23,5 @@ mod store;
 
 pub use error::{Error, Result};
 pub use record::ReportRecord;
-pub use runner::{Download, MAX_ATTEMPTS, ReportSettings, Reports};
+pub use runner::{Download, MAX_ATTEMPTS, Production, ReportSettings, Reports};
 pub use store::ReportStore;

@@ -20,7 +20,17 @@ impl Reports {
         record.started_at = Some(Utc::now());
         record.attempts += 1;
         self.store.put(&record).await?;
-        match self.produce(&record).await {
+        let started = std::time::Instant::now();
+        let produced = self.produce(&record).await;
+        {
+            let mut counts = self.produced.lock().expect("not poisoned");
+            counts.seconds += started.elapsed().as_secs_f64();
+            match produced.is_ok() {
+                true => counts.ready += 1,
+                false => counts.failed += 1,
+            }
+        }
+        match produced {
             Ok(_) if crate::erasure::erased_since(self.store.object_store(), &record).await? => {
                 // A person was erased from what it read while it was made.
                 self.store.delete(&record).await

@@ -79,6 +79,17 @@ pub struct Reports {
     pub(crate) taken: Mutex<HashSet<Uuid>>,
     pub(crate) tasks: Mutex<JoinSet<()>>,
     rounds: Mutex<Option<JoinHandle<()>>>,
+    /// What this server's workers finished.
+    pub(crate) produced: Mutex<Production>,
+}
+
+/// The reports this server's workers finished, and the time they took.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Production {
+    pub ready: u64,
+    pub failed: u64,
+    /// From a worker taking each up to it being READY or FAILED.
+    pub seconds: f64,
 }
 
 impl Reports {
@@ -100,6 +111,7 @@ impl Reports {
             taken: Mutex::default(),
             tasks: Mutex::new(JoinSet::new()),
             rounds: Mutex::new(None),
+            produced: Mutex::default(),
         });
         let abandoned = spool::delete_abandoned(&spool::folder());
         if abandoned > 0 {
@@ -191,6 +203,27 @@ impl Reports {
             tracing::warn!(report = %id, %error, "a finished report's queue mark could not be deleted");
         }
         self.taken.lock().expect("not poisoned").remove(&id);
+    }
+
+    /// What this server's workers finished so far.
+    pub fn production(&self) -> Production {
+        *self.produced.lock().expect("not poisoned")
+    }
+
+    /// How many reports of every bot are in each state now, every state listed.
+    pub async fn states(&self) -> Result<Vec<(ReportStatus, u64)>> {
+        let now = Utc::now();
+        let records = self.store.all().await?;
+        Ok(ReportStatus::ALL
+            .into_iter()
+            .map(|status| {
+                let count = records
+                    .iter()
+                    .filter(|r| r.status_at(now) == status)
+                    .count();
+                (status, count as u64)
+            })
+            .collect())
     }
 
     /// The bot's report, as of now.

@@ -6,6 +6,10 @@
 //! the organization of a refusal, whose number is that of the platform's customers. No bot, user,
 //! session or report id is ever a label.
 
+mod state;
+
+pub(crate) use state::Sources;
+
 use std::sync::Arc;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -63,6 +67,7 @@ pub struct Metrics {
     ingest_events: Family<IngestLabels, Counter>,
     ingest_bytes: Counter,
     ingest_commits: Counter,
+    state: state::StateMetrics,
 }
 
 fn seconds() -> Histogram {
@@ -122,7 +127,9 @@ impl Metrics {
             "Table commits made by ingest requests",
             ingest_commits.clone(),
         );
+        let state = state::StateMetrics::register(&mut registry);
         Arc::new(Self {
+            state,
             registry,
             calls,
             call_seconds,
@@ -135,8 +142,14 @@ impl Metrics {
         })
     }
 
+    /// Lets the scrape read the server's state (see [`state`]).
+    pub(crate) fn attach(&self, sources: Sources) {
+        self.state.attach(sources);
+    }
+
     /// The Prometheus text exposition of every metric.
-    pub fn encode(&self) -> String {
+    pub async fn encode(&self) -> String {
+        self.state.refresh().await;
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

@@ -60,8 +60,9 @@ pub(crate) fn router(grpc: Grpc, metrics: Arc<Metrics>) -> Router {
         .route(
             METRICS_PATH,
             get(move || {
-                let text = metrics.encode();
+                let metrics = metrics.clone();
                 async move {
+                    let text = metrics.encode().await;
                     (
                         [(
                             http::header::CONTENT_TYPE,

@@ -197,9 +197,14 @@ impl Server {
         let reports = Reports::start(store, lease, dashboard.clone(), settings)
             .await
             .map_err(|e| ServeError::Start(StartError::Reports(e)))?;
-        let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
         let limits = self.config.limits;
         let metrics = crate::Metrics::new();
+        metrics.attach(crate::metrics::Sources {
+            dashboard: dashboard.clone(),
+            table: self.table.clone(),
+            reports: reports.clone(),
+        });
+        let api = DashboardApi::new(dashboard, reports.clone(), self.config.services);
         let admin = AdminApi::new(self.table.clone());
         let ingest = IngestServiceServer::new(IngestApi::new(self.table, metrics.clone()))
             .max_decoding_message_size(limits.max_ingest_bytes);

@@ -5,6 +5,7 @@
 //! Depends on `talkhouse-core` for the event model, and on deltalake, arrow and DataFusion. Knows
 //! nothing of gRPC or of the dashboard's queries.
 
+mod activity;
 mod bucket;
 mod error;
 mod file_cache;
@@ -22,6 +23,7 @@ mod test_events;
 pub mod versions;
 mod write;
 
+pub use activity::TableActivity;
 pub use error::{Error, Result};
 pub use file_cache::{FileCacheCounts, FileCacheSettings};
 pub use lease::{Lease, Tenure};

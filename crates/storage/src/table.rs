@@ -113,6 +113,8 @@ pub struct EventTable {
     log_check_interval: Duration,
     /// Local copies of the data files read from a bucket (see [`EventTable::with_file_cache`]).
     file_cache: Option<Arc<FileCache>>,
+    /// What this process did to the table.
+    activity: crate::activity::Activity,
 }
 
 impl EventTable {
@@ -168,6 +170,7 @@ impl EventTable {
             runtime,
             file_statistics,
             file_cache: None,
+            activity: Default::default(),
         })
     }
 
@@ -195,6 +198,22 @@ impl EventTable {
     pub fn with_log_check_interval(mut self, interval: Duration) -> Self {
         self.log_check_interval = interval;
         self
+    }
+
+    /// What this process did to the table since it opened it.
+    pub fn activity(&self) -> crate::TableActivity {
+        self.activity.read()
+    }
+
+    pub(crate) fn activity_counters(&self) -> &crate::activity::Activity {
+        &self.activity
+    }
+
+    /// The version the reader serves, and how long ago it last read the log: how far the
+    /// answers may lag behind the other processes' commits.
+    pub async fn followed(&self) -> (u64, Duration) {
+        let reader = self.reader.lock().await;
+        (reader.version(), reader.since_log_read())
     }
 
     /// The runtime (and its footer cache) for sessions that read this table.
@@ -335,6 +354,7 @@ impl EventTable {
             if let Some(outcome) = writer.write_once(&events, idempotency_key, began).await? {
                 break outcome;
             }
+            self.activity.commit_conflict();
             tracing::info!("another writer committed to the batch's bots first: writing it again");
         };
         drop(writer);

@@ -34,6 +34,8 @@ pub(super) trait FileRow: Sized + Send + Sync + 'static {
 pub(super) struct FileRows<R> {
     bots: Mutex<Bots<R>>,
     budget_bytes: usize,
+    /// Bots forgotten to make room, so far.
+    evictions: std::sync::atomic::AtomicU64,
 }
 
 struct Bots<R> {
@@ -99,7 +101,16 @@ impl<R: FileRow + Bucketed> FileRows<R> {
                 clock: 0,
             }),
             budget_bytes,
+            evictions: Default::default(),
         }
+    }
+
+    /// About the memory the rows hold now, and the bots forgotten so far.
+    fn held(&self) -> (usize, u64) {
+        let bots = self.bots.lock().expect("not poisoned");
+        let bytes = bots.by_tenant.values().map(BotFiles::bytes).sum();
+        let evictions = self.evictions.load(std::sync::atomic::Ordering::Relaxed);
+        (bytes, evictions)
     }
 
     /// The rows of the source's bot in its snapshot, and the bots forgotten to make room for
@@ -168,6 +179,8 @@ impl<R: FileRow + Bucketed> FileRows<R> {
             bot.last = Some((live, entries.clone()));
         }
         let evicted = bots.evict_beyond(self.budget_bytes, tenant);
+        self.evictions
+            .fetch_add(evicted.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let rows = LiveRows {
             entries,
             channels,
@@ -258,6 +271,11 @@ impl<R: FileRow + Bucketed, I> IndexCache<R, I> {
             last: Mutex::new(HashMap::new()),
             build,
         }
+    }
+
+    /// About the memory its rows hold now, and the bots forgotten so far.
+    pub fn held(&self) -> (usize, u64) {
+        self.files.held()
     }
 
     /// The index of the source's bot and snapshot; `None` when the snapshot is not read file by

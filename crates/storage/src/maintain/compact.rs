@@ -158,6 +158,14 @@ impl EventTable {
             .map(|(n, _)| n)
             .sum();
         self.expect_commit().await;
+        self.activity_counters().compaction(
+            outcome
+                .partitions
+                .iter()
+                .map(|p| p.files_before as u64)
+                .sum(),
+            outcome.partitions.iter().map(|p| p.bytes_before).sum(),
+        );
         Ok(outcome)
     }
 

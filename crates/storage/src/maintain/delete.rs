@@ -135,6 +135,10 @@ impl EventTable {
         span.record("version", outcome.version);
         span.record("sessions", outcome.sessions);
         span.record("messages", outcome.messages);
+        if outcome.version.is_some() {
+            self.activity_counters()
+                .deletion(outcome.sessions, outcome.messages);
+        }
         Ok(outcome)
     }
 

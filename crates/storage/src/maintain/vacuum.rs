@@ -91,7 +91,7 @@ impl EventTable {
             true => 0,
             false => expire_log(&table, retention, keep_versions).await?,
         };
-        Ok(VacuumOutcome {
+        let outcome = VacuumOutcome {
             log_files,
             files: metrics
                 .files_deleted
@@ -100,7 +100,11 @@ impl EventTable {
                 .collect(),
             dry_run,
             elapsed: started.elapsed(),
-        })
+        };
+        if !dry_run {
+            self.activity_counters().vacuum(outcome.files.len() as u64);
+        }
+        Ok(outcome)
     }
 
     /// Every object under the table's folder, relative to it.

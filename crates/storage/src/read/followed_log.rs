@@ -69,6 +69,11 @@ impl FollowedLog {
         Ok(followed)
     }
 
+    /// How long ago the log was last read to its end.
+    pub(crate) fn since_log_read(&self) -> Duration {
+        self.caught_up_at.elapsed()
+    }
+
     pub(crate) fn version(&self) -> u64 {
         self.version
     }
@@ -121,7 +126,7 @@ impl FollowedLog {
                 Ok(found) => found.bytes().await.map_err(DeltaTableError::from)?,
                 Err(object_store::Error::NotFound { .. }) => {
                     // The end of the log, unless a vacuum expired the commits after `version`.
-                    if newest_checkpoint(&store).await > Some(self.version) {
+                    if crate::write::commit::newest_checkpoint(&store).await > Some(self.version) {
                         return self.reload().await;
                     }
                     return Ok(());
@@ -162,14 +167,6 @@ impl FollowedLog {
             .collect();
         Ok(())
     }
-}
-
-/// The version of the newest checkpoint, as `_last_checkpoint` names it.
-async fn newest_checkpoint(store: &std::sync::Arc<dyn object_store::ObjectStore>) -> Option<u64> {
-    let path = Path::from("_delta_log/_last_checkpoint");
-    let bytes = store.get(&path).await.ok()?.bytes().await.ok()?;
-    let last: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    last.get("version")?.as_u64()
 }
 
 enum FileChange {

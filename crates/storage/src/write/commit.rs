@@ -23,17 +23,35 @@ use crate::read::live_files;
 
 /// Brings `table` up to the latest commit. Commits are numbered one after the other, so when the
 /// log holds no entry for the next version nothing changed: one `HEAD` answers the common case,
-/// where deltalake would list the whole log folder.
+/// where deltalake would list the whole log folder. A state whose next commits a vacuum expired is
+/// loaded anew from the newest checkpoint.
 pub(crate) async fn catch_up(table: &mut DeltaTable) -> Result<()> {
     if let Some(version) = table.version() {
         let next = commit_uri_from_version(Some(version + 1));
         let store = table.log_store().object_store(None);
-        if let Err(object_store::Error::NotFound { .. }) = store.head(&next).await {
+        if let Err(object_store::Error::NotFound { .. }) = store.head(&next).await
+            && newest_checkpoint(&store).await <= Some(version)
+        {
             return Ok(());
         }
     }
-    table.update_incremental(None).await?;
+    if let Err(error) = table.update_incremental(None).await {
+        // The commits after its version are gone (a vacuum expired them): from the checkpoint.
+        tracing::info!(%error, "loading the table state anew");
+        table.load().await?;
+    }
     Ok(())
+}
+
+/// The version of the newest checkpoint, as `_delta_log/_last_checkpoint` names it: a log whose
+/// next commit is missing ends there, unless a vacuum expired the commits before this checkpoint.
+pub(crate) async fn newest_checkpoint(
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+) -> Option<u64> {
+    let path = object_store::path::Path::from("_delta_log/_last_checkpoint");
+    let bytes = store.get(&path).await.ok()?.bytes().await.ok()?;
+    let last: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    last.get("version")?.as_u64()
 }
 
 /// Commits a batch's `adds` (and its idempotency key's `transaction`) at the version after the
