@@ -162,3 +162,34 @@ async fn the_adbc_example_runs_against_the_server() {
     );
     server.stop().await;
 }
+
+#[test]
+fn the_retention_example_is_a_valid_config_and_ages_out_the_fixture() {
+    let text = readme();
+    let section = &text[text.find("### Retention").unwrap()..];
+    let json = block(section, "json");
+    let policy: talkhouse_core::retention::RetentionPolicy = serde_json::from_str(&json).unwrap();
+    policy.validate().unwrap();
+    let data = with_fixture();
+    let config = data.file("retention.json", &json);
+    let bot = "0b000000-0000-4000-8000-000000000001";
+    let messages = |data: &DataDir| {
+        sql_rows(
+            data,
+            &format!("SELECT COUNT(*) FROM messages WHERE bot_id = '{bot}'"),
+        )
+    };
+    assert_ne!(messages(&data), ["0"]);
+    let out = run_ok(talkhouse(&data).args(["retain", "--config"]).arg(&config));
+    assert!(
+        out.contains(&format!("bot {bot}")) && out.contains("30 days"),
+        "{out}"
+    );
+    // The fixture is of March 2024: older than either period.
+    assert_eq!(messages(&data), ["0"]);
+    assert_eq!(
+        sql_rows(&data, "SELECT COUNT(*) FROM rollups"),
+        ["0"],
+        "no count is left of what went"
+    );
+}
