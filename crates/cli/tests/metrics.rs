@@ -296,6 +296,17 @@ async fn metrics_show_the_indexes_reports_maintenance_and_the_follower() {
         value(&samples, files, &[("operation", "vacuum")]),
         vacuumed.files.len() as f64
     );
+    let bytes = "talkhouse_maintenance_bytes_total";
+    let read: u64 = compacted.partitions.iter().map(|p| p.bytes_before).sum();
+    assert_eq!(
+        value(&samples, bytes, &[("operation", "compaction")]),
+        read as f64
+    );
+    assert_eq!(
+        value(&samples, bytes, &[("operation", "vacuum")]),
+        vacuumed.bytes as f64
+    );
+    assert!(vacuumed.bytes > 0, "the vacuum deleted the compacted files");
     assert_eq!(
         value(&samples, "talkhouse_deleted_sessions_total", &[]),
         erased.sessions as f64

@@ -12,6 +12,7 @@ pub(crate) struct Activity {
     compacted_bytes: AtomicU64,
     vacuums: AtomicU64,
     vacuumed_files: AtomicU64,
+    vacuumed_bytes: AtomicU64,
     deletions: AtomicU64,
     deleted_sessions: AtomicU64,
     deleted_messages: AtomicU64,
@@ -26,9 +27,10 @@ pub struct TableActivity {
     pub compactions: u64,
     pub compacted_files: u64,
     pub compacted_bytes: u64,
-    /// Vacuum runs, and the data files they deleted.
+    /// Vacuum runs, and the data files and bytes they deleted.
     pub vacuums: u64,
     pub vacuumed_files: u64,
+    pub vacuumed_bytes: u64,
     /// Deletions (erasures and retention rounds) that committed, and what they deleted.
     pub deletions: u64,
     pub deleted_sessions: u64,
@@ -50,9 +52,10 @@ impl Activity {
         add(&self.compacted_bytes, bytes);
     }
 
-    pub(crate) fn vacuum(&self, files: u64) {
+    pub(crate) fn vacuum(&self, files: u64, bytes: u64) {
         add(&self.vacuums, 1);
         add(&self.vacuumed_files, files);
+        add(&self.vacuumed_bytes, bytes);
     }
 
     pub(crate) fn deletion(&self, sessions: u64, messages: u64) {
@@ -70,6 +73,7 @@ impl Activity {
             compacted_bytes: get(&self.compacted_bytes),
             vacuums: get(&self.vacuums),
             vacuumed_files: get(&self.vacuumed_files),
+            vacuumed_bytes: get(&self.vacuumed_bytes),
             deletions: get(&self.deletions),
             deleted_sessions: get(&self.deleted_sessions),
             deleted_messages: get(&self.deleted_messages),

@@ -50,7 +50,7 @@ pub(crate) struct StateMetrics {
     commit_conflicts: Counter,
     maintenance_runs: Family<OperationLabels, Counter>,
     maintenance_files: Family<OperationLabels, Counter>,
-    compacted_bytes: Counter,
+    maintenance_bytes: Family<OperationLabels, Counter>,
     deleted_sessions: Counter,
     deleted_messages: Counter,
     table_version: Gauge,
@@ -80,7 +80,7 @@ impl StateMetrics {
             commit_conflicts: Counter::default(),
             maintenance_runs: Family::default(),
             maintenance_files: Family::default(),
-            compacted_bytes: Counter::default(),
+            maintenance_bytes: Family::default(),
             deleted_sessions: Counter::default(),
             deleted_messages: Counter::default(),
             table_version: Gauge::default(),
@@ -130,9 +130,9 @@ impl StateMetrics {
             metrics.maintenance_files.clone(),
         );
         registry.register(
-            "compacted_bytes",
-            "Bytes of the data files compaction rewrote",
-            metrics.compacted_bytes.clone(),
+            "maintenance_bytes",
+            "Bytes of the data files compaction rewrote and vacuum deleted",
+            metrics.maintenance_bytes.clone(),
         );
         registry.register(
             "deleted_sessions",
@@ -207,18 +207,26 @@ impl StateMetrics {
         }
         let activity = sources.table.activity();
         up_to(&self.commit_conflicts, activity.commit_conflicts);
-        for (operation, runs, files) in [
-            ("compaction", activity.compactions, activity.compacted_files),
-            ("vacuum", activity.vacuums, activity.vacuumed_files),
-            ("deletion", activity.deletions, 0),
+        for (operation, runs, files_and_bytes) in [
+            (
+                "compaction",
+                activity.compactions,
+                Some((activity.compacted_files, activity.compacted_bytes)),
+            ),
+            (
+                "vacuum",
+                activity.vacuums,
+                Some((activity.vacuumed_files, activity.vacuumed_bytes)),
+            ),
+            ("deletion", activity.deletions, None),
         ] {
             let labels = OperationLabels { operation };
             up_to(&self.maintenance_runs.get_or_create(&labels), runs);
-            if operation != "deletion" {
+            if let Some((files, bytes)) = files_and_bytes {
                 up_to(&self.maintenance_files.get_or_create(&labels), files);
+                up_to(&self.maintenance_bytes.get_or_create(&labels), bytes);
             }
         }
-        up_to(&self.compacted_bytes, activity.compacted_bytes);
         up_to(&self.deleted_sessions, activity.deleted_sessions);
         up_to(&self.deleted_messages, activity.deleted_messages);
         // As a request would: the log is read when the last read is older than the interval.

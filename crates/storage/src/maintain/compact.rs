@@ -25,6 +25,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::{Expr, SessionContext, col, lit};
 use deltalake_core::DeltaTable;
+use deltalake_core::kernel::transaction::CommitProperties;
 use deltalake_core::protocol::SaveMode;
 use futures::TryStreamExt;
 
@@ -42,7 +43,7 @@ use crate::{EventTable, Result};
 
 /// Rows per Parquet row group of a compacted file: small enough that a day of a busy bot spans a
 /// few groups, so statistics prune the rest of its month.
-pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_ROWS: usize = 64 * 1024;
 
 /// Input bytes one commit rewrites at most; a larger partition is rewritten alone. Below the
 /// largest partitions (a month of the benchmark's large bot, about 55 MB), so a group's sort holds
@@ -263,7 +264,27 @@ async fn rewrite(
         .collect::<Vec<_>>()
         .join(", ");
     let input = sorted_input(&ctx, kind, rows, &columns, &schema).await?;
-    let table = table
+    replace_partitions(
+        table,
+        &ctx,
+        input,
+        in_partitions,
+        CommitProperties::default(),
+    )
+    .await
+}
+
+/// Replaces the rows `in_partitions` selects (whole partitions) with `input`, planned in `ctx`,
+/// in one commit with `commit`'s metadata, in the file layout of a compacted partition; answers
+/// the new table state.
+pub(crate) async fn replace_partitions(
+    table: DeltaTable,
+    ctx: &SessionContext,
+    input: DataFrame,
+    in_partitions: Expr,
+    commit: CommitProperties,
+) -> Result<DeltaTable> {
+    Ok(table
         .write(Vec::new())
         .with_input_plan(input.into_unoptimized_plan())
         .with_session_state(Arc::new(ctx.state()))
@@ -274,8 +295,8 @@ async fn rewrite(
                 .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
                 .build(),
         )
-        .await?;
-    Ok(table)
+        .with_commit_properties(commit)
+        .await?)
 }
 
 /// The rewritten `rows` of `kind` in the order a compacted file keeps them: `columns` of the

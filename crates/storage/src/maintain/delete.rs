@@ -24,13 +24,12 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{Expr, SessionContext, cast, col, lit};
 use deltalake_core::kernel::transaction::CommitProperties;
-use deltalake_core::protocol::SaveMode;
 use talkhouse_core::latest::Latest;
 use talkhouse_core::request::PersonKey;
 use talkhouse_core::{ContentType, NlpResponse, Sender, Tenant};
 use uuid::Uuid;
 
-use crate::maintain::compact::{Partition, ROW_GROUP_ROWS};
+use crate::maintain::compact::{Partition, replace_partitions};
 use crate::maintain::session::{spilling_session, summed_rollups};
 use crate::read::scan::{self, int64s, tenant_at, tenant_columns, texts, uuid_at};
 use crate::rollup::{Rollup, RollupCounts, StoredMessage, UserRollupKey, bucket_start};
@@ -40,7 +39,6 @@ use crate::schema::{
 };
 use crate::versions::{BatchVersions, ConversationVersion, latest_version_first};
 use crate::write::encode::{RollupRows, encode_derived_rows};
-use crate::write::file_layout::writer_properties;
 use crate::{Error, EventTable, Result};
 
 /// The commit metadata key of a deletion's summary (counts only: never what was deleted).
@@ -213,22 +211,9 @@ impl EventTable {
         outcome.partitions = partitions.len() as u64;
         let summary =
             serde_json::to_value(&outcome).map_err(deltalake_core::DeltaTableError::from)?;
-        let committed = table
-            .write(Vec::new())
-            .with_input_plan(input.into_unoptimized_plan())
-            .with_session_state(Arc::new(ctx.state()))
-            .with_save_mode(SaveMode::Overwrite)
-            .with_replace_where(in_partitions)
-            .with_writer_properties(
-                writer_properties()
-                    .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-                    .build(),
-            )
-            .with_commit_properties(
-                CommitProperties::default()
-                    .with_metadata([(DELETION_METADATA.to_string(), summary)]),
-            )
-            .await?;
+        let commit =
+            CommitProperties::default().with_metadata([(DELETION_METADATA.to_string(), summary)]);
+        let committed = replace_partitions(table, &ctx, input, in_partitions, commit).await?;
         outcome.version = committed.version();
         writer.table = committed;
         drop(writer);

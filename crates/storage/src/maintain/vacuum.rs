@@ -7,7 +7,7 @@
 //! writer killed before its commit) once they are older than the window. The log entries of the
 //! versions whose files are gone go too (see [`expire_log`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use deltalake_core::DeltaTable;
@@ -28,6 +28,8 @@ pub const DEFAULT_VACUUM_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600
 pub struct VacuumOutcome {
     /// The files, relative to the table's root.
     pub files: Vec<String>,
+    /// Their size.
+    pub bytes: u64,
     pub dry_run: bool,
     /// Log entries and checkpoints deleted: those of versions no longer readable.
     pub log_files: usize,
@@ -91,24 +93,27 @@ impl EventTable {
             true => 0,
             false => expire_log(&table, retention, keep_versions).await?,
         };
+        let files: Vec<String> = metrics
+            .files_deleted
+            .into_iter()
+            .filter(|file| present.contains_key(file))
+            .collect();
         let outcome = VacuumOutcome {
             log_files,
-            files: metrics
-                .files_deleted
-                .into_iter()
-                .filter(|file| present.contains(file))
-                .collect(),
+            bytes: files.iter().map(|file| present[file]).sum(),
+            files,
             dry_run,
             elapsed: started.elapsed(),
         };
         if !dry_run {
-            self.activity_counters().vacuum(outcome.files.len() as u64);
+            self.activity_counters()
+                .vacuum(outcome.files.len() as u64, outcome.bytes);
         }
         Ok(outcome)
     }
 
-    /// Every object under the table's folder, relative to it.
-    async fn files_in_storage(&self) -> Result<HashSet<String>> {
+    /// Every object under the table's folder, relative to it, with its size.
+    async fn files_in_storage(&self) -> Result<HashMap<String, u64>> {
         let store = self.location().object_store()?;
         let folder = object_store::path::Path::from(EVENTS_TABLE);
         let listed: Vec<_> = store
@@ -120,13 +125,12 @@ impl EventTable {
             .into_iter()
             .filter_map(|meta| {
                 let relative: Vec<_> = meta.location.prefix_match(&folder)?.collect();
-                Some(
-                    relative
-                        .iter()
-                        .map(|part| part.as_ref())
-                        .collect::<Vec<_>>()
-                        .join("/"),
-                )
+                let path = relative
+                    .iter()
+                    .map(|part| part.as_ref())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                Some((path, meta.size))
             })
             .collect())
     }
