@@ -28,9 +28,7 @@ pub fn load(path: &Path) -> Result<RetentionPolicy, CliError> {
         CliError::Usage(format!("retention config {}: {e}", path.display()))
     };
     let text = std::fs::read_to_string(path).map_err(|e| invalid(&e))?;
-    let policy: RetentionPolicy = serde_json::from_str(&text).map_err(|e| invalid(&e))?;
-    policy.validate().map_err(|e| invalid(&e))?;
-    Ok(policy)
+    RetentionPolicy::parse(&text).map_err(|e| invalid(&e))
 }
 
 /// Deletes what each rule's period no longer keeps as of `now`, rule by rule.

@@ -46,9 +46,10 @@ impl Telemetry {
     /// the exporter's gRPC client uses.
     pub fn init(verbose: bool, format: LogFormat) -> Self {
         // The Delta kernel logs "No files in log segment" as an error when a table has no new
-        // commits; deltalake handles it, so it is not shown.
+        // commits; deltalake handles it, so it is not shown. Its info lines print whole table
+        // snapshots.
         let default = if verbose {
-            "info,buoyant_kernel::snapshot::builder=off"
+            "info,buoyant_kernel=warn,buoyant_kernel::snapshot::builder=off"
         } else {
             "warn,buoyant_kernel::snapshot::builder=off"
         };

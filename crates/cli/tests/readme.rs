@@ -168,8 +168,7 @@ fn the_retention_example_is_a_valid_config_and_ages_out_the_fixture() {
     let text = readme();
     let section = &text[text.find("### Retention").unwrap()..];
     let json = block(section, "json");
-    let policy: talkhouse_core::retention::RetentionPolicy = serde_json::from_str(&json).unwrap();
-    policy.validate().unwrap();
+    talkhouse_core::retention::RetentionPolicy::parse(&json).unwrap();
     let data = with_fixture();
     let config = data.file("retention.json", &json);
     let bot = "0b000000-0000-4000-8000-000000000001";

@@ -13,13 +13,10 @@ use uuid::Uuid;
 use crate::Tenant;
 
 /// One period: an organization's (no `env_id`, no `bot_id`) or one bot's (all three ids).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionRule {
     pub org_id: Uuid,
-    #[serde(default)]
     pub env_id: Option<Uuid>,
-    #[serde(default)]
     pub bot_id: Option<Uuid>,
     /// Events older than this many days are deleted.
     pub days: u32,
@@ -44,13 +41,54 @@ impl RetentionRule {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RetentionPolicy {
     pub rules: Vec<RetentionRule>,
 }
 
+/// A rule as written, before its ids are read.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WrittenRule {
+    org_id: String,
+    #[serde(default)]
+    env_id: Option<String>,
+    #[serde(default)]
+    bot_id: Option<String>,
+    days: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WrittenPolicy {
+    rules: Vec<WrittenRule>,
+}
+
 impl RetentionPolicy {
+    /// The policy of a JSON config file, validated; the error names the rule and field.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let written: WrittenPolicy = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let mut rules = Vec::with_capacity(written.rules.len());
+        for (index, rule) in written.rules.into_iter().enumerate() {
+            let uuid = |field: &str, text: &str| {
+                crate::ingest::parse_uuid(text).ok_or_else(|| {
+                    format!("rules[{index}].{field} must be a hyphenated UUID, got {text:?}")
+                })
+            };
+            let days = u32::try_from(rule.days)
+                .map_err(|_| format!("rules[{index}].days must be a whole number of days"))?;
+            rules.push(RetentionRule {
+                org_id: uuid("orgId", &rule.org_id)?,
+                env_id: rule.env_id.map(|e| uuid("envId", &e)).transpose()?,
+                bot_id: rule.bot_id.map(|b| uuid("botId", &b)).transpose()?,
+                days,
+            });
+        }
+        let policy = Self { rules };
+        policy.validate()?;
+        Ok(policy)
+    }
+
     /// Every rule keeps at least a day, names a bot by all three ids or none, and no
     /// organization or bot has two rules.
     pub fn validate(&self) -> Result<(), String> {
@@ -105,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_bot_rule_wins_over_its_organization_and_rules_are_checked() {
-        let policy: RetentionPolicy = serde_json::from_str(&format!(
+        let policy = RetentionPolicy::parse(&format!(
             r#"{{"rules": [{{"orgId": "{}", "days": 365}},
                            {{"orgId": "{}", "envId": "{}", "botId": "{}", "days": 30}}]}}"#,
             id(1),
@@ -132,12 +170,7 @@ mod tests {
             "2024-03-01T00:00:00+00:00"
         );
 
-        let invalid = |json: &str| {
-            serde_json::from_str::<RetentionPolicy>(json)
-                .map_err(|e| e.to_string())
-                .and_then(|p| p.validate())
-                .unwrap_err()
-        };
+        let invalid = |json: &str| RetentionPolicy::parse(json).unwrap_err();
         let org = id(1);
         assert!(
             invalid(&format!(
@@ -158,5 +191,15 @@ mod tests {
             .contains("repeats")
         );
         assert!(invalid(r#"{"rule": []}"#).contains("unknown field"));
+        assert_eq!(
+            invalid(r#"{"rules": [{"orgId": "x", "days": 1}]}"#),
+            r#"rules[0].orgId must be a hyphenated UUID, got "x""#
+        );
+        assert!(
+            invalid(&format!(
+                r#"{{"rules": [{{"orgId": "{org}", "days": -1}}]}}"#
+            ))
+            .contains("days")
+        );
     }
 }
