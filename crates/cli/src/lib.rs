@@ -67,6 +67,6 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
 }
 
 fn report(error: &CliError) -> ExitCode {
-    eprintln!("error: {}", error::chain(error));
+    telemetry::error(&format!("error: {}", error::chain(error)));
     ExitCode::FAILURE
 }

@@ -17,7 +17,7 @@ use crate::args::LogFormat;
 /// What traces talkhouse's own crates record, whatever the log level.
 const TRACED: &str = "talkhouse_server=info,talkhouse_query=info,talkhouse_storage=info,talkhouse_reports=info,talkhouse_cli=info";
 
-/// Whether logs are JSON lines, for [`note`] and [`warn`].
+/// Whether logs are JSON lines, for [`note`], [`warn`] and [`error`].
 static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// A line for the operator on stderr: plain text, or a JSON log line among the others.
@@ -32,6 +32,14 @@ pub fn note(message: &str) {
 pub fn warn(message: &str) {
     match JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
         true => tracing::warn!("{message}"),
+        false => eprintln!("{message}"),
+    }
+}
+
+/// [`note`] at error level: what ended the command.
+pub fn error(message: &str) {
+    match JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        true => tracing::error!("{message}"),
         false => eprintln!("{message}"),
     }
 }

@@ -230,4 +230,21 @@ fn json_logs_are_one_object_per_line() {
     }
     assert!(stderr.contains("authentication is DISABLED"));
     assert!(stderr.contains("talkhouse stopped"));
+
+    // What ends a command is a JSON line too.
+    let failed = crate::support::run(crate::support::talkhouse(&data).args([
+        "--log-format",
+        "json",
+        "retain",
+        "--config",
+        "/no/such/file",
+    ]));
+    assert!(!failed.status.success());
+    let line: serde_json::Value =
+        serde_json::from_slice(failed.stderr.trim_ascii()).expect("one JSON line");
+    assert_eq!(line["level"], "ERROR");
+    assert!(
+        line["message"].as_str().unwrap().contains("/no/such/file"),
+        "{line}"
+    );
 }
