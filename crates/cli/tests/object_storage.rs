@@ -4,6 +4,7 @@
 //! `leases` (background work on one server at a time).
 
 mod commands;
+mod erasure;
 mod leases;
 mod vacuum;
 mod writers;
