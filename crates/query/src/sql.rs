@@ -65,10 +65,12 @@ impl SqlService {
         }
         let session = self.engine.session_of(grant).await?;
         let state = session.ctx.state();
-        let plan = match state.create_logical_plan(sql).await {
-            Ok(plan) => plan,
-            Err(error) => return Ok(Err(Refused::Invalid(describe(&error)))),
-        };
+        let planning = tracing::info_span!("planning", statement = "sql");
+        let plan =
+            match tracing::Instrument::instrument(state.create_logical_plan(sql), planning).await {
+                Ok(plan) => plan,
+                Err(error) => return Ok(Err(Refused::Invalid(describe(&error)))),
+            };
         let read_only = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -113,7 +115,8 @@ impl SqlService {
                 .with_runtime(budget.runtime)
                 .with_session_config(budget.config);
         }
-        let plan = frame.create_physical_plan().await?;
+        let planning = tracing::info_span!("planning", statement = "physical");
+        let plan = tracing::Instrument::instrument(frame.create_physical_plan(), planning).await?;
         Ok(self.executor.stream(plan, Arc::new(task)))
     }
 }
