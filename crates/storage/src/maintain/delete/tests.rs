@@ -41,6 +41,20 @@ async fn rollups(table: &EventTable) -> Vec<Vec<(UserRollupKey, RollupCounts)>> 
     kinds
 }
 
+/// Asserts `table` holds the rollups, messages and conversation versions a table written with
+/// `expected` holds.
+async fn assert_like_a_table_of(table: &EventTable, expected: &[Vec<Event>]) {
+    let (_folder, reference) = table_of(expected).await;
+    assert_same_rollups(table, &reference).await;
+    for kind in [KIND_MESSAGE, KIND_CONVERSATION] {
+        assert_eq!(
+            count(table, kind).await,
+            count(&reference, kind).await,
+            "{kind}"
+        );
+    }
+}
+
 /// Asserts the two tables' rollups are equal, showing the rows that differ.
 async fn assert_same_rollups(table: &EventTable, reference: &EventTable) {
     let (got, want) = (rollups(table).await, rollups(reference).await);
@@ -133,15 +147,7 @@ async fn erasing_a_person_leaves_the_table_a_table_of_the_other_sessions_would_b
     assert!(outcome.messages > 0 && outcome.version.is_some());
 
     let expected = without_sessions(&days, &doomed, |_| true);
-    let (_other, reference) = table_of(&expected).await;
-    assert_same_rollups(&table, &reference).await;
-    for kind in [KIND_MESSAGE, KIND_CONVERSATION] {
-        assert_eq!(
-            count(&table, kind).await,
-            count(&reference, kind).await,
-            "{kind}"
-        );
-    }
+    assert_like_a_table_of(&table, &expected).await;
     assert_eq!(
         count(&table, KIND_MESSAGE).await,
         messages_before - outcome.messages as usize
@@ -208,13 +214,5 @@ async fn retention_deletes_old_sessions_and_messages_of_its_scope_only() {
     let expected = without_sessions(&days, &doomed, |m| {
         m.tenant != aged_bot || m.sent_at >= before
     });
-    let (_other, reference) = table_of(&expected).await;
-    assert_same_rollups(&table, &reference).await;
-    for kind in [KIND_MESSAGE, KIND_CONVERSATION] {
-        assert_eq!(
-            count(&table, kind).await,
-            count(&reference, kind).await,
-            "{kind}"
-        );
-    }
+    assert_like_a_table_of(&table, &expected).await;
 }
