@@ -195,11 +195,9 @@ where
                 }
             };
             if let Ok(response) = &answer {
-                let code = response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|v| v.to_str().ok()?.parse::<i32>().ok())
-                    .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                // A refusal's status is in the headers (a trailers-only answer).
+                let code = Status::from_header_map(response.headers())
+                    .map_or(tonic::Code::Ok, |status| status.code());
                 tracing::Span::current().record("code", crate::metrics::code_name(code));
                 shared
                     .metrics
